@@ -1,0 +1,74 @@
+// The C surface of the project: libnl-3, libnl-genl-3 and the kernel's IPVS ABI.
+// Only the `IPVS` Swift module imports this header.
+#ifndef CNETLINK_SHIM_H
+#define CNETLINK_SHIM_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
+#include <linux/genetlink.h>
+#include <linux/ip_vs.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+#include <netlink/errno.h>
+#include <netlink/genl/genl.h>
+#include <netlink/genl/ctrl.h>
+
+// glibc declares these only under _GNU_SOURCE, which would make this module's libc types differ from Swift's.
+#ifndef CLONE_NEWNET
+#define CLONE_NEWNET 0x40000000
+#endif
+extern int setns(int fd, int nstype);
+extern int unshare(int flags);
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+// Macros with casts or expressions do not import into Swift; re-export them as constants.
+static const int cnl_sol_netlink = SOL_NETLINK;
+static const int cnl_genl_hdrlen = GENL_HDRLEN;
+static const int cnl_ipvs_genl_version = IPVS_GENL_VERSION;
+static const char *const cnl_ipvs_genl_name = IPVS_GENL_NAME;
+
+// Network namespaces are per thread, and a socket stays in the namespace it was created in. Both helpers
+// below switch namespace on a short-lived thread so the caller's threads never change namespace.
+
+struct cnl_netns_job {
+    int nsfd;           // in: namespace to enter, or -1 to create a fresh one
+    struct nl_sock *sk; // in: socket to connect there, or NULL
+    int sys_errno;      // out: errno of a failed setns/unshare/open/pthread_create, else 0
+    int nl_error;       // out: libnl error of a failed genl_connect, else 0
+    int outfd;          // out: fd of the fresh namespace, else -1
+};
+
+static void *cnl_netns_thread(void *arg) {
+    struct cnl_netns_job *job = (struct cnl_netns_job *)arg;
+    if (job->nsfd >= 0 ? setns(job->nsfd, CLONE_NEWNET) : unshare(CLONE_NEWNET)) {
+        job->sys_errno = errno;
+        return NULL;
+    }
+    if (job->nsfd < 0) {
+        job->outfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (job->outfd < 0) { job->sys_errno = errno; return NULL; }
+    }
+    if (job->sk != NULL) job->nl_error = genl_connect(job->sk);
+    return NULL;
+}
+
+/// Runs `job` on a new thread and waits for it.
+static inline void cnl_netns_run(struct cnl_netns_job *job) {
+    job->sys_errno = 0;
+    job->nl_error = 0;
+    job->outfd = -1;
+    pthread_t thread;
+    int err = pthread_create(&thread, NULL, cnl_netns_thread, job);
+    if (err != 0) { job->sys_errno = err; return; }
+    pthread_join(thread, NULL);
+}
+
+#endif

@@ -1,0 +1,292 @@
+import Synchronization
+
+/// A client of the kernel's IPVS over generic netlink.
+///
+/// Thread-safe: requests are serialized on one socket (the kernel takes one global IPVS mutex per request,
+/// so parallel sockets would gain nothing). Every write goes through ``apply(_:progress:)``, which packs
+/// many operations into few `sendmsg` calls. A reply that does not come within
+/// ``Configuration/replyTimeout`` fails the request; a failed socket is closed and reopened on next use.
+public final class IPVSClient: IPVSKernel, Sendable {
+    public struct Configuration: Sendable {
+        /// The namespace whose IPVS tables this client manages.
+        public var namespace: NetworkNamespace
+        /// How long to wait for each reply before giving up.
+        public var replyTimeout: Duration
+        /// Send and receive buffer size; bigger buffers mean fewer system calls per bulk apply.
+        public var socketBufferSize: Int
+
+        public init(
+            namespace: NetworkNamespace = .current,
+            replyTimeout: Duration = .seconds(10),
+            socketBufferSize: Int = 4 << 20
+        ) {
+            self.namespace = namespace
+            self.replyTimeout = replyTimeout
+            self.socketBufferSize = socketBufferSize
+        }
+    }
+
+    private struct State {
+        var socket: NetlinkSocket?
+        var nextSequence: UInt32 = 1
+    }
+
+    public let configuration: Configuration
+    private let state: Mutex<State>
+
+    /// Opens the socket and resolves the IPVS family.
+    /// - Throws: ``IPVSError/Code/ipvsUnavailable`` without IPVS, ``IPVSError/Code/connectionFailed``.
+    public init(configuration: Configuration = Configuration()) throws(IPVSError) {
+        self.configuration = configuration
+        let socket = try NetlinkSocket(namespace: configuration.namespace, bufferSize: configuration.socketBufferSize)
+        self.state = Mutex(State(socket: socket))
+    }
+
+    private var timeoutMilliseconds: Int32 {
+        let (seconds, attoseconds) = configuration.replyTimeout.components
+        return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// Runs `body` with the open socket, reopening it if an earlier failure closed it, and closes it when
+    /// `body` leaves it in an unknown state.
+    private func withSocket<R: Sendable>(
+        _ body: (NetlinkSocket, inout UInt32) throws(IPVSError) -> R
+    ) throws(IPVSError) -> R {
+        let configuration = configuration
+        return try state.withLock { (state: inout State) throws(IPVSError) -> R in
+            let socket: NetlinkSocket
+            if let open = state.socket {
+                socket = open
+            } else {
+                socket = try NetlinkSocket(namespace: configuration.namespace, bufferSize: configuration.socketBufferSize)
+                state.socket = socket
+            }
+            do throws(IPVSError) {
+                return try body(socket, &state.nextSequence)
+            } catch {
+                switch error.code {
+                case .timedOut, .connectionFailed, .malformedReply, .acknowledgementLost: state.socket = nil
+                default: break
+                }
+                throw error
+            }
+        }
+    }
+
+    // MARK: Writes
+
+    /// Applies `operations` in order, packing them into as few `sendmsg` calls as the socket buffers allow.
+    ///
+    /// The kernel runs every operation even when an earlier one fails; the result says which failed and why.
+    /// Operations refused before sending (bad input) are reported the same way and never reach the kernel.
+    /// - Parameter progress: called after each batch with (operations done, total).
+    public func apply(_ operations: [IPVSOperation], progress: ((Int, Int) -> Void)? = nil) -> BulkApplyResult {
+        var failures: [BulkApplyResult.Failure] = []
+        var sendCalls = 0
+        var index = 0
+        while index < operations.count {
+            let start = index
+            do throws(IPVSError) {
+                try withSocket { (socket, sequence) throws(IPVSError) in
+                    let encoder = IPVSEncoder(familyID: socket.familyID)
+                    var writer = NetlinkWriter(reservingCapacity: min(socket.maximumBatchBytes, 64 * 1024))
+                    var pending: [UInt32: Int] = [:]
+                    while index < operations.count, pending.count < socket.maximumBatchMessages {
+                        let mark = writer.bytes.count
+                        do throws(IPVSError) {
+                            try encoder.encode(operations[index], sequence: sequence, into: &writer)
+                        } catch {
+                            failures.append(.init(index: index, operation: operations[index], error: error))
+                            index += 1
+                            continue
+                        }
+                        if writer.bytes.count > socket.maximumBatchBytes, !pending.isEmpty {
+                            writer.truncate(to: mark)
+                            break
+                        }
+                        pending[sequence] = index
+                        sequence &+= 1
+                        index += 1
+                    }
+                    guard !pending.isEmpty else { return }
+                    try socket.send(writer.bytes)
+                    sendCalls += 1
+                    try collectAcknowledgements(socket, pending: &pending, operations: operations, failures: &failures)
+                }
+            } catch {
+                // The batch's outcome is unknown from here on: report it for every operation not yet answered.
+                let answered = Set(failures.map(\.index))
+                for unknown in start..<index where !answered.contains(unknown) {
+                    var failure = error
+                    failure.operation = operations[unknown]
+                    failure.message = "\(operations[unknown]): \(error.message)"
+                    failures.append(.init(index: unknown, operation: operations[unknown], error: failure))
+                }
+            }
+            progress?(index, operations.count)
+        }
+        failures.sort { $0.index < $1.index }
+        return BulkApplyResult(operationCount: operations.count, failures: failures, sendCalls: sendCalls)
+    }
+
+    private func collectAcknowledgements(
+        _ socket: NetlinkSocket,
+        pending: inout [UInt32: Int],
+        operations: [IPVSOperation],
+        failures: inout [BulkApplyResult.Failure]
+    ) throws(IPVSError) {
+        while !pending.isEmpty {
+            let datagram = try socket.receive(timeoutMilliseconds: timeoutMilliseconds)
+            for message in try NetlinkMessage.split(datagram) where message.type == NetlinkMessage.error {
+                // Stale replies of an earlier, timed-out request carry other sequence numbers: skip them.
+                guard let index = pending.removeValue(forKey: message.sequence) else { continue }
+                let errno = try message.errorCode()
+                if errno != 0 {
+                    let error = IPVSError.kernel(errno: errno, operation: operations[index])
+                    failures.append(.init(index: index, operation: operations[index], error: error))
+                }
+            }
+        }
+    }
+
+    /// Applies one operation.
+    /// - Throws: the operation's ``IPVSError``.
+    public func perform(_ operation: IPVSOperation) throws(IPVSError) {
+        if let failure = apply([operation]).failures.first { throw failure.error }
+    }
+
+    // MARK: Reads
+
+    /// Every virtual service, with counters.
+    public func services() throws(IPVSError) -> [ObservedVirtualServer] {
+        try dump(IPVSWire.Command.getService, what: "services") { (reply) throws(IPVSError) in
+            try IPVSDecoder.service(reply)
+        }
+    }
+
+    /// One virtual service.
+    /// - Throws: ``IPVSError/Code/notFound`` when it does not exist.
+    public func service(_ id: VirtualServer.ID) throws(IPVSError) -> ObservedVirtualServer {
+        let replies = try request(IPVSWire.Command.getService, dump: false, what: "service \(id)") {
+            $0.nest(IPVSWire.Top.service) { IPVSEncoder.putServiceID(id, into: &$0) }
+        }
+        guard let reply = replies.first else { throw malformed("empty reply to get service \(id)") }
+        return try IPVSDecoder.service(reply)
+    }
+
+    /// The real servers of one virtual service, with connection counts and counters.
+    public func servers(of id: VirtualServer.ID) throws(IPVSError) -> [ObservedRealServer] {
+        try dump(IPVSWire.Command.getDest, what: "real servers of \(id)") { (reply) throws(IPVSError) in
+            try IPVSDecoder.server(reply, serviceFamily: id.family)
+        } attributes: {
+            $0.nest(IPVSWire.Top.service) { IPVSEncoder.putServiceID(id, into: &$0) }
+        }
+    }
+
+    /// Connection timeouts.
+    public func timeouts() throws(IPVSError) -> Timeouts {
+        let replies = try request(IPVSWire.Command.getConfig, dump: false, what: "timeouts")
+        guard let reply = replies.first else { throw malformed("empty reply to get timeouts") }
+        return try IPVSDecoder.timeouts(reply)
+    }
+
+    /// Running sync daemons.
+    public func daemons() throws(IPVSError) -> [SyncDaemon] {
+        try dump(IPVSWire.Command.getDaemon, what: "sync daemons") { (reply) throws(IPVSError) in
+            try IPVSDecoder.daemon(reply)
+        }
+    }
+
+    /// IPVS version and connection table size.
+    public func info() throws(IPVSError) -> IPVSInfo {
+        let replies = try request(IPVSWire.Command.getInfo, dump: false, what: "info")
+        guard let reply = replies.first else { throw malformed("empty reply to get info") }
+        return try IPVSDecoder.info(reply)
+    }
+
+    private func dump<T>(
+        _ command: UInt8,
+        what: String,
+        decode: (NetlinkAttributes) throws(IPVSError) -> T,
+        attributes: (inout NetlinkWriter) -> Void = { _ in }
+    ) throws(IPVSError) -> [T] {
+        var results: [T] = []
+        for reply in try request(command, dump: true, what: what, attributes: attributes) {
+            results.append(try decode(reply))
+        }
+        return results
+    }
+
+    /// Sends one query and collects the attributes of every reply message until the request is complete.
+    private func request(
+        _ command: UInt8,
+        dump: Bool,
+        what: String,
+        attributes: (inout NetlinkWriter) -> Void = { _ in }
+    ) throws(IPVSError) -> [NetlinkAttributes] {
+        try withSocket { (socket, sequence) throws(IPVSError) -> [NetlinkAttributes] in
+            let mine = sequence
+            sequence &+= 1
+            var writer = NetlinkWriter()
+            IPVSEncoder(familyID: socket.familyID).query(
+                command,
+                dump: dump,
+                sequence: mine,
+                into: &writer,
+                attributes: attributes
+            )
+            try socket.send(writer.bytes)
+            var replies: [NetlinkAttributes] = []
+            while true {
+                let datagram = try socket.receive(timeoutMilliseconds: timeoutMilliseconds)
+                for message in try NetlinkMessage.split(datagram) where message.sequence == mine {
+                    switch message.type {
+                    case NetlinkMessage.done:
+                        return replies
+                    case NetlinkMessage.error:
+                        let errno = try message.errorCode()
+                        if errno == 0 { return replies }
+                        throw Self.readError(errno: errno, what: what)
+                    case socket.familyID:
+                        let (_, body) = try message.genericPayload()
+                        replies.append(try NetlinkAttributes(body, context: what))
+                        if !dump { return replies }
+                    default:
+                        throw malformed("unexpected message type \(message.type) in reply to \(what)")
+                    }
+                }
+            }
+        }
+    }
+
+    private static func readError(errno: Int32, what: String) -> IPVSError {
+        var error = IPVSError.kernel(errno: errno, operation: nil)
+        error.message = "cannot read \(what): " + error.message.replacingPrefix("request: ", with: "")
+        if error.code == .notFound { error.message = "\(what) does not exist" }
+        return error
+    }
+}
+
+extension String {
+    fileprivate func replacingPrefix(_ prefix: String, with replacement: String) -> String {
+        hasPrefix(prefix) ? replacement + dropFirst(prefix.count) : self
+    }
+}
+
+/// The outcome of a bulk apply: every failed operation with its error; the rest succeeded.
+public struct BulkApplyResult: Sendable {
+    public struct Failure: Sendable {
+        /// Position of the operation in the applied list.
+        public var index: Int
+        public var operation: IPVSOperation
+        public var error: IPVSError
+    }
+
+    public var operationCount: Int
+    /// Failures in operation order.
+    public var failures: [Failure]
+    /// How many `sendmsg` calls carried the operations.
+    public var sendCalls: Int
+
+    public var succeeded: Bool { failures.isEmpty }
+}

@@ -1,0 +1,155 @@
+internal import CNetlink
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A generic-netlink socket bound to the IPVS family. The only place that calls libnl.
+///
+/// Not Sendable: one `IPVSClient` owns it behind a mutex and frees it in `deinit`.
+final class NetlinkSocket {
+    private let handle: OpaquePointer
+    private let descriptor: Int32
+    let familyID: UInt16
+    /// Largest batch one `sendmsg` may carry, from the socket's send buffer.
+    let maximumBatchBytes: Int
+    /// Most acknowledgements one batch may produce before the receive buffer could overflow.
+    let maximumBatchMessages: Int
+    private var buffer: [UInt8]
+
+    init(namespace: NetworkNamespace, bufferSize: Int) throws(IPVSError) {
+        guard let handle = nl_socket_alloc() else {
+            throw IPVSError(.connectionFailed, "cannot allocate a netlink socket (out of memory)")
+        }
+        self.handle = handle
+        self.buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        do throws(IPVSError) {
+            try Self.connect(handle, namespace: namespace)
+            descriptor = nl_socket_get_fd(handle)
+            // Acks then carry only the header of the failed request, and the buffers hold whole batches.
+            Self.setOption(descriptor, cnl_sol_netlink, NETLINK_CAP_ACK, 1)
+            Self.setBuffer(descriptor, force: SO_SNDBUFFORCE, plain: SO_SNDBUF, bytes: bufferSize)
+            Self.setBuffer(descriptor, force: SO_RCVBUFFORCE, plain: SO_RCVBUF, bytes: bufferSize)
+            maximumBatchBytes = max(16 * 1024, Self.getOption(descriptor, SOL_SOCKET, SO_SNDBUF) / 2)
+            // An acknowledgement costs the receive buffer about 1 KiB of skb truesize; keep a 2x margin.
+            maximumBatchMessages = max(64, Self.getOption(descriptor, SOL_SOCKET, SO_RCVBUF) / 2048)
+            familyID = try Self.resolveFamily(handle)
+        } catch {
+            nl_socket_free(handle)
+            throw error
+        }
+    }
+
+    deinit { nl_socket_free(handle) }
+
+    private static func connect(_ handle: OpaquePointer, namespace: NetworkNamespace) throws(IPVSError) {
+        switch namespace {
+        case .current:
+            try check(genl_connect(handle), "connect generic netlink socket")
+        case .path(let path):
+            let nsfd = open(path, O_RDONLY | O_CLOEXEC)
+            guard nsfd >= 0 else {
+                let err = errno
+                throw IPVSError(.connectionFailed, "cannot open network namespace \(path): \(IPVSError.describe(errno: err))", errno: err)
+            }
+            defer { close(nsfd) }
+            var job = cnl_netns_job(nsfd: nsfd, sk: handle, sys_errno: 0, nl_error: 0, outfd: -1)
+            cnl_netns_run(&job)
+            if job.sys_errno != 0 {
+                throw IPVSError(
+                    .connectionFailed,
+                    "cannot enter network namespace \(path): \(IPVSError.describe(errno: job.sys_errno))",
+                    errno: job.sys_errno
+                )
+            }
+            try check(job.nl_error, "connect generic netlink socket in \(path)")
+        }
+    }
+
+    private static func resolveFamily(_ handle: OpaquePointer) throws(IPVSError) -> UInt16 {
+        let id = genl_ctrl_resolve(handle, IPVSWire.familyName)
+        if id == -NLE_OBJ_NOTFOUND {
+            throw IPVSError(
+                .ipvsUnavailable,
+                "IPVS is not available: the kernel has no 'IPVS' generic netlink family"
+                    + " (load it with 'modprobe ip_vs'; the kernel needs CONFIG_IP_VS)"
+            )
+        }
+        try check(id, "resolve the IPVS generic netlink family")
+        return UInt16(id)
+    }
+
+    /// The choke point for libnl calls: a negative result becomes a typed error naming the step.
+    private static func check(_ result: Int32, _ step: String) throws(IPVSError) {
+        guard result < 0 else { return }
+        let text = String(cString: nl_geterror(result))
+        let code: IPVSError.Code = result == -NLE_PERM ? .permissionDenied : .connectionFailed
+        throw IPVSError(code, "cannot \(step): \(text)")
+    }
+
+    private static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) {
+        var value = value
+        _ = setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    private static func getOption(_ fd: Int32, _ level: Int32, _ name: Int32) -> Int {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd, level, name, &value, &length) == 0 ? Int(value) : 0
+    }
+
+    /// The FORCE variants (CAP_NET_ADMIN) exceed `net.core.[rw]mem_max`; fall back to the capped ones.
+    private static func setBuffer(_ fd: Int32, force: Int32, plain: Int32, bytes: Int) {
+        var value = Int32(clamping: bytes)
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        if setsockopt(fd, SOL_SOCKET, force, &value, size) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, plain, &value, size)
+        }
+    }
+
+    /// Sends one datagram holding one or more netlink messages.
+    func send(_ bytes: [UInt8]) throws(IPVSError) {
+        let result = bytes.withUnsafeBytes { raw in
+            nl_sendto(handle, UnsafeMutableRawPointer(mutating: raw.baseAddress), raw.count)
+        }
+        try Self.check(result, "send to the kernel")
+    }
+
+    /// Waits up to `timeout` milliseconds for a datagram and returns it.
+    func receive(timeoutMilliseconds timeout: Int32) throws(IPVSError) -> ArraySlice<UInt8> {
+        var pollfd = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        while true {
+            let ready = poll(&pollfd, 1, timeout)
+            if ready > 0 { break }
+            if ready == 0 {
+                throw IPVSError(.timedOut, "no reply from the kernel within \(timeout) ms")
+            }
+            if errno != EINTR { throw Self.systemError("wait for the kernel's reply", errno) }
+        }
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_TRUNC)) }
+            if count >= 0 {
+                guard count <= buffer.count else {
+                    throw malformed("a \(count)-byte datagram exceeds the \(buffer.count)-byte receive buffer")
+                }
+                return buffer[0..<count]
+            }
+            let err = errno
+            if err == EINTR { continue }
+            if err == ENOBUFS {
+                throw IPVSError(
+                    .acknowledgementLost,
+                    "the netlink receive buffer overflowed: replies were lost",
+                    errno: err
+                )
+            }
+            throw Self.systemError("receive from the kernel", err)
+        }
+    }
+
+    private static func systemError(_ step: String, _ err: Int32) -> IPVSError {
+        IPVSError(.connectionFailed, "cannot \(step): \(IPVSError.describe(errno: err))", errno: err)
+    }
+}

@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// An address family the kernel's IPVS understands.
+public struct AddressFamily: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    /// IPv4. The corresponding C constant is `AF_INET`.
+    public static let inet = AddressFamily(rawValue: UInt16(AF_INET))
+    /// IPv6. The corresponding C constant is `AF_INET6`.
+    public static let inet6 = AddressFamily(rawValue: UInt16(AF_INET6))
+
+    /// Length of an address of this family in bytes (16 for unknown families, the size of `nf_inet_addr`).
+    public var addressLength: Int { self == .inet ? 4 : 16 }
+
+    public var description: String {
+        switch self {
+        case .inet: "ipv4"
+        case .inet6: "ipv6"
+        default: "af\(rawValue)"
+        }
+    }
+}
+
+/// An IPv4 or IPv6 address, stored inline (no allocation) so tables of thousands stay cheap.
+public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The address family.
+    public let family: AddressFamily
+    // The address bytes in network order, packed big-endian: IPv4 uses the top 32 bits of `high`.
+    private let high: UInt64
+    private let low: UInt64
+
+    /// Creates an IPv4 address from its value in host order (`0x0A000001` is 10.0.0.1).
+    public init(ipv4 value: UInt32) {
+        self.family = .inet
+        self.high = UInt64(value) << 32
+        self.low = 0
+    }
+
+    /// Creates an address from its network-order bytes: 4 for IPv4, 16 for IPv6.
+    public init?(bytes: some Collection<UInt8>) {
+        switch bytes.count {
+        case 4: self.family = .inet
+        case 16: self.family = .inet6
+        default: return nil
+        }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for (index, byte) in bytes.enumerated() {
+            if index < 8 {
+                high |= UInt64(byte) << (56 - 8 * UInt64(index))
+            } else {
+                low |= UInt64(byte) << (56 - 8 * UInt64(index - 8))
+            }
+        }
+        self.high = high
+        self.low = low
+    }
+
+    /// Parses dotted-quad IPv4 or RFC 4291 IPv6 text (no brackets, no prefix length).
+    public init?(_ text: some StringProtocol) {
+        var buffer = [UInt8](repeating: 0, count: 16)
+        let family: Int32 = text.contains(":") ? AF_INET6 : AF_INET
+        let ok = String(text).withCString { inet_pton(family, $0, &buffer) }
+        guard ok == 1 else { return nil }
+        self.init(bytes: buffer.prefix(family == AF_INET ? 4 : 16))
+    }
+
+    /// The address bytes in network order (4 or 16 of them).
+    public var bytes: [UInt8] {
+        let count = family.addressLength
+        return (0..<count).map { index in
+            index < 8 ? UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64(index)))
+                : UInt8(truncatingIfNeeded: low >> (56 - 8 * UInt64(index - 8)))
+        }
+    }
+
+    /// The IPv4 value in host order, or nil for IPv6.
+    public var ipv4Value: UInt32? { family == .inet ? UInt32(truncatingIfNeeded: high >> 32) : nil }
+
+    /// Canonical text: dotted quad, or RFC 5952 IPv6 as `inet_ntop` prints it.
+    public var description: String {
+        var source = bytes
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let af = family == .inet ? AF_INET : AF_INET6
+        guard inet_ntop(af, &source, &text, socklen_t(text.count)) != nil else { return "?" }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public static func < (lhs: IPAddress, rhs: IPAddress) -> Bool {
+        (lhs.family.rawValue, lhs.high, lhs.low) < (rhs.family.rawValue, rhs.high, rhs.low)
+    }
+}

@@ -1,0 +1,1 @@
+// ipvsadm syntax: see issue 3.
