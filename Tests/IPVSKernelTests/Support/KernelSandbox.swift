@@ -1,0 +1,99 @@
+import Foundation
+import IPVS
+import Testing
+
+/// Whether tests that need root and a kernel with IPVS can run here.
+///
+/// With `IPVS_REQUIRE_KERNEL=1` (set by `Tests/run` inside the VM) they always run, so a missing kernel
+/// fails them instead of skipping them silently.
+enum KernelTests {
+    static let required = ProcessInfo.processInfo.environment["IPVS_REQUIRE_KERNEL"] == "1"
+
+    static let enabled: Bool = {
+        if required { return true }
+        guard geteuid() == 0 else { return false }
+        return (try? IPVSClient()) != nil
+    }()
+}
+
+/// A fresh network namespace with loopback up, an IPVS client inside it, and ipvsadm as an oracle.
+///
+/// IPVS state is per namespace, so sandboxes never see each other's tables and tests can run in parallel.
+final class KernelSandbox: Sendable {
+    let namespace: NetworkNamespaceHandle
+    let client: IPVSClient
+
+    init() throws {
+        namespace = try NetworkNamespaceHandle.createFresh()
+        client = try IPVSClient(configuration: .init(namespace: namespace.namespace))
+        try run("ip", "link", "set", "lo", "up")
+    }
+
+    /// Runs a program inside the sandbox's namespace and returns its standard output.
+    /// - Throws: ``CommandFailure`` when it exits non-zero.
+    @discardableResult
+    func run(_ arguments: String..., input: String? = nil) throws -> String {
+        try run(arguments, input: input)
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], input: String? = nil) throws -> String {
+        let result = try runAllowingFailure(arguments, input: input)
+        guard result.status == 0 else {
+            throw CommandFailure(arguments: arguments, status: result.status, stderr: result.stderr)
+        }
+        return result.stdout
+    }
+
+    /// Runs a program inside the namespace and returns its exit status and output, whatever the status.
+    func runAllowingFailure(_ arguments: [String], input: String? = nil) throws -> CommandResult {
+        try CommandResult.run(["nsenter", "--net=\(namespace.path)"] + arguments, input: input)
+    }
+
+    /// `ipvsadm ARGS` inside the namespace.
+    @discardableResult
+    func ipvsadm(_ arguments: String..., input: String? = nil) throws -> String {
+        try run(["ipvsadm"] + arguments, input: input)
+    }
+}
+
+struct CommandResult: Sendable {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    /// Runs `arguments` (found on PATH, plus /usr/sbin and /sbin) and waits for it.
+    static func run(_ arguments: [String], input: String? = nil) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["PATH"] = (environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
+        process.environment = environment
+        let stdout = Pipe()
+        let stderr = Pipe()
+        let stdin = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try stdin.fileHandleForWriting.close()
+        // Read before waiting so a full pipe cannot deadlock the child.
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CommandResult(
+            status: process.terminationStatus,
+            stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self)
+        )
+    }
+}
+
+struct CommandFailure: Error, CustomStringConvertible {
+    var arguments: [String]
+    var status: Int32
+    var stderr: String
+    var description: String { "\(arguments.joined(separator: " ")) exited \(status): \(stderr)" }
+}
