@@ -58,7 +58,10 @@ public final class IPVSClient: IPVSKernel, Sendable {
             if let open = state.socket {
                 socket = open
             } else {
-                socket = try NetlinkSocket(namespace: configuration.namespace, bufferSize: configuration.socketBufferSize)
+                socket = try NetlinkSocket(
+                    namespace: configuration.namespace,
+                    bufferSize: configuration.socketBufferSize
+                )
                 state.socket = socket
             }
             do throws(IPVSError) {

@@ -52,7 +52,11 @@ final class NetlinkSocket {
             let nsfd = open(path, O_RDONLY | O_CLOEXEC)
             guard nsfd >= 0 else {
                 let err = errno
-                throw IPVSError(.connectionFailed, "cannot open network namespace \(path): \(IPVSError.describe(errno: err))", errno: err)
+                throw IPVSError(
+                    .connectionFailed,
+                    "cannot open network namespace \(path): \(IPVSError.describe(errno: err))",
+                    errno: err
+                )
             }
             defer { close(nsfd) }
             var job = cnl_netns_job(nsfd: nsfd, sk: handle, sys_errno: 0, nl_error: 0, outfd: -1)

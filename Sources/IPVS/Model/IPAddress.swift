@@ -74,7 +74,8 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     public var bytes: [UInt8] {
         let count = family.addressLength
         return (0..<count).map { index in
-            index < 8 ? UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64(index)))
+            index < 8
+                ? UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64(index)))
                 : UInt8(truncatingIfNeeded: low >> (56 - 8 * UInt64(index - 8)))
         }
     }

@@ -47,7 +47,8 @@ enum IPVSDecoder {
         guard let attrs = try top.nested(IPVSWire.Top.dest, "destination") else {
             throw malformed("destination reply without a destination attribute")
         }
-        let family = try attrs.integer(IPVSWire.Dest.addrFamily, as: UInt16.self).map(AddressFamily.init) ?? serviceFamily
+        let family =
+            try attrs.integer(IPVSWire.Dest.addrFamily, as: UInt16.self).map(AddressFamily.init) ?? serviceFamily
         let port: UInt16 = try attrs.required(IPVSWire.Dest.port, "port")
         let method: UInt32 = try attrs.required(IPVSWire.Dest.fwdMethod, "forwarding method")
         let rs = RealServer(
@@ -70,7 +71,11 @@ enum IPVSDecoder {
         )
     }
 
-    static func address(_ attrs: NetlinkAttributes, _ type: UInt16, family: AddressFamily) throws(IPVSError) -> IPAddress {
+    static func address(
+        _ attrs: NetlinkAttributes,
+        _ type: UInt16,
+        family: AddressFamily
+    ) throws(IPVSError) -> IPAddress {
         guard let raw = attrs.raw(type), raw.count >= family.addressLength,
             family == .inet || family == .inet6,
             let address = IPAddress(bytes: raw.prefix(family.addressLength))
@@ -79,7 +84,8 @@ enum IPVSDecoder {
     }
 
     /// Reads `STATS64` where the kernel has it (Linux 4.1+), else the 32-bit `STATS`.
-    static func statistics(_ attrs: NetlinkAttributes, stats64: UInt16, stats32: UInt16) throws(IPVSError) -> Statistics {
+    static func statistics(_ attrs: NetlinkAttributes, stats64: UInt16, stats32: UInt16) throws(IPVSError) -> Statistics
+    {
         var nested = try attrs.nested(stats64, "stats64")
         if nested == nil { nested = try attrs.nested(stats32, "stats") }
         guard let s = nested else { return Statistics() }

@@ -10,9 +10,10 @@ struct IPVSEncoder {
         let flags = IPVSWire.request | IPVSWire.ack
         switch operation {
         case .addService(let vs), .updateService(let vs):
-            let command = if case .addService = operation { IPVSWire.Command.newService } else {
-                IPVSWire.Command.setService
-            }
+            let command =
+                if case .addService = operation { IPVSWire.Command.newService } else {
+                    IPVSWire.Command.setService
+                }
             message(command, flags: flags, sequence: sequence, into: &writer) { w in
                 w.nest(IPVSWire.Top.service) { Self.putService(vs, into: &$0) }
             }
@@ -21,9 +22,10 @@ struct IPVSEncoder {
                 w.nest(IPVSWire.Top.service) { Self.putServiceID(id, into: &$0) }
             }
         case .addServer(let rs, let id), .updateServer(let rs, let id):
-            let command = if case .addServer = operation { IPVSWire.Command.newDest } else {
-                IPVSWire.Command.setDest
-            }
+            let command =
+                if case .addServer = operation { IPVSWire.Command.newDest } else {
+                    IPVSWire.Command.setDest
+                }
             message(command, flags: flags, sequence: sequence, into: &writer) { w in
                 w.nest(IPVSWire.Top.service) { Self.putServiceID(id, into: &$0) }
                 w.nest(IPVSWire.Top.dest) { Self.putServer(rs, into: &$0) }
@@ -110,7 +112,10 @@ struct IPVSEncoder {
         w.put(IPVSWire.Service.schedName, string: vs.scheduler.rawValue)
         if let engine = vs.persistenceEngine { w.put(IPVSWire.Service.peName, string: engine) }
         // struct ip_vs_flags { flags; mask }: a full mask makes the kernel take our flags as they are.
-        w.put(IPVSWire.Service.flags, bytes: NetlinkWriter.hostBytes(vs.flags.rawValue) + NetlinkWriter.hostBytes(~UInt32(0)))
+        w.put(
+            IPVSWire.Service.flags,
+            bytes: NetlinkWriter.hostBytes(vs.flags.rawValue) + NetlinkWriter.hostBytes(~UInt32(0))
+        )
         w.put(IPVSWire.Service.timeout, vs.timeout)
         w.put(IPVSWire.Service.netmask, wireNetmask(vs.netmask, family: vs.id.family))
     }
