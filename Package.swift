@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "IPVS", targets: ["IPVS"]),
         .executable(name: "ipvsctl", targets: ["ipvsctl"]),
+        .executable(name: "ipvs-bench", targets: ["ipvs-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -27,6 +28,11 @@ let package = Package(
                 "IPVSAdmin", "IPVS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // Speed against the peers (ipvsadm), as ratios measured in one run.
+        .executableTarget(
+            name: "ipvs-bench",
+            dependencies: ["IPVS", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"]),
         .testTarget(name: "IPVSAdminTests", dependencies: ["IPVSAdmin", "IPVS"]),

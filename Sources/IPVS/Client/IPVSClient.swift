@@ -140,7 +140,7 @@ public final class IPVSClient: IPVSKernel, Sendable {
     ) throws(IPVSError) {
         while !pending.isEmpty {
             let datagram = try socket.receive(timeoutMilliseconds: timeoutMilliseconds)
-            for message in try NetlinkMessage.split(datagram) where message.type == NetlinkMessage.error {
+            for message in try NetlinkMessage.split(datagram[...]) where message.type == NetlinkMessage.error {
                 // Stale replies of an earlier, timed-out request carry other sequence numbers: skip them.
                 guard let index = pending.removeValue(forKey: message.sequence) else { continue }
                 let errno = try message.errorCode()
@@ -242,7 +242,7 @@ public final class IPVSClient: IPVSKernel, Sendable {
             var replies: [NetlinkAttributes] = []
             while true {
                 let datagram = try socket.receive(timeoutMilliseconds: timeoutMilliseconds)
-                for message in try NetlinkMessage.split(datagram) where message.sequence == mine {
+                for message in try NetlinkMessage.split(datagram[...]) where message.sequence == mine {
                     switch message.type {
                     case NetlinkMessage.done:
                         return replies

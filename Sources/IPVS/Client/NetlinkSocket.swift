@@ -121,35 +121,45 @@ final class NetlinkSocket {
         try Self.check(result, "send to the kernel")
     }
 
-    /// Waits up to `timeout` milliseconds for a datagram and returns it.
-    func receive(timeoutMilliseconds timeout: Int32) throws(IPVSError) -> ArraySlice<UInt8> {
-        var pollfd = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+    /// Returns the next datagram, waiting up to `timeout` milliseconds for one.
+    ///
+    /// Returns a copy: slices of the reusable buffer would force a copy-on-write of all of it on the next call.
+    func receive(timeoutMilliseconds timeout: Int32) throws(IPVSError) -> [UInt8] {
         while true {
-            let ready = poll(&pollfd, 1, timeout)
-            if ready > 0 { break }
-            if ready == 0 {
-                throw IPVSError(.timedOut, "no reply from the kernel within \(timeout) ms")
+            // Replies are usually already queued: try first, and poll only when there is nothing yet.
+            let count = buffer.withUnsafeMutableBytes {
+                recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_TRUNC) | Int32(MSG_DONTWAIT))
             }
-            if errno != EINTR { throw Self.systemError("wait for the kernel's reply", errno) }
-        }
-        while true {
-            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_TRUNC)) }
             if count >= 0 {
                 guard count <= buffer.count else {
                     throw malformed("a \(count)-byte datagram exceeds the \(buffer.count)-byte receive buffer")
                 }
-                return buffer[0..<count]
+                return Array(buffer[0..<count])
             }
-            let err = errno
-            if err == EINTR { continue }
-            if err == ENOBUFS {
+            switch errno {
+            case EINTR:
+                continue
+            case EAGAIN:
+                try waitForData(timeoutMilliseconds: timeout)
+            case ENOBUFS:
                 throw IPVSError(
                     .acknowledgementLost,
                     "the netlink receive buffer overflowed: replies were lost",
-                    errno: err
+                    errno: ENOBUFS
                 )
+            case let err:
+                throw Self.systemError("receive from the kernel", err)
             }
-            throw Self.systemError("receive from the kernel", err)
+        }
+    }
+
+    private func waitForData(timeoutMilliseconds timeout: Int32) throws(IPVSError) {
+        var pollfd = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        while true {
+            let ready = poll(&pollfd, 1, timeout)
+            if ready > 0 { return }
+            if ready == 0 { throw IPVSError(.timedOut, "no reply from the kernel within \(timeout) ms") }
+            if errno != EINTR { throw Self.systemError("wait for the kernel's reply", errno) }
         }
     }
 

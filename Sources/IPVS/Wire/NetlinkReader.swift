@@ -47,7 +47,8 @@ struct NetlinkMessage {
 
 /// The attributes of one level of a netlink message, indexed by type; later duplicates win as in `nla_parse`.
 struct NetlinkAttributes {
-    private var values: [UInt16: ArraySlice<UInt8>] = [:]
+    // Indexed by type: IPVS types are small, and an array is much cheaper than a dictionary per entry.
+    private var values: [ArraySlice<UInt8>?] = []
     /// Where these attributes sit, for error messages ("service", "destination.stats64").
     let context: String
 
@@ -60,17 +61,17 @@ struct NetlinkAttributes {
             guard length >= 4, length <= bytes.endIndex - offset else {
                 throw malformed("\(context): attribute \(type) claims \(length) bytes")
             }
-            values[type] = bytes[(offset + 4)..<(offset + length)]
+            let index = Int(type)
+            if index >= values.count { values.append(contentsOf: repeatElement(nil, count: index + 1 - values.count)) }
+            values[index] = bytes[(offset + 4)..<(offset + length)]
             offset += (length + 3) & ~3
         }
     }
 
-    func has(_ type: UInt16) -> Bool { values[type] != nil }
-
-    func raw(_ type: UInt16) -> ArraySlice<UInt8>? { values[type] }
+    func raw(_ type: UInt16) -> ArraySlice<UInt8>? { Int(type) < values.count ? values[Int(type)] : nil }
 
     func integer<T: FixedWidthInteger>(_ type: UInt16, as: T.Type = T.self) throws(IPVSError) -> T? {
-        guard let value = values[type] else { return nil }
+        guard let value = raw(type) else { return nil }
         guard value.count >= MemoryLayout<T>.size else {
             throw malformed("\(context): attribute \(type) has \(value.count) bytes, expected \(MemoryLayout<T>.size)")
         }
@@ -84,7 +85,7 @@ struct NetlinkAttributes {
 
     /// A counter that is 32 bits in `STATS` and 64 bits in `STATS64`: takes whichever width arrived.
     func counter(_ type: UInt16) throws(IPVSError) -> UInt64 {
-        guard let value = values[type] else { return 0 }
+        guard let value = raw(type) else { return 0 }
         switch value.count {
         case 4...7: return UInt64(try readInteger(UInt32.self, value, at: value.startIndex))
         case 8...: return try readInteger(UInt64.self, value, at: value.startIndex)
@@ -93,12 +94,12 @@ struct NetlinkAttributes {
     }
 
     func string(_ type: UInt16) -> String? {
-        guard let value = values[type] else { return nil }
+        guard let value = raw(type) else { return nil }
         return String(decoding: value.prefix { $0 != 0 }, as: UTF8.self)
     }
 
     func nested(_ type: UInt16, _ name: String) throws(IPVSError) -> NetlinkAttributes? {
-        guard let value = values[type] else { return nil }
+        guard let value = raw(type) else { return nil }
         return try NetlinkAttributes(value, context: "\(context).\(name)")
     }
 }

@@ -1,0 +1,48 @@
+import IPVS
+
+/// A synthetic cluster: `services` ClusterIP-style virtual services with `servers` endpoints each.
+struct Workload {
+    var services: Int
+    var servers: Int
+
+    func serviceID(_ index: Int) -> VirtualServer.ID {
+        .service(.tcp, IPAddress(ipv4: 0x0A60_0000 + UInt32(index)), port: 80)  // 10.96.0.0/12
+    }
+
+    func serverAddress(service: Int, server: Int) -> IPAddress {
+        IPAddress(ipv4: 0x0AF4_0000 + UInt32(service * servers + server))  // 10.244.0.0/14
+    }
+
+    /// The operations that program the whole workload.
+    var operations: [IPVSOperation] {
+        var operations: [IPVSOperation] = []
+        operations.reserveCapacity(services * (servers + 1))
+        for service in 0..<services {
+            let id = serviceID(service)
+            operations.append(.addService(VirtualServer(id: id, scheduler: .roundRobin)))
+            for server in 0..<servers {
+                let rs = RealServer(
+                    address: serverAddress(service: service, server: server),
+                    port: 8080,
+                    forwarding: .masquerade
+                )
+                operations.append(.addServer(rs, to: id))
+            }
+        }
+        return operations
+    }
+
+    /// The same state as ipvsadm restore input.
+    var ipvsadmRules: String {
+        var lines: [String] = []
+        lines.reserveCapacity(services * (servers + 1))
+        for service in 0..<services {
+            guard case .service(_, let vip, _) = serviceID(service) else { continue }
+            lines.append("-A -t \(vip):80 -s rr")
+            for server in 0..<servers {
+                lines.append("-a -t \(vip):80 -r \(serverAddress(service: service, server: server)):8080 -m -w 1")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
