@@ -283,6 +283,12 @@ public struct BulkApplyResult: Sendable {
         public var index: Int
         public var operation: IPVSOperation
         public var error: IPVSError
+
+        public init(index: Int, operation: IPVSOperation, error: IPVSError) {
+            self.index = index
+            self.operation = operation
+            self.error = error
+        }
     }
 
     public var operationCount: Int
@@ -292,4 +298,10 @@ public struct BulkApplyResult: Sendable {
     public var sendCalls: Int
 
     public var succeeded: Bool { failures.isEmpty }
+
+    public init(operationCount: Int, failures: [Failure], sendCalls: Int) {
+        self.operationCount = operationCount
+        self.failures = failures
+        self.sendCalls = sendCalls
+    }
 }

@@ -1,0 +1,190 @@
+import IPVS
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// An in-memory IPVS table that applies operations with the kernel's rules and errnos: the desired state of a
+/// restore file, and the state of a fake kernel in tests.
+public struct IPVSTable: Hashable, Sendable {
+    public struct Entry: Hashable, Sendable {
+        public var service: VirtualServer
+        public var servers: [RealServer]
+    }
+
+    /// Services in insertion order.
+    public private(set) var entries: [Entry] = []
+    public var timeouts = Timeouts(tcp: 900, tcpFin: 120, udp: 300)
+    public var daemons: [SyncDaemon] = []
+
+    public init() {}
+
+    /// Builds a table from what the kernel reported.
+    public init(_ snapshot: [ServiceEntry]) {
+        entries = snapshot.map { Entry(service: $0.service.virtualServer, servers: $0.servers.map(\.realServer)) }
+    }
+
+    private func index(of id: VirtualServer.ID) -> Int? { entries.firstIndex { $0.service.id == id } }
+
+    private func failure(_ errno: Int32, _ operation: IPVSOperation) -> IPVSError {
+        IPVSError(.kernel, "\(operation): errno \(errno)", operation: operation, errno: errno)
+    }
+
+    /// Applies one operation as the kernel would.
+    /// - Throws: an ``IPVSError`` carrying the errno the kernel would answer.
+    public mutating func apply(_ operation: IPVSOperation) throws(IPVSError) {
+        switch operation {
+        case .addService(let vs):
+            guard index(of: vs.id) == nil else { throw failure(EEXIST, operation) }
+            entries.append(Entry(service: vs, servers: []))
+        case .updateService(let vs):
+            guard let i = index(of: vs.id) else { throw failure(ESRCH, operation) }
+            entries[i].service = vs
+        case .deleteService(let id):
+            guard let i = index(of: id) else { throw failure(ESRCH, operation) }
+            entries.remove(at: i)
+        case .addServer(let rs, let id):
+            guard let i = index(of: id) else { throw failure(ESRCH, operation) }
+            guard !entries[i].servers.contains(where: { $0.id == rs.id }) else { throw failure(EEXIST, operation) }
+            entries[i].servers.append(rs)
+        case .updateServer(let rs, let id):
+            guard let i = index(of: id) else { throw failure(ESRCH, operation) }
+            guard let j = entries[i].servers.firstIndex(where: { $0.id == rs.id }) else {
+                throw failure(ENOENT, operation)
+            }
+            entries[i].servers[j] = rs
+        case .deleteServer(let rs, let id):
+            guard let i = index(of: id) else { throw failure(ESRCH, operation) }
+            guard let j = entries[i].servers.firstIndex(where: { $0.id == rs }) else {
+                throw failure(ENOENT, operation)
+            }
+            entries[i].servers.remove(at: j)
+        case .zero(let id):
+            if let id, index(of: id) == nil { throw failure(ESRCH, operation) }
+        case .flush:
+            entries.removeAll()
+        case .setTimeouts(let t):
+            if t.tcp != 0 { timeouts.tcp = t.tcp }
+            if t.tcpFin != 0 { timeouts.tcpFin = t.tcpFin }
+            if t.udp != 0 { timeouts.udp = t.udp }
+        case .startDaemon(let daemon):
+            guard !daemons.contains(where: { $0.state == daemon.state }) else { throw failure(EEXIST, operation) }
+            daemons.append(daemon)
+        case .stopDaemon(let state):
+            guard let i = daemons.firstIndex(where: { $0.state == state }) else { throw failure(ESRCH, operation) }
+            daemons.remove(at: i)
+        }
+    }
+
+    /// The table as the kernel would list it (no counters).
+    public var snapshot: [ServiceEntry] {
+        entries.map { entry in
+            ServiceEntry(
+                service: ObservedVirtualServer(virtualServer: entry.service),
+                servers: entry.servers.map { ObservedRealServer(realServer: $0) }
+            )
+        }
+    }
+}
+
+/// Plans the operations that make the kernel's table equal to a desired one (level-triggered: planning again
+/// after applying the plan gives nothing).
+public enum ApplyPlanner {
+    /// Whether two real servers are the same configuration. The kernel reports any forwarding method to a
+    /// local address as `local`, and keeps tunnel settings only for tunnels.
+    static func sameServer(desired: RealServer, observed: RealServer) -> Bool {
+        var d = desired
+        var o = observed
+        if o.forwarding == .local { d.forwarding = .local }
+        if d.forwarding != .tunnel {
+            d.tunnelType = .ipip
+            d.tunnelPort = 0
+            d.tunnelFlags = []
+            o.tunnelType = .ipip
+            o.tunnelPort = 0
+            o.tunnelFlags = []
+        }
+        return d == o
+    }
+
+    static func sameService(desired: VirtualServer, observed: VirtualServer) -> Bool {
+        var d = desired
+        var o = observed
+        if d.persistenceEngine == "" { d.persistenceEngine = nil }
+        if o.persistenceEngine == "" { o.persistenceEngine = nil }
+        if !d.flags.contains(.persistent) {
+            d.timeout = 0
+            o.timeout = 0
+        }
+        return d == o
+    }
+
+    /// The operations, in a safe order: deletions of services, then additions and updates of services, then
+    /// for each kept service the deletion, addition and update of its real servers.
+    public static func plan(desired: IPVSTable, observed: [ServiceEntry], timeouts: Timeouts? = nil) -> [IPVSOperation]
+    {
+        var operations: [IPVSOperation] = []
+        let wanted = Dictionary(desired.entries.map { ($0.service.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let current = Dictionary(observed.map { ($0.service.virtualServer.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for entry in IPVSSort.services(observed) where wanted[entry.service.virtualServer.id] == nil {
+            operations.append(.deleteService(entry.service.virtualServer.id))
+        }
+        for entry in desired.entries {
+            let id = entry.service.id
+            guard let have = current[id] else {
+                operations.append(.addService(entry.service))
+                operations += entry.servers.map { .addServer($0, to: id) }
+                continue
+            }
+            if !sameService(desired: entry.service, observed: have.service.virtualServer) {
+                operations.append(.updateService(entry.service))
+            }
+            let wantedServers = Dictionary(entry.servers.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            for server in have.servers where wantedServers[server.realServer.id] == nil {
+                operations.append(.deleteServer(server.realServer.id, from: id))
+            }
+            let haveServers = Dictionary(
+                have.servers.map { ($0.realServer.id, $0.realServer) },
+                uniquingKeysWith: { a, _ in a }
+            )
+            for server in entry.servers {
+                if let existing = haveServers[server.id] {
+                    if !sameServer(desired: server, observed: existing) {
+                        operations.append(.updateServer(server, in: id))
+                    }
+                } else {
+                    operations.append(.addServer(server, to: id))
+                }
+            }
+        }
+        if let timeouts { operations.append(.setTimeouts(timeouts)) }
+        return operations
+    }
+
+    /// The desired table of a restore file: its commands applied in order to an empty table.
+    /// - Throws: ``RestoreFailure`` for bad lines, or lines that fail against the file's own state.
+    public static func desiredTable(_ lines: [RestoreLine]) throws(RestoreFailure) -> (IPVSTable, Timeouts?) {
+        var table = IPVSTable()
+        var timeouts: Timeouts?
+        var problems: [RestoreFailure.Problem] = []
+        for line in lines {
+            guard let operation = line.command.operation else { continue }
+            switch operation {
+            case .setTimeouts(let t): timeouts = t
+            case .zero, .startDaemon, .stopDaemon: continue
+            default:
+                do throws(IPVSError) {
+                    try table.apply(operation)
+                } catch {
+                    problems.append(
+                        .init(line: line.line, message: KernelErrorText.message(error, operation: operation))
+                    )
+                }
+            }
+        }
+        if !problems.isEmpty { throw RestoreFailure(problems: problems) }
+        return (table, timeouts)
+    }
+}

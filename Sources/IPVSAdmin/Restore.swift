@@ -1,0 +1,63 @@
+import IPVS
+
+/// One command of a restore file, with the line it came from.
+public struct RestoreLine: Hashable, Sendable {
+    public var line: Int
+    public var command: AdminCommand
+}
+
+/// The bad lines of a restore file; nothing of the file is applied when there is one.
+public struct RestoreFailure: Error, Hashable, Sendable, CustomStringConvertible {
+    public struct Problem: Hashable, Sendable {
+        public var line: Int
+        public var message: String
+    }
+
+    public var problems: [Problem]
+
+    /// `line 3: illegal weight specified`, one line per problem, and a summary.
+    public var description: String {
+        let lines = problems.map { "line \($0.line): \($0.message)" }
+        let count = problems.count == 1 ? "1 bad line" : "\(problems.count) bad lines"
+        return (lines + ["restore: \(count); nothing was applied"]).joined(separator: "\n")
+    }
+}
+
+/// Reads what `ipvsadm -S` writes (and what `ipvsadm -R` reads): one ipvsadm command per line, with or
+/// without a leading `ipvsadm`; blank lines and `#` comments are skipped.
+public enum RestoreParser {
+    /// Splits a line into arguments as ipvsadm's `config_stream_read` does (blanks, tabs, CRs), dropping every
+    /// `ipvsadm` word, a leading `ipvsctl`, and everything from a word starting with `#`.
+    public static func words(of line: Substring) -> [String] {
+        var words: [String] = []
+        for word in line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }) {
+            if word.hasPrefix("#") { break }
+            if word == "ipvsadm" || (word == "ipvsctl" && words.isEmpty) { continue }
+            words.append(String(word))
+        }
+        return words
+    }
+
+    /// Parses and validates every line.
+    /// - Throws: ``RestoreFailure`` listing every bad line.
+    public static func parse(_ text: String, parser: IpvsadmParser) throws(RestoreFailure) -> [RestoreLine] {
+        var lines: [RestoreLine] = []
+        var problems: [RestoreFailure.Problem] = []
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let arguments = words(of: line)
+            guard !arguments.isEmpty else { continue }
+            do {
+                let command = try parser.parse(arguments)
+                if command.operation == nil {
+                    problems.append(.init(line: index + 1, message: "only commands that change IPVS can be restored"))
+                } else {
+                    lines.append(RestoreLine(line: index + 1, command: command))
+                }
+            } catch {
+                problems.append(.init(line: index + 1, message: error.message))
+            }
+        }
+        if !problems.isEmpty { throw RestoreFailure(problems: problems) }
+        return lines
+    }
+}
