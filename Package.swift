@@ -35,7 +35,7 @@ let package = Package(
             dependencies: ["IPVS", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"]),
-        .testTarget(name: "IPVSAdminTests", dependencies: ["IPVSAdmin", "IPVS"]),
+        .testTarget(name: "IPVSAdminTests", dependencies: ["IPVSAdmin", "IPVS"], exclude: ["Fixtures"]),
         // Needs root and a kernel with ip_vs: run through Tests/vm/run.
         .testTarget(name: "IPVSKernelTests", dependencies: ["IPVS", "IPVSAdmin"]),
     ]

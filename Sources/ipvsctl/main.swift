@@ -23,10 +23,14 @@ func readFile(_ path: String) throws(AdminError) -> String {
         throw AdminError("cannot open \(path): \(String(cString: strerror(errno)))", status: 1)
     }
     defer { fclose(file) }
-    var text = ""
-    var buffer = [CChar](repeating: 0, count: 65536)
-    while fgets(&buffer, Int32(buffer.count), file) != nil { text += String(cString: buffer) }
-    return text
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = fread(&chunk, 1, chunk.count, file)
+        if count <= 0 { break }
+        bytes += chunk[0..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
 
 func makeAdmin() -> IPVSAdmin {
