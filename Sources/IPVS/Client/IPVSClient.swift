@@ -76,6 +76,18 @@ public final class IPVSClient: IPVSKernel, Sendable {
         }
     }
 
+    /// Test hook: breaks the open socket so the next request fails and the one after reopens it.
+    func breakSocketForTesting() {
+        state.withLock { $0.socket?.breakForTesting() }
+    }
+
+    /// Test hook: waits for a reply nobody asked for, to exercise the reply timeout.
+    func receiveUnsolicitedForTesting() throws(IPVSError) {
+        try withSocket { (socket, _) throws(IPVSError) in
+            _ = try socket.receive(timeoutMilliseconds: timeoutMilliseconds)
+        }
+    }
+
     // MARK: Writes
 
     /// Applies `operations` in order, packing them into as few `sendmsg` calls as the socket buffers allow.

@@ -163,6 +163,13 @@ final class NetlinkSocket {
         }
     }
 
+    /// Test hook: replaces the socket's descriptor with /dev/null, as if the socket had broken underneath.
+    func breakForTesting() {
+        let null = open("/dev/null", O_RDWR)
+        _ = dup2(null, descriptor)
+        close(null)
+    }
+
     private static func systemError(_ step: String, _ err: Int32) -> IPVSError {
         IPVSError(.connectionFailed, "cannot \(step): \(IPVSError.describe(errno: err))", errno: err)
     }
