@@ -112,7 +112,7 @@ public struct IPVSAdmin: Sendable {
         var text =
             "Can't initialize ipvs: \(reason)\nAre you sure that IP Virtual Server is built in the kernel or as module?"
         if error.code == .permissionDenied {
-            text += "\nhint: IPVS needs CAP_NET_ADMIN: run as root"
+            text += "\nhint: IPVS needs CAP_NET_ADMIN (in the host's initial user namespace): run as root"
         } else if let hint = KernelErrorText.hint(error, operation: nil) {
             text += "\n" + hint
         } else {
@@ -123,7 +123,9 @@ public struct IPVSAdmin: Sendable {
 
     private func report(_ error: IPVSError, operation: IPVSOperation?, prefix: String, into output: inout AdminOutput) {
         output.stderr += prefix + KernelErrorText.message(error, operation: operation) + "\n"
-        if let hint = KernelErrorText.hint(error, operation: operation) { output.stderr += hint + "\n" }
+        if let hint = KernelErrorText.hint(error, operation: operation, programName: programName) {
+            output.stderr += hint + "\n"
+        }
     }
 
     // MARK: Reading

@@ -56,9 +56,10 @@ public enum JSONOutput {
         }
     }
 
-    /// The services with their real servers (sorted as `-L` sorts them).
-    public static func services(_ entries: [ServiceEntry], info: IPVSInfo?) -> String {
-        let items = IPVSSort.services(entries).map { entry -> String in
+    /// The services with their real servers.
+    /// - Parameter sorted: sort as `-L` sorts them; false keeps the kernel's order, like `--nosort`.
+    public static func services(_ entries: [ServiceEntry], info: IPVSInfo?, sorted: Bool = true) -> String {
+        let items = (sorted ? IPVSSort.services(entries) : entries).map { entry -> String in
             let vs = entry.service.virtualServer
             var fields: [(String, String)] = []
             switch vs.id {
@@ -82,7 +83,7 @@ public enum JSONOutput {
                 ("schedulerFlags", array(schedFlagNames(vs).map(string), indent: "      ")),
                 ("statistics", statistics(entry.service.statistics, indent: "      ")),
             ]
-            let servers = IPVSSort.servers(entry.servers).map { observed -> String in
+            let servers = (sorted ? IPVSSort.servers(entry.servers) : entry.servers).map { observed -> String in
                 let rs = observed.realServer
                 var f: [(String, String)] = [
                     ("address", string(rs.address.description)), ("port", "\(rs.port)"),

@@ -36,23 +36,34 @@ public enum KernelErrorText {
     }
 
     /// A line that says what to do about a common failure, or nil.
-    public static func hint(_ error: IPVSError, operation: IPVSOperation?) -> String? {
+    /// - Parameter programName: how the hint names the program.
+    public static func hint(_ error: IPVSError, operation: IPVSOperation?, programName: String = "ipvsctl") -> String? {
         if error.code == .ipvsUnavailable {
             return "hint: load the IPVS module with `modprobe ip_vs` (the kernel needs CONFIG_IP_VS)"
         }
         guard let errno = error.errno else { return nil }
         switch (operation, errno) {
         case (_, EPERM), (_, EACCES):
-            return "hint: changing IPVS needs CAP_NET_ADMIN in this network namespace: run as root"
+            return "hint: IPVS needs CAP_NET_ADMIN (in the host's initial user namespace): run as root"
         case (.addService(let vs)?, ENOENT), (.updateService(let vs)?, ENOENT):
             var text = "hint: the kernel has no scheduler '\(vs.scheduler)': try `modprobe ip_vs_\(vs.scheduler)`"
             if let pe = vs.persistenceEngine { text += " (persistence engine '\(pe)': `modprobe ip_vs_pe_\(pe)`)" }
             return text
-        case (.addServer(let rs, _)?, EINVAL), (.updateServer(let rs, _)?, EINVAL):
-            return "hint: the kernel refused real server \(rs.address): it must be a unicast address with a route"
-                + " (check `ip route get \(rs.address)`; is the loopback interface up?)"
-        case (.startDaemon(let daemon)?, EINVAL):
-            return "hint: the sync daemon needs a multicast-capable interface; check `ip link show \(daemon.interface)`"
+        case (.addServer(let rs, let vs)?, EINVAL), (.updateServer(let rs, let vs)?, EINVAL):
+            if rs.address.family != vs.family {
+                return "hint: the kernel refuses a real server of another address family while a sync daemon runs"
+                    + " (`\(programName) -L --daemon`)"
+            }
+            return "hint: the kernel refused real server \(rs.address): it must be a unicast or local address,"
+                + " not multicast, broadcast or unspecified (check `ip route get \(rs.address)`)"
+        case (.startDaemon?, EINVAL):
+            // ip_vs_genl_new_daemon: the sync protocol cannot carry mixed-family connections.
+            return "hint: the kernel refuses sync daemons while a service has a real server of another address"
+                + " family (a tunnel); delete it first"
+        case (.startDaemon(let daemon)?, ENODEV):
+            return "hint: no interface '\(daemon.interface)' in this network namespace; name one with --mcast-interface"
+        case (.startDaemon(let daemon)?, ENETUNREACH):
+            return "hint: a master sync daemon needs its interface up: `ip link set \(daemon.interface) up`"
         default:
             return nil
         }
