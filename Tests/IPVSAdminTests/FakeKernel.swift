@@ -1,9 +1,8 @@
 import Foundation
+import IPVS
 import IPVSAdmin
 import Synchronization
 import Testing
-
-import IPVS
 
 /// An in-memory ``IPVSKernel`` with the kernel's errnos (ESRCH, EEXIST, ENOENT), for fast tests.
 final class FakeKernel: IPVSKernel {
