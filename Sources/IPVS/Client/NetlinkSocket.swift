@@ -32,9 +32,11 @@ final class NetlinkSocket {
             Self.setOption(descriptor, cnl_sol_netlink, NETLINK_CAP_ACK, 1)
             Self.setBuffer(descriptor, force: SO_SNDBUFFORCE, plain: SO_SNDBUF, bytes: bufferSize)
             Self.setBuffer(descriptor, force: SO_RCVBUFFORCE, plain: SO_RCVBUF, bytes: bufferSize)
-            maximumBatchBytes = max(16 * 1024, Self.getOption(descriptor, SOL_SOCKET, SO_SNDBUF) / 2)
+            // No floor above the buffers: a batch bigger than the send buffer fails with EMSGSIZE, and more
+            // acknowledgements than the receive buffer holds are dropped (ENOBUFS). One message always goes.
+            maximumBatchBytes = max(1, Self.getOption(descriptor, SOL_SOCKET, SO_SNDBUF) / 2)
             // An acknowledgement costs the receive buffer about 1 KiB of skb truesize; keep a 2x margin.
-            maximumBatchMessages = max(64, Self.getOption(descriptor, SOL_SOCKET, SO_RCVBUF) / 2048)
+            maximumBatchMessages = max(1, Self.getOption(descriptor, SOL_SOCKET, SO_RCVBUF) / 2048)
             familyID = try Self.resolveFamily(handle)
         } catch {
             nl_socket_free(handle)
