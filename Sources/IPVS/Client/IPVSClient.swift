@@ -173,6 +173,10 @@ public final class IPVSClient: IPVSKernel, Sendable {
     // MARK: Reads
 
     /// Every virtual service, with counters.
+    ///
+    /// A large table arrives in several parts, and the kernel resumes each part by position in a hash table
+    /// shared by all network namespaces: a service added or deleted meanwhile (in any namespace) can make
+    /// this listing skip or repeat an entry. Periodic resyncs should treat one listing as a hint, not a proof.
     public func services() throws(IPVSError) -> [ObservedVirtualServer] {
         try dump(IPVSWire.Command.getService, what: "services") { (reply) throws(IPVSError) in
             try IPVSDecoder.service(reply)

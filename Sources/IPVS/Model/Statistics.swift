@@ -1,4 +1,6 @@
 /// Traffic counters and rate estimates of a service or real server (`IPVS_*_ATTR_STATS64`).
+///
+/// The kernel folds its per-CPU counters into these totals every 2 seconds, so they trail traffic.
 public struct Statistics: Hashable, Sendable {
     /// Connections scheduled.
     public var connections: UInt64 = 0
