@@ -34,9 +34,11 @@ let package = Package(
             name: "ipvs-bench",
             dependencies: ["IPVS", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Child processes for tests (the ipvsctl binary, ipvsadm as an oracle).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"]),
-        .testTarget(name: "IPVSAdminTests", dependencies: ["IPVSAdmin", "IPVS"], exclude: ["Fixtures"]),
+        .testTarget(name: "IPVSAdminTests", dependencies: ["IPVSAdmin", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
         // Needs root and a kernel with ip_vs: run through Tests/vm/run.
-        .testTarget(name: "IPVSKernelTests", dependencies: ["IPVS", "IPVSAdmin"]),
+        .testTarget(name: "IPVSKernelTests", dependencies: ["IPVS", "IPVSAdmin", "TestSupport"]),
     ]
 )

@@ -24,12 +24,6 @@ extension KernelSandbox {
     }
 }
 
-extension CommandResult: Equatable {
-    public static func == (a: CommandResult, b: CommandResult) -> Bool {
-        (a.status, a.stdout, a.stderr) == (b.status, b.stdout, b.stderr)
-    }
-}
-
 /// ipvsctl's sync daemons and the common traps, against real ipvsadm on a real kernel: the same bytes from
 /// both (ipvsctl may add `hint:` lines), and ipvsctl's hints exactly.
 @Suite(.enabled(if: KernelTests.enabled), .serialized)

@@ -1,5 +1,6 @@
 import Foundation
 import IPVS
+import TestSupport
 import Testing
 
 /// Whether tests that need root and a kernel with IPVS can run here.
@@ -57,37 +58,14 @@ final class KernelSandbox: Sendable {
     }
 }
 
-struct CommandResult: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
+typealias CommandResult = ChildProcessResult
 
+extension ChildProcessResult {
     /// Runs `arguments` (found on PATH, plus /usr/sbin and /sbin) and waits for it.
     static func run(_ arguments: [String], input: String? = nil) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["PATH"] = (environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
-        process.environment = environment
-        let stdout = Pipe()
-        let stderr = Pipe()
-        let stdin = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
-        // Read before waiting so a full pipe cannot deadlock the child.
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CommandResult(
-            status: process.terminationStatus,
-            stdout: String(decoding: out, as: UTF8.self),
-            stderr: String(decoding: err, as: UTF8.self)
-        )
+        return try ChildProcess.run("/usr/bin/env", arguments, environment: environment, input: input)
     }
 }
 
