@@ -63,32 +63,44 @@ enum CommandKind: Int {
     }
 
     /// Which options each command takes: '+' required, 'x' illegal, '1' at most one of them, ' ' optional.
-    var legality: [Character] {
-        let rows = [
-            "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx",
-            "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx",
-            "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            " 11xxxxxxxxx11       xxxxxxx xxxxx",
-            "xx+xxx+    xxxxxxxxxxxxxxxxxx     ",
-            "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            "xx+xxx+    xxxxxxxxxxxxxxxxxx     ",
-            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx",
-            "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx",
-            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-        ]
-        return Array(rows[rawValue])
+    var legality: [UInt8] { Self.legalityRows[rawValue] }
+
+    private static let legalityRows: [[UInt8]] = [
+        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx",
+        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx",
+        "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        " 11xxxxxxxxx11       xxxxxxx xxxxx",
+        "xx+xxx+    xxxxxxxxxxxxxxxxxx     ",
+        "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "xx+xxx+    xxxxxxxxxxxxxxxxxx     ",
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx",
+        "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx",
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    ].map { Array($0.utf8) }
+}
+
+/// A set of ``OptionColumn``s, one bit each, like ipvsadm's `options` word.
+struct OptionColumns: ExpressibleByArrayLiteral {
+    private var bits: UInt64 = 0
+
+    init(arrayLiteral columns: OptionColumn...) {
+        for column in columns { insert(column) }
     }
+
+    func contains(_ column: OptionColumn) -> Bool { bits & 1 << column.rawValue != 0 }
+    mutating func insert(_ column: OptionColumn) { bits |= 1 << column.rawValue }
+    func isDisjoint(with other: OptionColumns) -> Bool { bits & other.bits == 0 }
 }
 
 /// ipvsadm's `struct ipvs_command_entry` while the options are read, with its C defaults.
 private struct ParseState {
     let parser: IpvsadmParser
     var command: CommandKind?
-    var options: Set<OptionColumn> = []
+    var options: OptionColumns = []
     var format: ListFormat = []
     var wantsHelp = false
     var wantsVersion = false
@@ -379,13 +391,15 @@ private struct ParseState {
         for column in OptionColumn.allCases {
             let rule = row[column.rawValue]
             if !options.contains(column) {
-                if rule == "+" {
+                if rule == UInt8(ascii: "+") {
                     throw .usage("You need to supply the '\(column.name)' option for the '\(command.name)' command")
                 }
                 continue
             }
-            if rule == "x" { throw .usage("Illegal '\(column.name)' option with the '\(command.name)' command") }
-            if rule == "1" {
+            if rule == UInt8(ascii: "x") {
+                throw .usage("Illegal '\(column.name)' option with the '\(command.name)' command")
+            }
+            if rule == UInt8(ascii: "1") {
                 if let last = exclusive {
                     throw .usage(
                         "The option '\(column.name)' conflicts with the '\(last.name)' option in the '\(command.name)' command"
@@ -398,22 +412,24 @@ private struct ParseState {
 
     private func checkTunnel() throws(AdminError) {
         // Columns tun-port, tun-nocsum, tun-csum, tun-remcsum per tunnel type ipip, gue, gre.
-        let table: [[Character]] = [["x", "x", "x", "x"], ["+", "1", "1", "1"], ["x", "1", "1", "x"]]
+        let table: [StaticString] = ["xxxx", "+111", "x11x"]
         let names = ["ipip", "gue", "gre"]
         let columns: [OptionColumn] = [.tunnelPort, .tunnelNoChecksum, .tunnelChecksum, .tunnelRemoteChecksum]
         let type = Int(tunnelType)
         guard type < table.count else { return }
         var exclusive: OptionColumn?
         for (index, column) in columns.enumerated() {
-            let rule = table[type][index]
+            let rule = table[type].utf8Start[index]
             if !options.contains(column) {
-                if rule == "+" {
+                if rule == UInt8(ascii: "+") {
                     throw .usage("You need to supply the '\(column.name)' option for the '\(names[type])' tunnel type")
                 }
                 continue
             }
-            if rule == "x" { throw .usage("Illegal '\(column.name)' option with the '\(names[type])' tunnel type") }
-            if rule == "1" {
+            if rule == UInt8(ascii: "x") {
+                throw .usage("Illegal '\(column.name)' option with the '\(names[type])' tunnel type")
+            }
+            if rule == UInt8(ascii: "1") {
                 if let last = exclusive {
                     throw .usage(
                         "The option '\(column.name)' conflicts with the '\(last.name)' option in the '\(names[type])' tunnel type"
@@ -446,7 +462,7 @@ private struct ParseState {
             if serverFamily != family, forwarding != .tunnel {
                 throw .usage("Different address family is allowed only for tunneling servers")
             }
-            let tunnelOptions: Set<OptionColumn> = [
+            let tunnelOptions: OptionColumns = [
                 .tunnelType, .tunnelPort, .tunnelNoChecksum, .tunnelChecksum, .tunnelRemoteChecksum,
             ]
             if !options.isDisjoint(with: tunnelOptions), forwarding != .tunnel {
@@ -522,19 +538,31 @@ private struct ParseState {
 
     // MARK: Value parsers (ipvsadm's string_to_number, parse_service, parse_netmask, parse_sched_flags)
 
-    private func isDecimal(_ text: String) -> Bool {
-        var body = Substring(text)
-        while let c = body.first, c == " " || c == "\t" || c == "\n" { body = body.dropFirst() }
-        if body.first == "+" || body.first == "-" { body = body.dropFirst() }
-        return !body.isEmpty && body.allSatisfy { $0.isASCII && $0.isNumber }
-    }
-
-    /// `strtol` base 10 of the whole string within `min...max`, like ipvsadm's `string_to_number`.
-    private func number(_ text: String, _ min: Int, _ max: Int) -> Int? {
-        guard isDecimal(text) else { return nil }
-        var body = Substring(text)
-        while let c = body.first, c == " " || c == "\t" || c == "\n" { body = body.dropFirst() }
-        guard let n = Int(body), min <= n, n <= max else { return nil }
+    /// `strtol` base 10 of the whole string within `min...max`, like ipvsadm's `string_to_number`: blanks,
+    /// tabs and newlines, then an optional sign and at least one ASCII digit, and nothing else. Any other
+    /// byte (a non-ASCII one included) makes it no number, so working on bytes is exact.
+    private func number(_ text: some StringProtocol, _ min: Int, _ max: Int) -> Int? {
+        var bytes = text.utf8[...]
+        while let b = bytes.first, b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") || b == UInt8(ascii: "\n") {
+            bytes = bytes.dropFirst()
+        }
+        var negative = false
+        if let sign = bytes.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+            negative = sign == UInt8(ascii: "-")
+            bytes = bytes.dropFirst()
+        }
+        guard !bytes.isEmpty else { return nil }
+        var magnitude = 0
+        for b in bytes {
+            guard b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9") else { return nil }
+            let (times10, overflow1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(Int(b - UInt8(ascii: "0")))
+            // Past Int's range; `min` is never negative, so no such number is ever in range.
+            if overflow1 || overflow2 { return nil }
+            magnitude = sum
+        }
+        let n = negative ? -magnitude : magnitude
+        guard min <= n, n <= max else { return nil }
         return n
     }
 
@@ -560,7 +588,45 @@ private struct ParseState {
 
     /// `host[:port]`, `[v6]:port` or a bare IPv6 address; nil where ipvsadm says "illegal ... specified".
     func parseService(_ text: String, proto: IPProtocol) -> (address: IPAddress, port: UInt16?)? {
-        if text.allSatisfy({ $0.isASCII && $0.isNumber }) { return nil }
+        // Only digits (or nothing): a byte that is not an ASCII digit is never part of a digit Character.
+        if text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { return nil }
+        guard RestoreParser.isPlainASCII(text.utf8) else { return parseServiceCharacters(text, proto: proto) }
+        // Plain ASCII: every byte is a Character, so this is the code below on bytes.
+        let bytes = text.utf8
+        var host = Substring(text)
+        var portText: Substring?
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            let after = host[host.utf8.index(after: close)...]
+            guard after.utf8.first == UInt8(ascii: ":") else { return nil }
+            portText = after.dropFirst()
+            host = host[host.utf8.index(after: host.startIndex)..<close]
+        }
+        let address: IPAddress
+        // IPv6 text has at least two colons; `IPAddress` would fail on fewer.
+        if host.utf8.count(where: { $0 == UInt8(ascii: ":") }) >= 2, let v6 = IPAddress(host), v6.family == .inet6 {
+            address = v6
+        } else {
+            if let colon = host.utf8.lastIndex(of: UInt8(ascii: ":")) {
+                portText = host[host.utf8.index(after: colon)...]
+                host = host[..<colon]
+            }
+            if let v4 = inetAton(String(host)) {
+                address = v4
+            } else if let v4 = parser.resolver.ipv4Address(ofHost: String(host)) {
+                address = v4
+            } else {
+                return nil
+            }
+        }
+        guard let portText else { return (address, nil) }
+        if let n = number(portText, 0, 65535) { return (address, UInt16(n)) }
+        if let p = parser.resolver.port(ofService: String(portText), protocol: proto) { return (address, p) }
+        return nil
+    }
+
+    /// ``parseService(_:proto:)`` on `Character`s, for text with non-ASCII bytes.
+    private func parseServiceCharacters(_ text: String, proto: IPProtocol) -> (address: IPAddress, port: UInt16?)? {
         var host = Substring(text)
         var portText: Substring?
         if host.first == "[" {

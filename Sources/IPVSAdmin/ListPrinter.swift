@@ -29,8 +29,9 @@ public struct ListPrinter: Sendable {
     /// The whole table: the version line (not for `-S`), the title and every service, sorted unless `--nosort`.
     public func table(_ entries: [ServiceEntry], info: IPVSInfo) -> String {
         var out = format.contains(.rule) ? "" : Self.versionLine(info)
+        out.reserveCapacity(entries.reduce(256) { $0 + 80 * (1 + $1.servers.count) })
         out += title()
-        for entry in format.contains(.noSort) ? entries : IPVSSort.services(entries) { out += service(entry) }
+        for entry in format.contains(.noSort) ? entries : IPVSSort.services(entries) { write(entry, to: &out) }
         return out
     }
 
@@ -70,6 +71,13 @@ public struct ListPrinter: Sendable {
 
     /// `print_service_entry`: the service line and its real servers.
     public func service(_ entry: ServiceEntry) -> String {
+        var out = ""
+        write(entry, to: &out)
+        return out
+    }
+
+    /// ``service(_:)``, appended to `out`.
+    func write(_ entry: ServiceEntry, to out: inout String) {
         let vs = entry.service.virtualServer
         let stats = entry.service.statistics
         let family = vs.id.family
@@ -85,17 +93,17 @@ public struct ListPrinter: Sendable {
             }
         case .service(let p, let address, let port):
             proto = p
-            let vname = addressPort(address, port, proto: p)
             if format.contains(.rule) {
-                let option =
+                name =
                     switch p {
-                    case .tcp: "-t"
-                    case .udp: "-u"
-                    case .sctp: "--sctp-service"
-                    default: "--xxx-service"
+                    case .tcp: "-t "
+                    case .udp: "-u "
+                    case .sctp: "--sctp-service "
+                    default: "--xxx-service "
                     }
-                name = "\(option) \(vname)"
+                appendAddressPort(address, port, proto: p, to: &name)
             } else {
+                let vname = addressPort(address, port, proto: p)
                 let pname =
                     switch p {
                     case .tcp: "TCP"
@@ -108,10 +116,12 @@ public struct ListPrinter: Sendable {
             }
         }
 
-        var out = ""
         let schedBits: ServiceFlags = [.scheduler1, .scheduler2, .scheduler3]
         if format.contains(.rule) {
-            out += "-A \(name) -s \(vs.scheduler.rawValue)"
+            out += "-A "
+            out += name
+            out += " -s "
+            out += vs.scheduler.rawValue
             if vs.flags.contains(.persistent) {
                 out += " -p \(vs.timeout)"
                 if family == .inet, vs.netmask != 0xFFFF_FFFF { out += " -M \(IPAddress(ipv4: vs.netmask))" }
@@ -135,7 +145,9 @@ public struct ListPrinter: Sendable {
                 out += largeNumber(n)
             }
         } else {
-            out += "\(name) \(vs.scheduler.rawValue)"
+            out += name
+            out += " "
+            out += vs.scheduler.rawValue
             if !vs.flags.isDisjoint(with: schedBits) { out += " (" + schedFlags(vs) + ")" }
             if vs.flags.contains(.persistent) {
                 out += " persistent \(vs.timeout)"
@@ -149,56 +161,85 @@ public struct ListPrinter: Sendable {
 
         let servers = format.contains(.noSort) ? entry.servers : IPVSSort.servers(entry.servers)
         for observed in servers {
-            out += server(observed, serviceName: name, proto: proto)
+            if format.contains(.rule) {
+                writeRule(observed.realServer, serviceName: name, proto: proto, to: &out)
+            } else {
+                writeServer(observed, proto: proto, to: &out)
+            }
         }
-        return out
     }
 
-    private func server(_ observed: ObservedRealServer, serviceName: String, proto: IPProtocol) -> String {
+    /// The `-a` line of `-S`.
+    private func writeRule(_ rs: RealServer, serviceName: String, proto: IPProtocol, to out: inout String) {
+        let method = rs.forwarding.rawValue & 0x7
+        out += "-a "
+        out += serviceName
+        out += " -r "
+        appendAddressPort(rs.address, rs.port, proto: proto, to: &out)
+        out += " "
+        out += Self.forwardingSwitch(method)
+        out += " -w "
+        out += String(Int32(bitPattern: rs.weight))
+        if method == ForwardingMethod.tunnel.rawValue {
+            switch rs.tunnelType {
+            case .gre: out += " --tun-type gre \(Self.checksumOption(rs.tunnelFlags))"
+            case .gue: out += " --tun-type gue --tun-port \(rs.tunnelPort) \(Self.checksumOption(rs.tunnelFlags))"
+            case .ipip: out += " --tun-type ipip"
+            default: break
+            }
+        }
+        out += "\n"
+    }
+
+    /// A real server's line of `-L`.
+    private func writeServer(_ observed: ObservedRealServer, proto: IPProtocol, to out: inout String) {
         let rs = observed.realServer
         let stats = observed.statistics
         var dname = addressPort(rs.address, rs.port, proto: proto)
-        if !format.contains(.rule), rs.address.family != .inet6 { dname = truncate(dname, 28) }
+        if rs.address.family != .inet6 { dname = truncate(dname, 28) }
         let method = rs.forwarding.rawValue & 0x7
-        if format.contains(.rule) {
-            let option = Self.forwardingSwitch(method)
-            let base = "-a \(serviceName) -r \(dname) \(option) -w \(Int32(bitPattern: rs.weight))"
-            guard method == ForwardingMethod.tunnel.rawValue else { return base + "\n" }
-            switch rs.tunnelType {
-            case .gre: return base + " --tun-type gre \(Self.checksumOption(rs.tunnelFlags))\n"
-            case .gue:
-                return base + " --tun-type gue --tun-port \(rs.tunnelPort) \(Self.checksumOption(rs.tunnelFlags))\n"
-            case .ipip: return base + " --tun-type ipip\n"
-            default: return base + "\n"
-            }
-        }
+        out += "  -> "
+        appendPadded(dname, 28, to: &out)
         if format.contains(.stats) {
-            return "  -> " + pad(dname, 28) + largeNumber(stats.connections) + largeNumber(stats.incomingPackets)
+            out +=
+                largeNumber(stats.connections) + largeNumber(stats.incomingPackets)
                 + largeNumber(stats.outgoingPackets) + largeNumber(stats.incomingBytes)
                 + largeNumber(stats.outgoingBytes) + "\n"
+            return
         }
         if format.contains(.rate) {
-            return "  -> " + pad(dname, 28) + " " + rpad("\(stats.connectionRate)", 8) + " "
+            out +=
+                " " + rpad("\(stats.connectionRate)", 8) + " "
                 + rpad("\(stats.incomingPacketRate)", 8) + " " + rpad("\(stats.outgoingPacketRate)", 8)
                 + largeNumber(stats.incomingByteRate) + largeNumber(stats.outgoingByteRate) + "\n"
+            return
         }
-        let active = pad("\(observed.activeConnections)", 10)
-        let inactive = pad("\(observed.inactiveConnections)", 10)
+        let weight = String(Int32(bitPattern: rs.weight))
         if format.contains(.thresholds) {
-            return "  -> " + pad(dname, 28) + " " + pad("\(rs.upperThreshold)", 10) + " "
-                + pad("\(rs.lowerThreshold)", 10) + " " + active + " " + inactive + "\n"
+            out += " "
+            appendPadded(String(rs.upperThreshold), 10, to: &out)
+            out += " "
+            appendPadded(String(rs.lowerThreshold), 10, to: &out)
+        } else if format.contains(.persistentConnections) {
+            out += " "
+            appendPadded(String(rs.weight), 9, to: &out)
+            out += " "
+            appendPadded(String(observed.persistentConnections), 11, to: &out)
+        } else {
+            out += " "
+            appendPadded(Self.forwardingName(method), 7, to: &out)
+            if format.contains(.tunnelInfo) {
+                out += " "
+                appendPadded(Self.tunnelInfo(rs) ?? "n/a", 13, to: &out)
+            }
+            out += " "
+            appendPadded(weight, 6, to: &out)
         }
-        let weight = "\(Int32(bitPattern: rs.weight))"
-        if format.contains(.persistentConnections) {
-            return "  -> " + pad(dname, 28) + " " + pad("\(rs.weight)", 9) + " "
-                + pad("\(observed.persistentConnections)", 11) + " " + active + " " + inactive + "\n"
-        }
-        if format.contains(.tunnelInfo) {
-            return "  -> " + pad(dname, 28) + " " + pad(Self.forwardingName(method), 7) + " "
-                + pad(Self.tunnelInfo(rs) ?? "n/a", 13) + " " + pad(weight, 6) + " " + active + " " + inactive + "\n"
-        }
-        return "  -> " + pad(dname, 28) + " " + pad(Self.forwardingName(method), 7) + " " + pad(weight, 6) + " "
-            + active + " " + inactive + "\n"
+        out += " "
+        appendPadded(String(observed.activeConnections), 10, to: &out)
+        out += " "
+        appendPadded(String(observed.inactiveConnections), 10, to: &out)
+        out += "\n"
     }
 
     /// `fwd_name`; C's printf shows a NULL string as "(null)".
@@ -270,8 +311,39 @@ public struct ListPrinter: Sendable {
 
     /// `addrport_to_anyname`: `addr:port` or `[addr]:port`, names unless `-n`, cut to 59 bytes.
     func addressPort(_ address: IPAddress, _ port: UInt16, proto: IPProtocol) -> String {
+        var out = ""
+        appendAddressPort(address, port, proto: proto, to: &out)
+        return out
+    }
+
+    /// ``addressPort(_:_:proto:)``, appended to `out`.
+    func appendAddressPort(_ address: IPAddress, _ port: UInt16, proto: IPProtocol, to out: inout String) {
+        guard format.contains(.numeric) else {
+            out += namedAddressPort(address, port, proto: proto)
+            return
+        }
+        if let ipv4 = address.ipv4Value {
+            appendDottedQuad(ipv4, to: &out)
+        } else {
+            out += "["
+            out += address.description
+            out += "]"
+        }
+        out += ":"
+        out += String(port)
+    }
+
+    /// `a.b.c.d`, as `inet_ntop` prints an IPv4 address.
+    private func appendDottedQuad(_ value: UInt32, to out: inout String) {
+        out += String(value >> 24)
+        for shift: UInt32 in [16, 8, 0] {
+            out += "."
+            out += String(value >> shift & 0xFF)
+        }
+    }
+
+    private func namedAddressPort(_ address: IPAddress, _ port: UInt16, proto: IPProtocol) -> String {
         let (open, close) = address.family == .inet ? ("", "") : ("[", "]")
-        if format.contains(.numeric) { return "\(open)\(address)\(close):\(port)" }
         let host = resolver.hostName(of: address) ?? address.description
         let service = resolver.serviceName(ofPort: port, protocol: proto) ?? "\(port)"
         return truncate("\(open)\(host)\(close):\(service)", 59)
@@ -297,6 +369,13 @@ func pad(_ text: String, _ width: Int) -> String {
     return count >= width ? text : text + String(repeating: " ", count: width - count)
 }
 
+/// `printf("%-*s")`, appended to `out`.
+func appendPadded(_ text: String, _ width: Int, to out: inout String) {
+    out += text
+    let count = text.utf8.count
+    if count < width { out += String(repeating: " ", count: width - count) }
+}
+
 /// `printf("%*s")`.
 func rpad(_ text: String, _ width: Int) -> String {
     let count = text.utf8.count
@@ -311,86 +390,146 @@ func truncate(_ text: String, _ bytes: Int) -> String {
 /// ipvsadm's sort order (`ipvs_cmp_services`, `ipvs_cmp_dests` under glibc's merge sort), quirks included:
 /// addresses compare by the sign of a 32-bit wrapping difference, as the C code does.
 public enum IPVSSort {
-    private static func words(_ address: IPAddress) -> [UInt32] {
-        let b = address.bytes + [UInt8](repeating: 0, count: 16 - address.bytes.count)
-        var result: [UInt32] = []
-        for i in 0..<4 {
-            var word: UInt32 = 0
-            for k in 0..<4 { word = word << 8 | UInt32(b[4 * i + k]) }
-            result.append(word)
+    /// The address as ipvsadm's comparisons read it: four 32-bit words, IPv4 in the first.
+    private typealias Words = (UInt32, UInt32, UInt32, UInt32)
+
+    private static func words(_ address: IPAddress) -> Words {
+        if let ipv4 = address.ipv4Value { return (ipv4, 0, 0, 0) }
+        let b = address.bytes
+        func word(_ i: Int) -> UInt32 {
+            UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
         }
-        return result
+        return (word(0), word(4), word(8), word(12))
     }
 
-    private static func compareAddresses(_ a: IPAddress, _ b: IPAddress, wide: Bool) -> Int32 {
-        let wa = words(a)
-        let wb = words(b)
-        if wide {
-            for i in 0..<4 {
-                let r = Int32(bitPattern: wa[i] &- wb[i])
-                if r != 0 { return r }
+    private static func compareWords(_ wa: Words, _ wb: Words, wide: Bool) -> Int32 {
+        var r = Int32(bitPattern: wa.0 &- wb.0)
+        if !wide || r != 0 { return r }
+        r = Int32(bitPattern: wa.1 &- wb.1)
+        if r != 0 { return r }
+        r = Int32(bitPattern: wa.2 &- wb.2)
+        if r != 0 { return r }
+        return Int32(bitPattern: wa.3 &- wb.3)
+    }
+
+    /// What `ipvs_cmp_services` compares, in its order.
+    private struct ServiceKey {
+        var mark: UInt32
+        var family: Int32
+        var proto: Int32
+        var address: Words
+        var port: Int32
+        var wide: Bool
+
+        init(_ id: VirtualServer.ID) {
+            switch id {
+            case .firewallMark(let mark, let af):
+                (self.mark, family, proto, address, port) = (mark, Int32(af.rawValue), 0, (0, 0, 0, 0), 0)
+            case .service(let p, let a, let port):
+                (mark, family, proto, address, self.port) =
+                    (0, Int32(a.family.rawValue), Int32(p.rawValue), IPVSSort.words(a), Int32(port))
             }
-            return 0
+            wide = id.family == .inet6
         }
-        return Int32(bitPattern: wa[0] &- wb[0])
+
+        static func compare(_ l: ServiceKey, _ r: ServiceKey) -> Int32 {
+            var c = Int32(bitPattern: l.mark &- r.mark)
+            if c != 0 { return c }
+            c = l.family - r.family
+            if c != 0 { return c }
+            c = l.proto - r.proto
+            if c != 0 { return c }
+            c = compareWords(l.address, r.address, wide: l.wide)
+            if c != 0 { return c }
+            return l.port - r.port
+        }
+    }
+
+    /// What `ipvs_cmp_dests` compares.
+    private struct ServerKey {
+        var address: Words
+        var port: Int32
+        var wide: Bool
+
+        init(_ rs: RealServer) {
+            (address, port, wide) = (IPVSSort.words(rs.address), Int32(rs.port), rs.address.family == .inet6)
+        }
+
+        static func compare(_ l: ServerKey, _ r: ServerKey) -> Int32 {
+            let c = compareWords(l.address, r.address, wide: l.wide)
+            if c != 0 { return c }
+            return l.port - r.port
+        }
     }
 
     static func compareServices(_ lhs: VirtualServer.ID, _ rhs: VirtualServer.ID) -> Int32 {
-        func parts(_ id: VirtualServer.ID) -> (UInt32, Int32, Int32, IPAddress?, Int32) {
-            switch id {
-            case .firewallMark(let mark, let af): (mark, Int32(af.rawValue), 0, nil, 0)
-            case .service(let p, let a, let port): (0, Int32(a.family.rawValue), Int32(p.rawValue), a, Int32(port))
-            }
-        }
-        let l = parts(lhs)
-        let r = parts(rhs)
-        var c = Int32(bitPattern: l.0 &- r.0)
-        if c != 0 { return c }
-        c = l.1 - r.1
-        if c != 0 { return c }
-        c = l.2 - r.2
-        if c != 0 { return c }
-        let zero = IPAddress(ipv4: 0)
-        c = compareAddresses(l.3 ?? zero, r.3 ?? zero, wide: lhs.family == .inet6)
-        if c != 0 { return c }
-        return l.4 - r.4
+        ServiceKey.compare(ServiceKey(lhs), ServiceKey(rhs))
     }
 
     static func compareServers(_ lhs: RealServer, _ rhs: RealServer) -> Int32 {
-        let c = compareAddresses(lhs.address, rhs.address, wide: lhs.address.family == .inet6)
-        if c != 0 { return c }
-        return Int32(lhs.port) - Int32(rhs.port)
+        ServerKey.compare(ServerKey(lhs), ServerKey(rhs))
     }
 
     public static func services(_ entries: [ServiceEntry]) -> [ServiceEntry] {
-        mergeSort(entries) { compareServices($0.service.virtualServer.id, $1.service.virtualServer.id) }
+        sorted(entries, keys: entries.map { ServiceKey($0.service.virtualServer.id) }, by: ServiceKey.compare)
     }
 
     public static func servers(_ servers: [ObservedRealServer]) -> [ObservedRealServer] {
-        mergeSort(servers) { compareServers($0.realServer, $1.realServer) }
+        sorted(servers, keys: servers.map { ServerKey($0.realServer) }, by: ServerKey.compare)
+    }
+
+    /// `items` ordered by ``mergeSort(_:_:)`` of their keys, computed once each.
+    private static func sorted<T, Key>(_ items: [T], keys: [Key], by compare: (Key, Key) -> Int32) -> [T] {
+        guard items.count > 1 else { return items }
+        return mergeSort(Array(keys.indices)) { compare(keys[$0], keys[$1]) }.map { items[$0] }
     }
 
     /// glibc's `msort_with_tmp`: split at n/2, merge taking the left element when the comparison is <= 0.
     static func mergeSort<T>(_ items: [T], _ compare: (T, T) -> Int32) -> [T] {
         guard items.count > 1 else { return items }
-        let half = items.count / 2
-        let left = mergeSort(Array(items[..<half]), compare)
-        let right = mergeSort(Array(items[half...]), compare)
-        var merged: [T] = []
-        merged.reserveCapacity(items.count)
-        var i = 0
-        var j = 0
-        while i < left.count, j < right.count {
-            if compare(left[i], right[j]) <= 0 {
-                merged.append(left[i])
-                i += 1
-            } else {
-                merged.append(right[j])
-                j += 1
+        var result = items
+        var scratch = items
+        result.withUnsafeMutableBufferPointer { result in
+            scratch.withUnsafeMutableBufferPointer { scratch in
+                mergeSort(result, 0..<result.count, scratch: scratch, compare)
             }
         }
-        merged += left[i...]
-        merged += right[j...]
-        return merged
+        return result
+    }
+
+    private static func mergeSort<T>(
+        _ items: UnsafeMutableBufferPointer<T>,
+        _ range: Range<Int>,
+        scratch: UnsafeMutableBufferPointer<T>,
+        _ compare: (T, T) -> Int32
+    ) {
+        guard range.count > 1 else { return }
+        let middle = range.lowerBound + range.count / 2
+        mergeSort(items, range.lowerBound..<middle, scratch: scratch, compare)
+        mergeSort(items, middle..<range.upperBound, scratch: scratch, compare)
+        var i = range.lowerBound
+        var j = middle
+        var k = range.lowerBound
+        while i < middle, j < range.upperBound {
+            if compare(items[i], items[j]) <= 0 {
+                scratch[k] = items[i]
+                i += 1
+            } else {
+                scratch[k] = items[j]
+                j += 1
+            }
+            k += 1
+        }
+        while i < middle {
+            scratch[k] = items[i]
+            i += 1
+            k += 1
+        }
+        while j < range.upperBound {
+            scratch[k] = items[j]
+            j += 1
+            k += 1
+        }
+        for index in range { items[index] = scratch[index] }
     }
 }

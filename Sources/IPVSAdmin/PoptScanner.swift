@@ -120,18 +120,19 @@ struct PoptScanner {
     /// The next option and its value, nil at the end.
     mutating func nextOption() throws(Failure) -> (OptionSpec, String?)? {
         while true {
-            if let chars = cluster, let first = chars.first {
+            if let chars = cluster, let first = chars.utf8.first {
                 cluster = nil
-                guard let spec = ipvsadmOptions.first(where: { $0.short == first }) else { throw .unknownOption }
+                // Every short option is one ASCII character, so anything else is unknown.
+                guard let spec = shortOption(first), chars.startsWithCharacter(first) else { throw .unknownOption }
                 var rest = chars.dropFirst()
-                if rest.first == "=" { rest = rest.dropFirst() }
+                if rest.startsWithCharacter(UInt8(ascii: "=")) { rest = rest.dropFirst() }
                 if !rest.isEmpty { cluster = rest }
                 return (spec, try value(for: spec, inline: nil))
             }
             guard next < arguments.count else { return nil }
             let argument = arguments[next]
             next += 1
-            if restAreArguments || !argument.hasPrefix("-") || argument == "-" {
+            if restAreArguments || !argument[...].startsWithCharacter(UInt8(ascii: "-")) || argument == "-" {
                 leftovers.append(argument)
                 continue
             }
@@ -143,7 +144,7 @@ struct PoptScanner {
                 let body = argument.dropFirst(2)
                 let name = body.prefix { $0 != "=" }
                 let inline = name.endIndex < body.endIndex ? String(body[body.index(after: name.endIndex)...]) : nil
-                guard let spec = ipvsadmOptions.first(where: { $0.long == name }) else { throw .unknownOption }
+                guard let spec = longOption(name) else { throw .unknownOption }
                 if spec.argument == .none, inline != nil { throw .unwantedArgument }
                 return (spec, try value(for: spec, inline: inline))
             }
@@ -162,8 +163,38 @@ struct PoptScanner {
             if spec.argument == .optional { return nil }
             throw .missingArgument
         }
-        if spec.argument == .optional, arguments[next].hasPrefix("-") { return nil }
+        if spec.argument == .optional, arguments[next][...].startsWithCharacter(UInt8(ascii: "-")) { return nil }
         next += 1
         return arguments[next - 1]
+    }
+}
+
+/// The options of ``ipvsadmOptions`` by short name, indexed by its ASCII code.
+private let shortOptions: [OptionSpec?] = {
+    var table = [OptionSpec?](repeating: nil, count: 128)
+    for spec in ipvsadmOptions.reversed() {
+        if let short = spec.short?.asciiValue { table[Int(short)] = spec }
+    }
+    return table
+}()
+
+/// The first option of ``ipvsadmOptions`` whose short name is the ASCII character `byte`.
+private func shortOption(_ byte: UInt8) -> OptionSpec? { byte < 128 ? shortOptions[Int(byte)] : nil }
+
+/// The option of ``ipvsadmOptions`` with this long name. The names are ASCII letters and dashes, which no
+/// other Unicode text equals, so comparing bytes is the same as comparing strings.
+private func longOption(_ name: Substring) -> OptionSpec? {
+    ipvsadmOptions.first { $0.long.utf8.elementsEqual(name.utf8) }
+}
+
+extension Substring {
+    /// `first == Character(ascii)` without building a `Character` in the common case. An ASCII character
+    /// is a whole `Character` unless a non-ASCII scalar (a combining mark) or, after a CR, an LF joins it.
+    func startsWithCharacter(_ ascii: UInt8) -> Bool {
+        var bytes = utf8.makeIterator()
+        guard bytes.next() == ascii else { return false }
+        guard let following = bytes.next() else { return true }
+        if following < 0x80 { return !(ascii == 0x0D && following == 0x0A) }
+        return first == Character(Unicode.Scalar(ascii))
     }
 }

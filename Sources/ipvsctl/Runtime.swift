@@ -11,9 +11,15 @@ import Musl
 // What every subcommand shares: reading input, opening the kernel, running ipvsadm arguments, exiting.
 
 func readStandardInput() -> String {
-    var text = ""
-    while let line = readLine(strippingNewline: false) { text += line }
-    return text
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+        if count < 0, errno == EINTR { continue }
+        if count <= 0 { break }
+        bytes += chunk[0..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// Reads a rules file, or standard input for `-`.
@@ -39,8 +45,24 @@ func readFile(_ path: String) throws(AdminError) -> String {
 /// "Can't initialize ipvs" like ipvsadm, not on the first change.
 func connectKernel() throws(IPVSError) -> any IPVSKernel {
     let client = try IPVSClient()
-    _ = try client.info()
-    return client
+    return OpenedKernel(client: client, openingInfo: try client.info())
+}
+
+/// The kernel once opened: `-L` prints the version line from the `IPVS_CMD_GET_INFO` that opened it rather
+/// than asking again.
+struct OpenedKernel: IPVSKernel {
+    let client: IPVSClient
+    let openingInfo: IPVSInfo
+
+    func apply(_ operations: [IPVSOperation], progress: ((Int, Int) -> Void)?) -> BulkApplyResult {
+        client.apply(operations, progress: progress)
+    }
+    func services() throws(IPVSError) -> [ObservedVirtualServer] { try client.services() }
+    func service(_ id: VirtualServer.ID) throws(IPVSError) -> ObservedVirtualServer { try client.service(id) }
+    func servers(of id: VirtualServer.ID) throws(IPVSError) -> [ObservedRealServer] { try client.servers(of: id) }
+    func timeouts() throws(IPVSError) -> Timeouts { try client.timeouts() }
+    func daemons() throws(IPVSError) -> [SyncDaemon] { try client.daemons() }
+    func info() throws(IPVSError) -> IPVSInfo { openingInfo }
 }
 
 func makeAdmin() -> IPVSAdmin {
@@ -53,11 +75,15 @@ func makeAdmin() -> IPVSAdmin {
 }
 
 func writeAll(_ fd: Int32, _ text: String) {
-    var bytes = Array(text.utf8)[...]
-    while !bytes.isEmpty {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if n <= 0 { return }
-        bytes = bytes.dropFirst(n)
+    var text = text
+    text.withUTF8 { buffer in
+        var rest = UnsafeRawBufferPointer(buffer)
+        while !rest.isEmpty {
+            let n = write(fd, rest.baseAddress, rest.count)
+            if n < 0, errno == EINTR { continue }
+            if n <= 0 { return }
+            rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+        }
     }
 }
 
