@@ -41,25 +41,13 @@ public enum ListTarget: Hashable, Sendable {
 
 /// One ipvsadm command line, parsed and validated: what it does to the kernel or prints.
 public enum AdminCommand: Hashable, Sendable {
-    case addService(VirtualServer)
-    case editService(VirtualServer)
-    case deleteService(VirtualServer.ID)
-    case addServer(RealServer, to: VirtualServer.ID)
-    case editServer(RealServer, in: VirtualServer.ID)
-    case deleteServer(RealServer.ID, from: VirtualServer.ID)
-    /// `-C`.
-    case flush
-    /// `-Z [service]`.
-    case zero(VirtualServer.ID?)
+    /// A command that changes the kernel: `-A -E -D -a -e -d -C -Z --set --start-daemon --stop-daemon`.
+    case change(IPVSOperation)
     case list(ListTarget, ListFormat)
     /// `-S [-n]`; the format always holds `.rule`.
     case save(ListFormat)
     /// `-R`: read rules from standard input.
     case restore
-    /// `--set tcp tcpfin udp`.
-    case setTimeouts(Timeouts)
-    case startDaemon(SyncDaemon)
-    case stopDaemon(SyncDaemon.State)
     /// `-h`.
     case help
     /// `-v`.
@@ -67,20 +55,7 @@ public enum AdminCommand: Hashable, Sendable {
 
     /// The kernel operation of a command that changes state, nil for reads, help and restore.
     public var operation: IPVSOperation? {
-        switch self {
-        case .addService(let vs): .addService(vs)
-        case .editService(let vs): .updateService(vs)
-        case .deleteService(let id): .deleteService(id)
-        case .addServer(let rs, let id): .addServer(rs, to: id)
-        case .editServer(let rs, let id): .updateServer(rs, in: id)
-        case .deleteServer(let rs, let id): .deleteServer(rs, from: id)
-        case .flush: .flush
-        case .zero(let id): .zero(id)
-        case .setTimeouts(let timeouts): .setTimeouts(timeouts)
-        case .startDaemon(let daemon): .startDaemon(daemon)
-        case .stopDaemon(let state): .stopDaemon(state)
-        case .list, .save, .restore, .help, .version: nil
-        }
+        if case .change(let operation) = self { operation } else { nil }
     }
 }
 

@@ -484,7 +484,7 @@ private struct ParseState {
             return .list(.all, format)
         case .restore: return .restore
         case .save: return .save(format.union(.rule))
-        case .flush: return .flush
+        case .flush: return .change(.flush)
         case .add, .edit:
             guard let id = serviceID else { throw parser.tryHelp }
             let mask = family == .inet6 ? netmask : UInt32(bigEndian: netmask)
@@ -496,16 +496,16 @@ private struct ParseState {
                 netmask: mask,
                 persistenceEngine: engine.isEmpty ? nil : engine
             )
-            return command == .add ? .addService(vs) : .editService(vs)
+            return .change(command == .add ? .addService(vs) : .updateService(vs))
         case .delete:
             guard let id = serviceID else { throw parser.tryHelp }
-            return .deleteService(id)
+            return .change(.deleteService(id))
         case .zero:
-            return .zero(options.contains(.service) ? serviceID : nil)
+            return .change(.zero(options.contains(.service) ? serviceID : nil))
         case .addServer, .editServer, .deleteServer:
             guard let id = serviceID, let serverAddress else { throw parser.tryHelp }
             if command == .deleteServer {
-                return .deleteServer(RealServer.ID(address: serverAddress, port: serverPort), from: id)
+                return .change(.deleteServer(RealServer.ID(address: serverAddress, port: serverPort), from: id))
             }
             let rs = RealServer(
                 address: serverAddress,
@@ -518,21 +518,23 @@ private struct ParseState {
                 tunnelPort: tunnelPort,
                 tunnelFlags: TunnelFlags(rawValue: tunnelFlags)
             )
-            return command == .addServer ? .addServer(rs, to: id) : .editServer(rs, in: id)
-        case .timeout: return .setTimeouts(timeouts)
+            return .change(command == .addServer ? .addServer(rs, to: id) : .updateServer(rs, in: id))
+        case .timeout: return .change(.setTimeouts(timeouts))
         case .startDaemon:
-            return .startDaemon(
-                SyncDaemon(
-                    state: daemonState,
-                    interface: interface,
-                    syncID: syncID,
-                    maximumLength: maxLength == 0 ? nil : maxLength,
-                    multicastGroup: group,
-                    multicastPort: mcastPort == 0 ? nil : mcastPort,
-                    multicastTTL: mcastTTL == 0 ? nil : mcastTTL
+            return .change(
+                .startDaemon(
+                    SyncDaemon(
+                        state: daemonState,
+                        interface: interface,
+                        syncID: syncID,
+                        maximumLength: maxLength == 0 ? nil : maxLength,
+                        multicastGroup: group,
+                        multicastPort: mcastPort == 0 ? nil : mcastPort,
+                        multicastTTL: mcastTTL == 0 ? nil : mcastTTL
+                    )
                 )
             )
-        case .stopDaemon: return .stopDaemon(daemonState)
+        case .stopDaemon: return .change(.stopDaemon(daemonState))
         }
     }
 
