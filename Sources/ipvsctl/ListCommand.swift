@@ -18,7 +18,7 @@ struct ListCommand: ParsableCommand {
               ipvsctl list --rate --exact        # rates, unabbreviated
               ipvsctl list --tun-info            # tunnel type, port and checksum
               ipvsctl list tcp 10.96.0.10:80     # one service
-              ipvsctl list --output json         # JSON, schema in docs/ipvsctl.md
+              ipvsctl list -o json               # JSON, schema in docs/ipvsctl.md
             """
     )
 

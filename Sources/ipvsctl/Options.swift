@@ -1,12 +1,12 @@
 import ArgumentParser
 
-/// `--output text|json`, `-O json`, `--json`.
+/// `--output text|json`, `-o json` (or `-O json`), `--json`.
 struct OutputOptions: ParsableArguments {
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case text, json
     }
 
-    @Option(name: [.customLong("output"), .customShort("O")], help: "Output format: text or json.")
+    @Option(name: [.customLong("output"), .customShort("o"), .customShort("O")], help: "Output format: text or json.")
     var output: Format = .text
     @Flag(name: .customLong("json"), help: "Same as --output json.")
     var json = false

@@ -108,7 +108,7 @@ struct IPVSCtlHelpTests {
           ipvsctl list --rate --exact        # rates, unabbreviated
           ipvsctl list --tun-info            # tunnel type, port and checksum
           ipvsctl list tcp 10.96.0.10:80     # one service
-          ipvsctl list --output json         # JSON, schema in docs/ipvsctl.md
+          ipvsctl list -o json               # JSON, schema in docs/ipvsctl.md
 
         USAGE: ipvsctl list [--output <output>] [--json] [--stats] [--rate] [--exact] [--thresholds] [--persistent-conn] [--tun-info] [--nosort] [--names] [<kind>] [<address>]
 
@@ -117,7 +117,8 @@ struct IPVSCtlHelpTests {
           <address>               Service address.
 
         OPTIONS:
-          -O, --output <output>   Output format: text or json. (values: text, json;
+          -o, -O, --output <output>
+                                  Output format: text or json. (values: text, json;
                                   default: text)
           --json                  Same as --output json.
           --stats                 Counters (ipvsadm --stats).
@@ -494,7 +495,8 @@ struct IPVSCtlHelpTests {
         USAGE: ipvsctl timeout get [--output <output>] [--json]
 
         OPTIONS:
-          -O, --output <output>   Output format: text or json. (values: text, json;
+          -o, -O, --output <output>
+                                  Output format: text or json. (values: text, json;
                                   default: text)
           --json                  Same as --output json.
           -h, --help              Show help information.
@@ -603,7 +605,8 @@ struct IPVSCtlHelpTests {
         USAGE: ipvsctl daemon list [--output <output>] [--json]
 
         OPTIONS:
-          -O, --output <output>   Output format: text or json. (values: text, json;
+          -o, -O, --output <output>
+                                  Output format: text or json. (values: text, json;
                                   default: text)
           --json                  Same as --output json.
           -h, --help              Show help information.
