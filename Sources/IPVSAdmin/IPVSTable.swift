@@ -16,6 +16,8 @@ public struct IPVSTable: Hashable, Sendable {
 
     /// Services in insertion order.
     public private(set) var entries: [Entry] = []
+    /// Where each service sits in `entries`: lookups stay O(1) for tables of tens of thousands.
+    private var positions: [VirtualServer.ID: Int] = [:]
     public var timeouts = Timeouts(tcp: 900, tcpFin: 120, udp: 300)
     public var daemons: [SyncDaemon] = []
 
@@ -24,9 +26,14 @@ public struct IPVSTable: Hashable, Sendable {
     /// Builds a table from what the kernel reported.
     public init(_ snapshot: [ServiceEntry]) {
         entries = snapshot.map { Entry(service: $0.service.virtualServer, servers: $0.servers.map(\.realServer)) }
+        reindex(from: 0)
     }
 
-    private func index(of id: VirtualServer.ID) -> Int? { entries.firstIndex { $0.service.id == id } }
+    private func index(of id: VirtualServer.ID) -> Int? { positions[id] }
+
+    private mutating func reindex(from start: Int) {
+        for i in start..<entries.count { positions[entries[i].service.id] = i }
+    }
 
     private func failure(_ errno: Int32, _ operation: IPVSOperation) -> IPVSError {
         IPVSError(.kernel, "\(operation): errno \(errno)", operation: operation, errno: errno)
@@ -38,6 +45,7 @@ public struct IPVSTable: Hashable, Sendable {
         switch operation {
         case .addService(let vs):
             guard index(of: vs.id) == nil else { throw failure(EEXIST, operation) }
+            positions[vs.id] = entries.count
             entries.append(Entry(service: vs, servers: []))
         case .updateService(let vs):
             guard let i = index(of: vs.id) else { throw failure(ESRCH, operation) }
@@ -45,6 +53,8 @@ public struct IPVSTable: Hashable, Sendable {
         case .deleteService(let id):
             guard let i = index(of: id) else { throw failure(ESRCH, operation) }
             entries.remove(at: i)
+            positions[id] = nil
+            reindex(from: i)
         case .addServer(let rs, let id):
             guard let i = index(of: id) else { throw failure(ESRCH, operation) }
             guard !entries[i].servers.contains(where: { $0.id == rs.id }) else { throw failure(EEXIST, operation) }
@@ -65,6 +75,7 @@ public struct IPVSTable: Hashable, Sendable {
             if let id, index(of: id) == nil { throw failure(ESRCH, operation) }
         case .flush:
             entries.removeAll()
+            positions.removeAll()
         case .setTimeouts(let t):
             if t.tcp != 0 { timeouts.tcp = t.tcp }
             if t.tcpFin != 0 { timeouts.tcpFin = t.tcpFin }
@@ -122,7 +133,8 @@ public enum ApplyPlanner {
     }
 
     /// The operations, in a safe order: deletions of services, then additions and updates of services, then
-    /// for each kept service the deletion, addition and update of its real servers.
+    /// for each kept service the addition and update of its real servers before the deletion of the old
+    /// ones, so a service whose servers are all replaced never has none.
     public static func plan(desired: IPVSTable, observed: [ServiceEntry], timeouts: Timeouts? = nil) -> [IPVSOperation]
     {
         var operations: [IPVSOperation] = []
@@ -141,10 +153,6 @@ public enum ApplyPlanner {
             if !sameService(desired: entry.service, observed: have.service.virtualServer) {
                 operations.append(.updateService(entry.service))
             }
-            let wantedServers = Dictionary(entry.servers.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-            for server in have.servers where wantedServers[server.realServer.id] == nil {
-                operations.append(.deleteServer(server.realServer.id, from: id))
-            }
             let haveServers = Dictionary(
                 have.servers.map { ($0.realServer.id, $0.realServer) },
                 uniquingKeysWith: { a, _ in a }
@@ -157,6 +165,10 @@ public enum ApplyPlanner {
                 } else {
                     operations.append(.addServer(server, to: id))
                 }
+            }
+            let wantedServers = Dictionary(entry.servers.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            for server in have.servers where wantedServers[server.realServer.id] == nil {
+                operations.append(.deleteServer(server.realServer.id, from: id))
             }
         }
         if let timeouts { operations.append(.setTimeouts(timeouts)) }

@@ -70,7 +70,7 @@ import Testing
         #expect(
             plan == [
                 .deleteService(b), .updateService(VirtualServer(id: a, scheduler: "wrr")),
-                .deleteServer(s2.id, from: a), .updateServer(s1w5, in: a),
+                .updateServer(s1w5, in: a), .deleteServer(s2.id, from: a),
                 .addService(VirtualServer(id: c, scheduler: "rr")),
             ]
         )
@@ -80,12 +80,26 @@ import Testing
             PlanText.render(plan) == """
                 - -D -t 10.0.0.1:81
                 ~ -E -t 10.0.0.1:80 -s wrr
-                - -d -t 10.0.0.1:80 -r 10.0.0.3:80
                 ~ -e -t 10.0.0.1:80 -r 10.0.0.2:80 -m -w 5
+                - -d -t 10.0.0.1:80 -r 10.0.0.3:80
                 + -A -u 10.0.0.1:53 -s rr
 
                 """
         )
+    }
+
+    @Test func replacedServersAreAddedBeforeTheOldOnesGo() throws {
+        let a = VirtualServer.ID.service(.tcp, IPAddress("10.0.0.1")!, port: 80)
+        let old = RealServer(address: IPAddress("10.0.0.2")!, port: 80, forwarding: .masquerade)
+        let new = RealServer(address: IPAddress("10.0.0.9")!, port: 80, forwarding: .masquerade)
+        let kernel = FakeKernel([.addService(VirtualServer(id: a, scheduler: "rr")), .addServer(old, to: a)])
+        let lines = try RestoreParser.parse(
+            "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.9:80 -m\n",
+            parser: parser
+        )
+        let (table, _) = try ApplyPlanner.desiredTable(lines)
+        let plan = ApplyPlanner.plan(desired: table, observed: try IPVSAdmin.snapshot(kernel))
+        #expect(plan == [IPVSOperation.addServer(new, to: a), .deleteServer(old.id, from: a)])
     }
 
     @Test func largeNumbersAndSortQuirk() {
