@@ -19,7 +19,8 @@ enum KernelTests {
 
 /// A fresh network namespace with loopback up, an IPVS client inside it, and ipvsadm as an oracle.
 ///
-/// IPVS state is per namespace, so sandboxes never see each other's tables and tests can run in parallel.
+/// IPVS state is per namespace, so sandboxes never see each other's tables. Run them serially all the same:
+/// the kernel resumes multi-part dumps by position in a table shared by all namespaces.
 final class KernelSandbox: Sendable {
     let namespace: NetworkNamespaceHandle
     let client: IPVSClient
