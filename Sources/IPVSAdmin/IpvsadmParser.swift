@@ -387,26 +387,8 @@ private struct ParseState {
 
     private func checkOptions(_ command: CommandKind) throws(AdminError) {
         let row = command.legality
-        var exclusive: OptionColumn?
-        for column in OptionColumn.allCases {
-            let rule = row[column.rawValue]
-            if !options.contains(column) {
-                if rule == UInt8(ascii: "+") {
-                    throw .usage("You need to supply the '\(column.name)' option for the '\(command.name)' command")
-                }
-                continue
-            }
-            if rule == UInt8(ascii: "x") {
-                throw .usage("Illegal '\(column.name)' option with the '\(command.name)' command")
-            }
-            if rule == UInt8(ascii: "1") {
-                if let last = exclusive {
-                    throw .usage(
-                        "The option '\(column.name)' conflicts with the '\(last.name)' option in the '\(command.name)' command"
-                    )
-                }
-                exclusive = column
-            }
+        try checkLegality(of: OptionColumn.allCases, in: "'\(command.name)' command") { _, column in
+            row[column.rawValue]
         }
     }
 
@@ -417,22 +399,32 @@ private struct ParseState {
         let columns: [OptionColumn] = [.tunnelPort, .tunnelNoChecksum, .tunnelChecksum, .tunnelRemoteChecksum]
         let type = Int(tunnelType)
         guard type < table.count else { return }
+        try checkLegality(of: columns, in: "'\(names[type])' tunnel type") { index, _ in table[type].utf8Start[index] }
+    }
+
+    /// ipvsadm's option-legality check over one row of its table: `+` required, `x` illegal, `1` at most one
+    /// of the columns so marked; `context` names the command or tunnel type in the messages.
+    private func checkLegality(
+        of columns: [OptionColumn],
+        in context: String,
+        rule: (Int, OptionColumn) -> UInt8
+    ) throws(AdminError) {
         var exclusive: OptionColumn?
         for (index, column) in columns.enumerated() {
-            let rule = table[type].utf8Start[index]
+            let rule = rule(index, column)
             if !options.contains(column) {
                 if rule == UInt8(ascii: "+") {
-                    throw .usage("You need to supply the '\(column.name)' option for the '\(names[type])' tunnel type")
+                    throw .usage("You need to supply the '\(column.name)' option for the \(context)")
                 }
                 continue
             }
             if rule == UInt8(ascii: "x") {
-                throw .usage("Illegal '\(column.name)' option with the '\(names[type])' tunnel type")
+                throw .usage("Illegal '\(column.name)' option with the \(context)")
             }
             if rule == UInt8(ascii: "1") {
                 if let last = exclusive {
                     throw .usage(
-                        "The option '\(column.name)' conflicts with the '\(last.name)' option in the '\(names[type])' tunnel type"
+                        "The option '\(column.name)' conflicts with the '\(last.name)' option in the \(context)"
                     )
                 }
                 exclusive = column
