@@ -54,5 +54,5 @@ for _ in 1 2 3 4; do curl -s --max-time 5 http://10.96.0.10/; done
 sleep 3
 echo "== ipvsctl -L -n --stats"
 "$ipvsctl" -L -n --stats
-echo "== ipvsctl list --json"
-"$ipvsctl" list --json
+echo "== ipvsctl list -o json"
+"$ipvsctl" list -o json
