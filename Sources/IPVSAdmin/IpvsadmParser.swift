@@ -582,10 +582,8 @@ private struct ParseState {
 
     /// `host[:port]`, `[v6]:port` or a bare IPv6 address; nil where ipvsadm says "illegal ... specified".
     func parseService(_ text: String, proto: IPProtocol) -> (address: IPAddress, port: UInt16?)? {
-        // Only digits (or nothing): a byte that is not an ASCII digit is never part of a digit Character.
+        // Only digits (or nothing) is a port without an address. Bytes throughout, as ipvsadm reads C strings.
         if text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { return nil }
-        guard RestoreParser.isPlainASCII(text.utf8) else { return parseServiceCharacters(text, proto: proto) }
-        // Plain ASCII: every byte is a Character, so this is the code below on bytes.
         let bytes = text.utf8
         var host = Substring(text)
         var portText: Substring?
@@ -593,8 +591,8 @@ private struct ParseState {
             guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return nil }
             let after = host[host.utf8.index(after: close)...]
             guard after.utf8.first == UInt8(ascii: ":") else { return nil }
-            portText = after.dropFirst()
-            host = host[host.utf8.index(after: host.startIndex)..<close]
+            portText = after.droppingFirstByte()
+            host = host.droppingFirstByte()[..<close]
         }
         let address: IPAddress
         // IPv6 text has at least two colons; `IPAddress` would fail on fewer.
@@ -615,40 +613,6 @@ private struct ParseState {
         }
         guard let portText else { return (address, nil) }
         if let n = number(portText, 0, 65535) { return (address, UInt16(n)) }
-        if let p = parser.resolver.port(ofService: String(portText), protocol: proto) { return (address, p) }
-        return nil
-    }
-
-    /// ``parseService(_:proto:)`` on `Character`s, for text with non-ASCII bytes.
-    private func parseServiceCharacters(_ text: String, proto: IPProtocol) -> (address: IPAddress, port: UInt16?)? {
-        var host = Substring(text)
-        var portText: Substring?
-        if host.first == "[" {
-            host = host.dropFirst()
-            guard let close = host.firstIndex(of: "]") else { return nil }
-            let after = host[host.index(after: close)...]
-            guard after.first == ":" else { return nil }
-            portText = after.dropFirst()
-            host = host[..<close]
-        }
-        let address: IPAddress
-        if host.contains(":"), let v6 = IPAddress(host), v6.family == .inet6 {
-            address = v6
-        } else {
-            if let colon = host.lastIndex(of: ":") {
-                portText = host[host.index(after: colon)...]
-                host = host[..<colon]
-            }
-            if let v4 = inetAton(String(host)) {
-                address = v4
-            } else if let v4 = parser.resolver.ipv4Address(ofHost: String(host)) {
-                address = v4
-            } else {
-                return nil
-            }
-        }
-        guard let portText else { return (address, nil) }
-        if let n = number(String(portText), 0, 65535) { return (address, UInt16(n)) }
         if let p = parser.resolver.port(ofService: String(portText), protocol: proto) { return (address, p) }
         return nil
     }

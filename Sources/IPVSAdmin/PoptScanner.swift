@@ -122,17 +122,17 @@ struct PoptScanner {
         while true {
             if let chars = cluster, let first = chars.utf8.first {
                 cluster = nil
-                // Every short option is one ASCII character, so anything else is unknown.
-                guard let spec = shortOption(first), chars.startsWithCharacter(first) else { throw .unknownOption }
-                var rest = chars.dropFirst()
-                if rest.startsWithCharacter(UInt8(ascii: "=")) { rest = rest.dropFirst() }
+                // Bytes, as popt reads a C string: every short option is one ASCII byte.
+                guard let spec = shortOption(first) else { throw .unknownOption }
+                var rest = chars.droppingFirstByte()
+                if rest.utf8.first == UInt8(ascii: "=") { rest = rest.droppingFirstByte() }
                 if !rest.isEmpty { cluster = rest }
                 return (spec, try value(for: spec, inline: nil))
             }
             guard next < arguments.count else { return nil }
             let argument = arguments[next]
             next += 1
-            if restAreArguments || !argument[...].startsWithCharacter(UInt8(ascii: "-")) || argument == "-" {
+            if restAreArguments || argument.utf8.first != UInt8(ascii: "-") || argument == "-" {
                 leftovers.append(argument)
                 continue
             }
@@ -163,7 +163,7 @@ struct PoptScanner {
             if spec.argument == .optional { return nil }
             throw .missingArgument
         }
-        if spec.argument == .optional, arguments[next][...].startsWithCharacter(UInt8(ascii: "-")) { return nil }
+        if spec.argument == .optional, arguments[next].utf8.first == UInt8(ascii: "-") { return nil }
         next += 1
         return arguments[next - 1]
     }
@@ -188,13 +188,8 @@ private func longOption(_ name: Substring) -> OptionSpec? {
 }
 
 extension Substring {
-    /// `first == Character(ascii)` without building a `Character` in the common case. An ASCII character
-    /// is a whole `Character` unless a non-ASCII scalar (a combining mark) or, after a CR, an LF joins it.
-    func startsWithCharacter(_ ascii: UInt8) -> Bool {
-        var bytes = utf8.makeIterator()
-        guard bytes.next() == ascii else { return false }
-        guard let following = bytes.next() else { return true }
-        if following < 0x80 { return !(ascii == 0x0D && following == 0x0A) }
-        return first == Character(Unicode.Scalar(ascii))
+    /// The text after its first byte, which must be ASCII (so the rest starts on a character boundary).
+    func droppingFirstByte() -> Substring {
+        self[utf8.index(after: startIndex)...]
     }
 }

@@ -28,12 +28,10 @@ public struct RestoreFailure: Error, Hashable, Sendable, CustomStringConvertible
 public enum RestoreParser {
     /// Splits a line into arguments as ipvsadm's `config_stream_read` does (blanks, tabs, CRs), dropping every
     /// `ipvsadm` word, a leading `ipvsctl`, and everything from a word starting with `#`.
+    ///
+    /// Works on bytes, as ipvsadm does: a CR-LF line ending is a blank and an end of line, never one
+    /// character as Swift's `Character` view would have it.
     public static func words(of line: Substring) -> [String] {
-        isPlainASCII(line.utf8) ? plainWords(of: line) : characterWords(of: line)
-    }
-
-    /// ``words(of:)`` on bytes, for text where each byte is a `Character` (see ``isPlainASCII(_:)``).
-    private static func plainWords(of line: Substring) -> [String] {
         var words: [String] = []
         let bytes = line.utf8
         var index = bytes.startIndex
@@ -57,40 +55,14 @@ public enum RestoreParser {
         return words
     }
 
-    /// ``words(of:)`` on `Character`s: what it means for any text.
-    private static func characterWords(of line: Substring) -> [String] {
-        var words: [String] = []
-        for word in line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }) {
-            if word.hasPrefix("#") { break }
-            if word == "ipvsadm" || (word == "ipvsctl" && words.isEmpty) { continue }
-            words.append(String(word))
-        }
-        return words
-    }
-
-    /// Whether every byte of the text is a `Character` of its own: ASCII, and no CR followed by LF (which
-    /// Swift joins into one `Character`). Such text can be split on bytes with the same result.
-    static func isPlainASCII(_ bytes: some Collection<UInt8>) -> Bool {
-        var previous: UInt8 = 0
-        for byte in bytes {
-            if byte >= 0x80 || (byte == 0x0A && previous == 0x0D) { return false }
-            previous = byte
-        }
-        return true
-    }
-
     /// Parses and validates every line.
     /// - Throws: ``RestoreFailure`` listing every bad line.
     public static func parse(_ text: String, parser: IpvsadmParser) throws(RestoreFailure) -> [RestoreLine] {
         var lines: [RestoreLine] = []
         var problems: [RestoreFailure.Problem] = []
-        let plain = isPlainASCII(text.utf8)
-        let textLines =
-            plain
-            ? text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { Substring($0) }
-            : text.split(separator: "\n", omittingEmptySubsequences: false)
+        let textLines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         for (index, line) in textLines.enumerated() {
-            let arguments = plain ? plainWords(of: line) : characterWords(of: line)
+            let arguments = words(of: Substring(line))
             guard !arguments.isEmpty else { continue }
             do {
                 let command = try parser.parse(arguments)

@@ -17,6 +17,27 @@ import Testing
         #expect(lines.map(\.line) == [2, 4])
     }
 
+    @Test func restoreReadsBytesAsIpvsadmDoes() throws {
+        // CR-LF endings: Swift's Character view joins "\r\n" into one Character; ipvsadm and we split on LF
+        // and treat CR as a blank.
+        let lines = try RestoreParser.parse(
+            "-A -t 10.0.0.1:80 -s rr\r\n-a -t 10.0.0.1:80 -r 10.0.0.2:80 -m\r\n",
+            parser: parser
+        )
+        #expect(lines.map(\.line) == [1, 2])
+        #expect(
+            lines.map(\.command.operation) == [
+                .addService(VirtualServer(id: .service(.tcp, IPAddress("10.0.0.1")!, port: 80), scheduler: "rr")),
+                .addServer(
+                    RealServer(address: IPAddress("10.0.0.2")!, port: 80, forwarding: .masquerade),
+                    to: .service(.tcp, IPAddress("10.0.0.1")!, port: 80)
+                ),
+            ]
+        )
+        // A combining mark after an option letter does not make it another option: the byte is still `-A`'s.
+        #expect(throws: RestoreFailure.self) { try RestoreParser.parse("-A\u{301} -t 10.0.0.1:80\n", parser: parser) }
+    }
+
     @Test func restoreReportsEveryBadLineAndAppliesNothing() {
         let kernel = FakeKernel()
         let admin = IPVSAdmin(kernel: kernel, resolver: FixtureResolver())
