@@ -34,6 +34,8 @@ public struct IPVSAdmin: Sendable {
     public var kernelProvider: KernelProvider
     /// Reads `/proc/net/ip_vs_conn` for `-L -c`.
     public var connectionTable: @Sendable () -> String?
+    /// Told (operations done, total) after each batch of a `-R` restore.
+    public var progress: (@Sendable (Int, Int) -> Void)?
 
     public init(
         programName: String = "ipvsctl",
@@ -201,7 +203,7 @@ public struct IPVSAdmin: Sendable {
             return
         }
         let operations = lines.compactMap(\.command.operation)
-        let result = kernel.apply(operations, progress: nil)
+        let result = kernel.apply(operations, progress: progress)
         for failure in result.failures {
             report(
                 failure.error,

@@ -17,7 +17,7 @@ struct ApplyCommand: ParsableCommand {
     @Flag(help: "Print the changes as they are made.") var verbose = false
     func run() throws {
         let (kernel, operations) = plan(file)
-        let result = kernel.apply(operations, progress: nil)
+        let result = kernel.apply(operations, progress: terminalProgress)
         var output = AdminOutput(stdout: verbose ? PlanText.render(operations) : "")
         for failure in result.failures {
             output.stderr +=

@@ -66,12 +66,23 @@ struct OpenedKernel: IPVSKernel {
 }
 
 func makeAdmin() -> IPVSAdmin {
-    IPVSAdmin(
+    var admin = IPVSAdmin(
         programName: "ipvsctl",
         resolver: SystemResolver(),
         connectionTable: { try? readFile("/proc/net/ip_vs_conn") },
         kernel: connectKernel
     )
+    admin.progress = terminalProgress
+    return admin
+}
+
+/// Progress of long bulk applies on standard error, only when it is a terminal: scripts and pipes see
+/// exactly ipvsadm's output.
+let terminalProgress: (@Sendable (Int, Int) -> Void)? = isatty(2) == 1 ? reportProgress : nil
+
+@Sendable private func reportProgress(done: Int, total: Int) {
+    guard total >= 1000 else { return }
+    writeAll(2, "\rapplied \(done)/\(total) operations" + (done == total ? "\n" : ""))
 }
 
 func writeAll(_ fd: Int32, _ text: String) {

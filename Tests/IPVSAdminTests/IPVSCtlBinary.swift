@@ -9,12 +9,7 @@ import TestSupport
 struct IPVSCtlBinary {
     typealias Result = ChildProcessResult
 
-    static let path: String = {
-        let bundle =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            ?? CommandLine.arguments[0]
-        return URL(fileURLWithPath: bundle).deletingLastPathComponent().appendingPathComponent("ipvsctl").path
-    }()
+    static let path = ChildProcess.builtProduct("ipvsctl")
 
     static var exists: Bool { FileManager.default.isExecutableFile(atPath: path) }
 

@@ -1,15 +1,11 @@
 import Foundation
 import IPVS
+import TestSupport
 import Testing
 
-/// The ipvsctl binary built next to the test bundle (SwiftPM puts products and the bundle in one directory).
+/// The ipvsctl binary built next to the test bundle.
 enum IPVSCtlPath {
-    static let path: String = {
-        let bundle =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            ?? CommandLine.arguments[0]
-        return URL(fileURLWithPath: bundle).deletingLastPathComponent().appendingPathComponent("ipvsctl").path
-    }()
+    static let path = ChildProcess.builtProduct("ipvsctl")
 }
 
 extension KernelSandbox {

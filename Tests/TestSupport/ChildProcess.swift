@@ -18,6 +18,14 @@ public struct ChildProcessResult: Equatable, Sendable, CustomStringConvertible {
 
 /// Runs child processes for tests: the real `ipvsctl` binary, `ipvsadm` as an oracle, `ip`, `nsenter`.
 public enum ChildProcess {
+    /// The path of a product built beside the running test bundle (SwiftPM puts every product of a build,
+    /// and the bundle, in one directory), such as `ipvsctl`.
+    public static func builtProduct(_ name: String) -> String {
+        let bundle =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: bundle).deletingLastPathComponent().appendingPathComponent(name).path
+    }
+
     /// Runs `executable ARGUMENTS` with `input` on standard input and waits for it to exit.
     ///
     /// Standard error is read on a thread of its own so that neither pipe can fill up and block the child.
