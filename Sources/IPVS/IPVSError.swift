@@ -11,7 +11,7 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
             case alreadyExists, notFound, schedulerUnavailable, invalidArgument, permissionDenied
             case ipvsUnavailable, timedOut, connectionFailed, malformedReply, invalidInput
-            case acknowledgementLost, kernel
+            case acknowledgementLost, inconsistentListing, kernel
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -38,6 +38,8 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidInput = Code(.invalidInput)
         /// The socket overflowed and the kernel's answer to this operation was lost: its outcome is unknown.
         public static let acknowledgementLost = Code(.acknowledgementLost)
+        /// The table kept changing while it was listed in several parts, and repeated reads did not settle.
+        public static let inconsistentListing = Code(.inconsistentListing)
         /// Another kernel errno.
         public static let kernel = Code(.kernel)
 

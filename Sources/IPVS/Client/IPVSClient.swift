@@ -174,19 +174,58 @@ public final class IPVSClient: IPVSKernel, Sendable {
 
     /// Every virtual service, with counters.
     ///
-    /// A large table arrives in several parts, and the kernel resumes each part by position in a hash table
-    /// shared by all network namespaces: a service added or deleted meanwhile (in any namespace) can make
-    /// this listing skip or repeat an entry. Periodic resyncs should treat one listing as a hint, not a proof.
+    /// A table too big for one reply arrives in several parts, and the kernel resumes each part by position
+    /// in a hash table shared by all network namespaces: a service added or deleted meanwhile, in any
+    /// namespace, makes a single read skip or repeat entries near the seams. So a listing that came in
+    /// several parts is read again, merging what each read saw, until two reads in a row bring nothing new
+    /// (a one-part listing is taken under one kernel lock and is exact). Services added or deleted in this
+    /// namespace while it is listed may or may not appear, as with any listing.
+    /// - Throws: ``IPVSError/Code/inconsistentListing`` when reads keep finding new services.
     public func services() throws(IPVSError) -> [ObservedVirtualServer] {
-        try dump(IPVSWire.Command.getService, what: "services") { (reply) throws(IPVSError) in
-            try IPVSDecoder.service(reply)
+        let (first, parts) = try serviceListing()
+        if parts <= 1 { return first }
+        var merged: [VirtualServer.ID: ObservedVirtualServer] = [:]
+        var order: [VirtualServer.ID] = []
+        func merge(_ listing: [ObservedVirtualServer]) -> Bool {
+            var foundNew = false
+            for entry in listing {
+                let id = entry.virtualServer.id
+                if merged.updateValue(entry, forKey: id) == nil {
+                    order.append(id)
+                    foundNew = true
+                }
+            }
+            return foundNew
         }
+        _ = merge(first)
+        var quietReads = 0
+        for _ in 1..<Self.maximumListingReads {
+            let (again, againParts) = try serviceListing()
+            if againParts <= 1 { return again }
+            quietReads = merge(again) ? 0 : quietReads + 1
+            if quietReads == 2 { return order.compactMap { merged[$0] } }
+        }
+        throw IPVSError(
+            .inconsistentListing,
+            "the kernel's service table kept changing while it was listed (\(Self.maximumListingReads) reads)"
+        )
+    }
+
+    static let maximumListingReads = 8
+
+    /// One read of the service table and the number of parts it came in.
+    private func serviceListing() throws(IPVSError) -> ([ObservedVirtualServer], Int) {
+        let (replies, parts) = try request(IPVSWire.Command.getService, dump: true, what: "services")
+        var listing: [ObservedVirtualServer] = []
+        listing.reserveCapacity(replies.count)
+        for reply in replies { listing.append(try IPVSDecoder.service(reply)) }
+        return (listing, parts)
     }
 
     /// One virtual service.
     /// - Throws: ``IPVSError/Code/notFound`` when it does not exist.
     public func service(_ id: VirtualServer.ID) throws(IPVSError) -> ObservedVirtualServer {
-        let replies = try request(IPVSWire.Command.getService, dump: false, what: "service \(id)") {
+        let (replies, _) = try request(IPVSWire.Command.getService, dump: false, what: "service \(id)") {
             $0.nest(IPVSWire.Top.service) { IPVSEncoder.putServiceID(id, into: &$0) }
         }
         guard let reply = replies.first else { throw malformed("empty reply to get service \(id)") }
@@ -204,7 +243,7 @@ public final class IPVSClient: IPVSKernel, Sendable {
 
     /// Connection timeouts.
     public func timeouts() throws(IPVSError) -> Timeouts {
-        let replies = try request(IPVSWire.Command.getConfig, dump: false, what: "timeouts")
+        let (replies, _) = try request(IPVSWire.Command.getConfig, dump: false, what: "timeouts")
         guard let reply = replies.first else { throw malformed("empty reply to get timeouts") }
         return try IPVSDecoder.timeouts(reply)
     }
@@ -218,7 +257,7 @@ public final class IPVSClient: IPVSKernel, Sendable {
 
     /// IPVS version and connection table size.
     public func info() throws(IPVSError) -> IPVSInfo {
-        let replies = try request(IPVSWire.Command.getInfo, dump: false, what: "info")
+        let (replies, _) = try request(IPVSWire.Command.getInfo, dump: false, what: "info")
         guard let reply = replies.first else { throw malformed("empty reply to get info") }
         return try IPVSDecoder.info(reply)
     }
@@ -230,20 +269,21 @@ public final class IPVSClient: IPVSKernel, Sendable {
         attributes: (inout NetlinkWriter) -> Void = { _ in }
     ) throws(IPVSError) -> [T] {
         var results: [T] = []
-        for reply in try request(command, dump: true, what: what, attributes: attributes) {
+        for reply in try request(command, dump: true, what: what, attributes: attributes).replies {
             results.append(try decode(reply))
         }
         return results
     }
 
-    /// Sends one query and collects the attributes of every reply message until the request is complete.
+    /// Sends one query and collects the attributes of every reply message until the request is complete,
+    /// with the number of datagrams (parts) that carried them.
     private func request(
         _ command: UInt8,
         dump: Bool,
         what: String,
         attributes: (inout NetlinkWriter) -> Void = { _ in }
-    ) throws(IPVSError) -> [NetlinkAttributes] {
-        try withSocket { (socket, sequence) throws(IPVSError) -> [NetlinkAttributes] in
+    ) throws(IPVSError) -> (replies: [NetlinkAttributes], parts: Int) {
+        try withSocket { (socket, sequence) throws(IPVSError) -> (replies: [NetlinkAttributes], parts: Int) in
             let mine = sequence
             sequence &+= 1
             var writer = NetlinkWriter()
@@ -256,20 +296,26 @@ public final class IPVSClient: IPVSKernel, Sendable {
             )
             try socket.send(writer.bytes)
             var replies: [NetlinkAttributes] = []
+            var parts = 0
             while true {
                 let datagram = try socket.receive(timeoutMilliseconds: timeoutMilliseconds)
+                var counted = false
                 for message in try NetlinkMessage.split(datagram[...]) where message.sequence == mine {
                     switch message.type {
                     case NetlinkMessage.done:
-                        return replies
+                        return (replies, parts)
                     case NetlinkMessage.error:
                         let errno = try message.errorCode()
-                        if errno == 0 { return replies }
+                        if errno == 0 { return (replies, parts) }
                         throw Self.readError(errno: errno, what: what)
                     case socket.familyID:
+                        if !counted {
+                            parts += 1
+                            counted = true
+                        }
                         let (_, body) = try message.genericPayload()
                         replies.append(try NetlinkAttributes(body, context: what))
-                        if !dump { return replies }
+                        if !dump { return (replies, parts) }
                     default:
                         throw malformed("unexpected message type \(message.type) in reply to \(what)")
                     }
