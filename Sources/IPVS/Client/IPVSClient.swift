@@ -182,28 +182,25 @@ public final class IPVSClient: IPVSKernel, Sendable {
     /// namespace while it is listed may or may not appear, as with any listing.
     /// - Throws: ``IPVSError/Code/inconsistentListing`` when reads keep finding new services.
     public func services() throws(IPVSError) -> [ObservedVirtualServer] {
-        let (first, parts) = try serviceListing()
-        if parts <= 1 { return first }
-        var merged: [VirtualServer.ID: ObservedVirtualServer] = [:]
-        var order: [VirtualServer.ID] = []
-        func merge(_ listing: [ObservedVirtualServer]) -> Bool {
-            var foundNew = false
-            for entry in listing {
-                let id = entry.virtualServer.id
-                if merged.updateValue(entry, forKey: id) == nil {
-                    order.append(id)
-                    foundNew = true
-                }
-            }
-            return foundNew
-        }
-        _ = merge(first)
+        let (first, parts) = try request(IPVSWire.Command.getService, dump: true, what: "services")
+        var listing: [ObservedVirtualServer] = []
+        listing.reserveCapacity(first.count)
+        for reply in first { listing.append(try IPVSDecoder.service(reply)) }
+        if parts <= 1 { return listing }
+        // A seam may also have repeated entries: keep the first of each.
+        var seen = Set<VirtualServer.ID>()
+        listing.removeAll { !seen.insert($0.virtualServer.id).inserted }
         var quietReads = 0
         for _ in 1..<Self.maximumListingReads {
-            let (again, againParts) = try serviceListing()
-            if againParts <= 1 { return again }
-            quietReads = merge(again) ? 0 : quietReads + 1
-            if quietReads == 2 { return order.compactMap { merged[$0] } }
+            // Later reads only look for services the earlier ones missed: identities first, entries if new.
+            let (again, _) = try request(IPVSWire.Command.getService, dump: true, what: "services")
+            var foundNew = false
+            for reply in again where seen.insert(try IPVSDecoder.serviceID(reply)).inserted {
+                listing.append(try IPVSDecoder.service(reply))
+                foundNew = true
+            }
+            quietReads = foundNew ? 0 : quietReads + 1
+            if quietReads == 2 { return listing }
         }
         throw IPVSError(
             .inconsistentListing,
@@ -212,15 +209,6 @@ public final class IPVSClient: IPVSKernel, Sendable {
     }
 
     static let maximumListingReads = 8
-
-    /// One read of the service table and the number of parts it came in.
-    private func serviceListing() throws(IPVSError) -> ([ObservedVirtualServer], Int) {
-        let (replies, parts) = try request(IPVSWire.Command.getService, dump: true, what: "services")
-        var listing: [ObservedVirtualServer] = []
-        listing.reserveCapacity(replies.count)
-        for reply in replies { listing.append(try IPVSDecoder.service(reply)) }
-        return (listing, parts)
-    }
 
     /// One virtual service.
     /// - Throws: ``IPVSError/Code/notFound`` when it does not exist.

@@ -8,6 +8,17 @@ enum IPVSDecoder {
         return try serviceEntry(attrs)
     }
 
+    /// Only the identity of a service reply: cheaper than decoding the whole entry.
+    static func serviceID(_ top: NetlinkAttributes) throws(IPVSError) -> VirtualServer.ID {
+        guard let attrs = try top.nested(IPVSWire.Top.service, "service") else {
+            throw malformed("service reply without a service attribute")
+        }
+        return try serviceID(
+            attrs,
+            family: AddressFamily(rawValue: try attrs.required(IPVSWire.Service.af, "address family"))
+        )
+    }
+
     static func serviceEntry(_ attrs: NetlinkAttributes) throws(IPVSError) -> ObservedVirtualServer {
         let family = AddressFamily(rawValue: try attrs.required(IPVSWire.Service.af, "address family"))
         let id = try serviceID(attrs, family: family)
