@@ -14,15 +14,21 @@ public final class IPVSClient: IPVSKernel, Sendable {
         public var replyTimeout: Duration
         /// Send and receive buffer size; bigger buffers mean fewer system calls per bulk apply.
         public var socketBufferSize: Int
+        /// How many extra reads in a row must find nothing new before a multi-part service listing is
+        /// trusted (see ``IPVSClient/services()``). 0 reads once, as ipvsadm does, and may skip or repeat
+        /// services while other namespaces change theirs.
+        public var listingConfirmations: Int
 
         public init(
             namespace: NetworkNamespace = .current,
             replyTimeout: Duration = .seconds(10),
-            socketBufferSize: Int = 4 << 20
+            socketBufferSize: Int = 4 << 20,
+            listingConfirmations: Int = 2
         ) {
             self.namespace = namespace
             self.replyTimeout = replyTimeout
             self.socketBufferSize = socketBufferSize
+            self.listingConfirmations = listingConfirmations
         }
     }
 
@@ -177,8 +183,8 @@ public final class IPVSClient: IPVSKernel, Sendable {
     /// A table too big for one reply arrives in several parts, and the kernel resumes each part by position
     /// in a hash table shared by all network namespaces: a service added or deleted meanwhile, in any
     /// namespace, makes a single read skip or repeat entries near the seams. So a listing that came in
-    /// several parts is read again, merging what each read saw, until two reads in a row bring nothing new
-    /// (a one-part listing is taken under one kernel lock and is exact). Services added or deleted in this
+    /// several parts is read again, merging what each read saw, until ``Configuration/listingConfirmations``
+    /// reads in a row bring nothing new (a one-part listing is taken under one kernel lock and is exact). Services added or deleted in this
     /// namespace while it is listed may or may not appear, as with any listing.
     /// - Throws: ``IPVSError/Code/inconsistentListing`` when reads keep finding new services.
     public func services() throws(IPVSError) -> [ObservedVirtualServer] {
@@ -190,8 +196,10 @@ public final class IPVSClient: IPVSKernel, Sendable {
         // A seam may also have repeated entries: keep the first of each.
         var seen = Set<VirtualServer.ID>()
         listing.removeAll { !seen.insert($0.virtualServer.id).inserted }
+        let confirmations = max(0, configuration.listingConfirmations)
+        if confirmations == 0 { return listing }
         var quietReads = 0
-        for _ in 1..<Self.maximumListingReads {
+        for _ in 1..<Self.maximumListingReads + confirmations {
             // Later reads only look for services the earlier ones missed: identities first, entries if new.
             let (again, _) = try request(IPVSWire.Command.getService, dump: true, what: "services")
             var foundNew = false
@@ -200,15 +208,16 @@ public final class IPVSClient: IPVSKernel, Sendable {
                 foundNew = true
             }
             quietReads = foundNew ? 0 : quietReads + 1
-            if quietReads == 2 { return listing }
+            if quietReads == confirmations { return listing }
         }
         throw IPVSError(
             .inconsistentListing,
-            "the kernel's service table kept changing while it was listed (\(Self.maximumListingReads) reads)"
+            "the kernel's service table kept changing while it was listed (\(Self.maximumListingReads + confirmations) reads)"
         )
     }
 
-    static let maximumListingReads = 8
+    /// Reads that may find new services before a listing gives up, besides the confirming ones.
+    static let maximumListingReads = 6
 
     /// One virtual service.
     /// - Throws: ``IPVSError/Code/notFound`` when it does not exist.
