@@ -113,6 +113,18 @@ import Testing
         #expect(observed.realServer == RealServer(address: IPAddress("10.0.0.7")!, port: 80, forwarding: .masquerade))
     }
 
+    @Test func unknownAttributesOfNewerKernelsAreSkipped() throws {
+        let dest =
+            attr(1, [10, 0, 0, 7] + [UInt8](repeating: 0, count: 12)) + attr(2, [0, 80]) + attr(3, le32(0))
+            + attr(4, le32(1)) + attr(5, le32(0)) + attr(6, le32(0)) + attr(7, le32(0)) + attr(8, le32(0))
+            + attr(16, le32(0xDEAD)) + attr(300, le64(1))  // types this library does not know
+        let observed = try IPVSDecoder.server(
+            attributes(of: message(command: 5, attr(2, dest, nested: true))),
+            serviceFamily: .inet
+        )
+        #expect(observed.realServer == RealServer(address: IPAddress("10.0.0.7")!, port: 80, forwarding: .masquerade))
+    }
+
     @Test func missingAttributeIsNamed() throws {
         let dest = attr(1, [10, 0, 0, 7] + [UInt8](repeating: 0, count: 12)) + attr(2, [0, 80]) + attr(3, le32(0))
         let top = try attributes(of: message(command: 5, attr(2, dest, nested: true)))

@@ -46,14 +46,31 @@ struct NetlinkMessage {
 }
 
 /// The attributes of one level of a netlink message, indexed by type; later duplicates win as in `nla_parse`.
+///
+/// Decoding thousands of entries per listing, so nothing here allocates: attribute positions live in an
+/// inline array (IPVS types are small; higher ones are skipped as unknown), and the context for error
+/// messages is kept in parts and only joined when an error is built.
 struct NetlinkAttributes {
-    // Indexed by type: IPVS types are small, and an array is much cheaper than a dictionary per entry.
-    private var values: [ArraySlice<UInt8>?] = []
-    /// Where these attributes sit, for error messages ("service", "destination.stats64").
-    let context: String
+    static let typeLimit = 24
+    private let bytes: ArraySlice<UInt8>
+    private var starts = InlineArray<24, Int32>(repeating: -1)
+    private var ends = InlineArray<24, Int32>(repeating: -1)
+    private let base: String
+    private let path: (StaticString?, StaticString?)
+
+    /// Where these attributes sit, for error messages ("service", "services.service.stats64").
+    var context: String {
+        [path.0, path.1].compactMap { $0.map { "\($0)" } }.reduce(base) { "\($0).\($1)" }
+    }
 
     init(_ bytes: ArraySlice<UInt8>, context: String) throws(IPVSError) {
-        self.context = context
+        try self.init(bytes, base: context, path: (nil, nil))
+    }
+
+    private init(_ bytes: ArraySlice<UInt8>, base: String, path: (StaticString?, StaticString?)) throws(IPVSError) {
+        self.bytes = bytes
+        self.base = base
+        self.path = path
         var offset = bytes.startIndex
         while bytes.endIndex - offset >= 4 {
             let length = Int(try readInteger(UInt16.self, bytes, at: offset))
@@ -61,14 +78,18 @@ struct NetlinkAttributes {
             guard length >= 4, length <= bytes.endIndex - offset else {
                 throw malformed("\(context): attribute \(type) claims \(length) bytes")
             }
-            let index = Int(type)
-            if index >= values.count { values.append(contentsOf: repeatElement(nil, count: index + 1 - values.count)) }
-            values[index] = bytes[(offset + 4)..<(offset + length)]
+            if type < Self.typeLimit {
+                starts[Int(type)] = Int32(offset + 4)
+                ends[Int(type)] = Int32(offset + length)
+            }
             offset += (length + 3) & ~3
         }
     }
 
-    func raw(_ type: UInt16) -> ArraySlice<UInt8>? { Int(type) < values.count ? values[Int(type)] : nil }
+    func raw(_ type: UInt16) -> ArraySlice<UInt8>? {
+        guard type < Self.typeLimit, starts[Int(type)] >= 0 else { return nil }
+        return bytes[Int(starts[Int(type)])..<Int(ends[Int(type)])]
+    }
 
     func integer<T: FixedWidthInteger>(_ type: UInt16, as: T.Type = T.self) throws(IPVSError) -> T? {
         guard let value = raw(type) else { return nil }
@@ -98,9 +119,13 @@ struct NetlinkAttributes {
         return String(decoding: value.prefix { $0 != 0 }, as: UTF8.self)
     }
 
-    func nested(_ type: UInt16, _ name: String) throws(IPVSError) -> NetlinkAttributes? {
+    func nested(_ type: UInt16, _ name: StaticString) throws(IPVSError) -> NetlinkAttributes? {
         guard let value = raw(type) else { return nil }
-        return try NetlinkAttributes(value, context: "\(context).\(name)")
+        switch path {
+        case (nil, _): return try NetlinkAttributes(value, base: base, path: (name, nil))
+        case (let first, nil): return try NetlinkAttributes(value, base: base, path: (first, name))
+        default: return try NetlinkAttributes(value, base: context, path: (name, nil))  // deeper: join now
+        }
     }
 }
 
