@@ -231,7 +231,9 @@ public final class IPVSClient: IPVSKernel, Sendable {
 
     /// The real servers of one virtual service, with connection counts and counters.
     public func servers(of id: VirtualServer.ID) throws(IPVSError) -> [ObservedRealServer] {
-        try dump(IPVSWire.Command.getDest, what: "real servers of \(id)") { (reply) throws(IPVSError) in
+        // `what` is built only for an error: listing every real server is one dump per service.
+        try dump(IPVSWire.Command.getDest, what: "real servers of \(id)", context: "real servers") {
+            (reply) throws(IPVSError) in
             try IPVSDecoder.server(reply, serviceFamily: id.family)
         } attributes: {
             $0.nest(IPVSWire.Top.service) { IPVSEncoder.putServiceID(id, into: &$0) }
@@ -261,12 +263,13 @@ public final class IPVSClient: IPVSKernel, Sendable {
 
     private func dump<T>(
         _ command: UInt8,
-        what: String,
+        what: @autoclosure () -> String,
+        context: String? = nil,
         decode: (NetlinkAttributes) throws(IPVSError) -> T,
         attributes: (inout NetlinkWriter) -> Void = { _ in }
     ) throws(IPVSError) -> [T] {
         var results: [T] = []
-        for reply in try request(command, dump: true, what: what, attributes: attributes).replies {
+        for reply in try request(command, dump: true, what: what(), context: context, attributes: attributes).replies {
             results.append(try decode(reply))
         }
         return results
@@ -277,7 +280,8 @@ public final class IPVSClient: IPVSKernel, Sendable {
     private func request(
         _ command: UInt8,
         dump: Bool,
-        what: String,
+        what: @autoclosure () -> String,
+        context: String? = nil,
         attributes: (inout NetlinkWriter) -> Void = { _ in }
     ) throws(IPVSError) -> (replies: [NetlinkAttributes], parts: Int) {
         try withSocket { (socket, sequence) throws(IPVSError) -> (replies: [NetlinkAttributes], parts: Int) in
@@ -304,17 +308,17 @@ public final class IPVSClient: IPVSKernel, Sendable {
                     case NetlinkMessage.error:
                         let errno = try message.errorCode()
                         if errno == 0 { return (replies, parts) }
-                        throw Self.readError(errno: errno, what: what)
+                        throw Self.readError(errno: errno, what: what())
                     case socket.familyID:
                         if !counted {
                             parts += 1
                             counted = true
                         }
                         let (_, body) = try message.genericPayload()
-                        replies.append(try NetlinkAttributes(body, context: what))
+                        replies.append(try NetlinkAttributes(body, context: context ?? what()))
                         if !dump { return (replies, parts) }
                     default:
-                        throw malformed("unexpected message type \(message.type) in reply to \(what)")
+                        throw malformed("unexpected message type \(message.type) in reply to \(what())")
                     }
                 }
             }

@@ -134,11 +134,7 @@ func readInteger<T: FixedWidthInteger>(_: T.Type, _ bytes: ArraySlice<UInt8>, at
     guard offset >= bytes.startIndex, bytes.endIndex - offset >= size else {
         throw malformed("truncated: need \(size) bytes at offset \(offset - bytes.startIndex)")
     }
-    var value: T = 0
-    withUnsafeMutableBytes(of: &value) { target in
-        for index in 0..<size { target[index] = bytes[offset + index] }
-    }
-    return value
+    return bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset - bytes.startIndex, as: T.self) }
 }
 
 func malformed(_ message: String) -> IPVSError {
