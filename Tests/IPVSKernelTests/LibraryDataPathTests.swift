@@ -87,6 +87,26 @@ extension LibraryKernelTests {
             let bodies = traffic.split(separator: "\n").filter { $0 == "hello-from-the-backend" }
             #expect(bodies.count == 8, "curl output: \(traffic)")
 
+            // The connection table (`-L -n -c`) as ipvsctl prints it equals ipvsadm's. Both read the same
+            // /proc file, whose expiry countdown (mm:ss) ticks between the two reads, so that column is masked
+            // after checking its shape; everything else must match byte for byte.
+            let connections = try sandbox.runAllowingFailure([
+                "sh", "-c",
+                """
+                mask() { sed -E 's/^(TCP|UDP|SCTP) [0-9]{2}:[0-9]{2} /\\1 mm:ss /'; }
+                a=$(ipvsadm -L -n -c | mask); b=$("$0" -L -n -c | mask)
+                [ "$a" = "$b" ] && { printf '%s\\n' "$a"; exit 0; }
+                printf '%s\\n---\\n%s\\n' "$a" "$b"; exit 1
+                """,
+                IPVSCtlPath.path,
+            ])
+            #expect(connections.status == 0, "ipvsadm, then ipvsctl:\n\(connections.stdout)\n\(connections.stderr)")
+            #expect(connections.stdout.hasPrefix("IPVS connection entries\npro expire state"))
+            // Eight connections, each to a backend port through the VIP, every expiry column in mm:ss.
+            let entries = connections.stdout.split(separator: "\n").filter { $0.contains("\(Self.backend):808") }
+            #expect(entries.count == 8)
+            #expect(entries.allSatisfy { $0.hasPrefix("TCP mm:ss  TIME_WAIT") })
+
             // Linux before 6.2 publishes the per-CPU counters from its rate estimator every 2 s: wait until
             // two reads one estimator period apart agree and count every connection.
             var settled = false
