@@ -10,30 +10,25 @@ import Musl
 
 // What every subcommand shares: reading input, opening the kernel, running ipvsadm arguments, exiting.
 
-func readStandardInput() -> String {
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-        if count < 0, errno == EINTR { continue }
-        if count <= 0 { break }
-        bytes += chunk[0..<count]
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
+func readStandardInput() -> String { readAll(from: 0) }
 
 /// Reads a rules file, or standard input for `-`.
 /// - Throws: ``AdminError`` (status 1) when the file cannot be opened.
 func readFile(_ path: String) throws(AdminError) -> String {
     if path == "-" { return readStandardInput() }
-    guard let file = fopen(path, "r") else {
-        throw AdminError("cannot open \(path): \(String(cString: strerror(errno)))", status: 1)
-    }
-    defer { fclose(file) }
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw AdminError("cannot open \(path): \(String(cString: strerror(errno)))", status: 1) }
+    defer { close(fd) }
+    return readAll(from: fd)
+}
+
+/// Everything left to read from `fd`, in 64 KiB `read` calls.
+private func readAll(from fd: Int32) -> String {
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
-        let count = fread(&chunk, 1, chunk.count, file)
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count < 0, errno == EINTR { continue }
         if count <= 0 { break }
         bytes += chunk[0..<count]
     }
