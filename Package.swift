@@ -1,44 +1,104 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 let package = Package(
     name: "IPVSAgent",
     products: [
         .library(name: "IPVS", targets: ["IPVS"]),
+        .executable(name: "ipvsd", targets: ["ipvsd"]),
         .executable(name: "ipvsctl", targets: ["ipvsctl"]),
         .executable(name: "ipvs-bench", targets: ["ipvs-bench"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // No default traits: they make SwiftPM rebuild Hummingbird between build, build-tests and test.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0", traits: []),
     ],
     targets: [
-        // The only C in the project: libnl-3 / libnl-genl-3 and <linux/ip_vs.h>. Only `IPVS` imports it.
+        // The only C in the project: libnl-3, libnl-genl-3, libnl-route-3 and <linux/ip_vs.h>.
+        // Only `IPVS` imports it.
         .systemLibrary(
             name: "CNetlink",
-            pkgConfig: "libnl-genl-3.0",
-            providers: [.apt(["libnl-3-dev", "libnl-genl-3-dev"])]
+            pkgConfig: "libnl-genl-3.0 libnl-route-3.0",
+            providers: [.apt(["libnl-3-dev", "libnl-genl-3-dev", "libnl-route-3-dev"])]
         ),
-        // Model, wire codec and netlink client for the kernel's IPVS generic-netlink family.
+        // Kernel access: model, wire codec and netlink client for IPVS; the host network (dummy link,
+        // addresses, sysctls).
         .target(name: "IPVS", dependencies: ["CNetlink"]),
         // ipvsadm's command syntax, list and save formats, on top of `IPVS`.
         .target(name: "IPVSAdmin", dependencies: ["IPVS"]),
+        // The load-balancer core: desired state, tables, reconciler, drain, ownership, health policy.
+        // Pure Swift, no C, no I/O of its own.
+        .target(name: "LoadBalancer", dependencies: ["IPVS"]),
+        // Kubernetes Service / EndpointSlice / Endpoints manifests to desired state.
+        .target(
+            name: "KubernetesManifests",
+            dependencies: ["LoadBalancer", "IPVS", .product(name: "Yams", package: "Yams")]
+        ),
+        // Active health probes on SwiftNIO.
+        .target(
+            name: "HealthCheck",
+            dependencies: [
+                "LoadBalancer", "IPVS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The admin API's payloads, shared by the agent and ipvsctl.
+        .target(name: "AgentAPI"),
+        // The agent: wires manifests, tables, reconciler, health and host network under one lifecycle,
+        // with metrics and the admin API.
+        .target(
+            name: "Agent",
+            dependencies: [
+                "IPVS", "LoadBalancer", "KubernetesManifests", "HealthCheck", "AgentAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .executableTarget(
+            name: "ipvsd",
+            dependencies: ["Agent", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "ipvsctl",
             dependencies: [
-                "IPVSAdmin", "IPVS",
+                "IPVSAdmin", "IPVS", "AgentAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Speed against the peers (ipvsadm), as ratios measured in one run.
+        // Speed against the peers (ipvsadm, keepalived, the kernel's floor), as ratios in one run.
         .executableTarget(
             name: "ipvs-bench",
-            dependencies: ["IPVS", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "IPVS", "LoadBalancer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
-        // Child processes for tests (the ipvsctl binary, ipvsadm as an oracle).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Child processes for tests (the ipvsctl binary, ipvsadm as an oracle) and an in-memory kernel.
+        .target(name: "TestSupport", dependencies: ["IPVS"], path: "Tests/TestSupport"),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"]),
         .testTarget(name: "IPVSAdminTests", dependencies: ["IPVSAdmin", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
-        // Needs root and a kernel with ip_vs: run through Tests/vm/run.
+        .testTarget(name: "LoadBalancerTests", dependencies: ["LoadBalancer", "IPVS", "TestSupport"]),
+        .testTarget(name: "KubernetesManifestsTests", dependencies: ["KubernetesManifests", "LoadBalancer", "IPVS"]),
+        .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "LoadBalancer", "IPVS"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "AgentAPI", "LoadBalancer", "IPVS", "TestSupport"]),
+        // Need root and a kernel with ip_vs: run through Tests/vm/run.
         .testTarget(name: "IPVSKernelTests", dependencies: ["IPVS", "IPVSAdmin", "TestSupport"]),
+        .testTarget(name: "AgentKernelTests", dependencies: ["Agent", "IPVS", "TestSupport"]),
     ]
 )

@@ -1,0 +1,116 @@
+import IPVS
+
+/// Everything the agent should program: the virtual servers it owns and the addresses to bind.
+///
+/// Built from the inputs (manifests) and handed to the tables; a pure value.
+public struct DesiredState: Sendable, Hashable {
+    public var virtualServers: [VirtualServer.ID: DesiredVirtualServer]
+
+    public init(virtualServers: [VirtualServer.ID: DesiredVirtualServer] = [:]) {
+        self.virtualServers = virtualServers
+    }
+
+    /// The addresses that must be bound on the agent's dummy interface: every virtual server's address.
+    public var addresses: Set<IPAddress> {
+        var result = Set<IPAddress>()
+        for id in virtualServers.keys {
+            if case .service(_, let address, _) = id { result.insert(address) }
+        }
+        return result
+    }
+}
+
+/// Where a virtual server came from, for logs, metrics and the admin view.
+public struct ServiceOrigin: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var namespace: String
+    public var name: String
+    /// The Service port's name; empty for a single unnamed port.
+    public var portName: String
+
+    public init(namespace: String, name: String, portName: String = "") {
+        self.namespace = namespace
+        self.name = name
+        self.portName = portName
+    }
+
+    /// `production/backend-api:http`, or `production/backend-api` for an unnamed port.
+    public var description: String { portName.isEmpty ? "\(namespace)/\(name)" : "\(namespace)/\(name):\(portName)" }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool {
+        (lhs.namespace, lhs.name, lhs.portName) < (rhs.namespace, rhs.name, rhs.portName)
+    }
+}
+
+/// One virtual server as the desired state wants it.
+public struct DesiredVirtualServer: Sendable, Hashable {
+    /// Identity, scheduler, flags and persistence (ClientIP affinity).
+    public var virtualServer: VirtualServer
+    /// The endpoints, ready or not; the core decides which of them serve.
+    public var realServers: [RealServer.ID: DesiredRealServer]
+    public var origin: ServiceOrigin
+    /// Active health checking of the real servers; nil when disabled.
+    public var healthCheck: HealthCheckSpec?
+    /// What happens when health checks fail for every real server.
+    public var allDownPolicy: AllDownPolicy
+
+    public init(
+        virtualServer: VirtualServer,
+        realServers: [RealServer.ID: DesiredRealServer] = [:],
+        origin: ServiceOrigin,
+        healthCheck: HealthCheckSpec? = nil,
+        allDownPolicy: AllDownPolicy = .keepAll
+    ) {
+        self.virtualServer = virtualServer
+        self.realServers = realServers
+        self.origin = origin
+        self.healthCheck = healthCheck
+        self.allDownPolicy = allDownPolicy
+    }
+
+    public var id: VirtualServer.ID { virtualServer.id }
+}
+
+/// One endpoint behind a virtual server, with the conditions Kubernetes reports for it.
+public struct DesiredRealServer: Sendable, Hashable {
+    /// Address, port, forwarding method and the weight it has when it serves.
+    public var realServer: RealServer
+    public var conditions: EndpointConditions
+    /// What the endpoint is (a pod's `namespace/name`, or a hostname), for the admin view; may be empty.
+    public var target: String
+
+    public init(realServer: RealServer, conditions: EndpointConditions = .ready, target: String = "") {
+        self.realServer = realServer
+        self.conditions = conditions
+        self.target = target
+    }
+
+    public var id: RealServer.ID { realServer.id }
+}
+
+/// An endpoint's conditions as discovery.k8s.io/v1 defines them.
+public struct EndpointConditions: Sendable, Hashable {
+    /// Ready for traffic (false while terminating).
+    public var ready: Bool
+    /// Able to serve, even while terminating.
+    public var serving: Bool
+    /// Being deleted.
+    public var terminating: Bool
+
+    public init(ready: Bool, serving: Bool, terminating: Bool) {
+        self.ready = ready
+        self.serving = serving
+        self.terminating = terminating
+    }
+
+    /// A ready, serving endpoint that is not terminating.
+    public static let ready = EndpointConditions(ready: true, serving: true, terminating: false)
+}
+
+/// What to do when active health checks fail for every real server of a virtual server.
+public enum AllDownPolicy: String, Sendable, Hashable, CaseIterable {
+    /// Keep every ready endpoint in IPVS as a last resort: a check that fails everywhere at once is more
+    /// often the checker's or the network's fault than every backend's.
+    case keepAll = "keep-all"
+    /// Remove them all, so clients fail fast with a refused connection.
+    case removeAll = "remove-all"
+}

@@ -1,0 +1,4 @@
+@main
+enum IPVSD {
+    static func main() {}
+}
