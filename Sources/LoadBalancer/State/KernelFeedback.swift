@@ -1,0 +1,165 @@
+import IPVS
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+extension LoadBalancerState {
+    /// Full-resync input: replaces the programmed model of owned services with what the kernel holds.
+    ///
+    /// - Parameters:
+    ///   - services: every service in the kernel, owned or not; those not owned are foreign.
+    ///   - servers: real servers of each owned service that exists (the agent reads only those). An owned
+    ///     service missing here keeps the real servers the model had.
+    ///
+    /// Owned services that vanished from the kernel are forgotten (the next plan re-adds them if desired).
+    /// Every service whose model changed is re-planned by the next `plan`, whatever IDs it is given.
+    public mutating func adopt(
+        services: [ObservedVirtualServer],
+        servers: [VirtualServer.ID: [ObservedRealServer]]
+    ) {
+        var present = Set<VirtualServer.ID>(minimumCapacity: services.count)
+        var newForeign = Set<VirtualServer.ID>()
+        for observed in services {
+            let id = observed.virtualServer.id
+            present.insert(id)
+            guard owned.contains(id) else {
+                newForeign.insert(id)
+                continue
+            }
+            var entry = ProgrammedService(
+                virtualServer: observed.virtualServer,
+                realServers: programmed[id]?.realServers ?? [:]
+            )
+            if let list = servers[id] {
+                entry.realServers = [:]
+                entry.realServers.reserveCapacity(list.count)
+                for server in list { entry.realServers[server.realServer.id] = server.realServer }
+                _ = updateConnections(of: id, servers: list)
+            }
+            if programmed[id] != entry {
+                programmed[id] = entry
+                dirty.insert(id)
+            }
+        }
+        for id in owned where !present.contains(id) {
+            forget(id)
+            dirty.insert(id)
+        }
+        dirty.formUnion(newForeign.symmetricDifference(foreign))
+        foreign = newForeign
+    }
+
+    /// New connection counts of a service's real servers; returns the id when a drain may finish.
+    ///
+    /// A draining server missing from `servers` is gone from the kernel already, and is forgotten.
+    public mutating func updateConnections(
+        of id: VirtualServer.ID,
+        servers: [ObservedRealServer]
+    ) -> Set<VirtualServer.ID> {
+        guard let draining = drains[id] else { return [] }
+        var mayFinish = false
+        var seen = 0
+        for server in servers {
+            guard var drain = draining[server.realServer.id] else { continue }
+            seen += 1
+            drain.connections = UInt64(server.activeConnections) + UInt64(server.inactiveConnections)
+            drains[id]?[server.realServer.id] = drain
+            if drain.connections == 0 { mayFinish = true }
+        }
+        if seen < draining.count {
+            let present = Set(servers.map(\.realServer.id))
+            for serverID in draining.keys where !present.contains(serverID) {
+                endDrain(of: serverID, in: id)
+                programmed[id]?.realServers[serverID] = nil
+                mayFinish = true
+            }
+        }
+        return mayFinish ? [id] : []
+    }
+
+    /// Applies what the kernel accepted to the programmed model; returns the IDs whose operations failed.
+    ///
+    /// Failed operations are not applied; their services stay dirty so the next `plan` retries them. What a
+    /// failure proves is learnt, though: a missing service or real server (ESRCH, ENOENT) leaves the model,
+    /// and a service another program added first (EEXIST) becomes foreign, so a retry does not repeat it.
+    @discardableResult
+    public mutating func record(_ operations: [IPVSOperation], result: BulkApplyResult) -> Set<VirtualServer.ID> {
+        var failed = Set<VirtualServer.ID>()
+        var errors: [Int: IPVSError] = [:]
+        for failure in result.failures { errors[failure.index] = failure.error }
+        for (index, operation) in operations.enumerated() {
+            if let error = errors[index] {
+                if let id = operation.virtualServerID {
+                    failed.insert(id)
+                    learn(from: error, of: operation, in: id)
+                }
+            } else {
+                apply(operation)
+            }
+        }
+        dirty.formUnion(failed)
+        return failed
+    }
+
+    private mutating func apply(_ operation: IPVSOperation) {
+        switch operation {
+        case .addService(let service):
+            owned.insert(service.id)
+            foreign.remove(service.id)
+            programmed[service.id] = ProgrammedService(
+                virtualServer: service,
+                realServers: programmed[service.id]?.realServers ?? [:]
+            )
+        case .updateService(let service):
+            programmed[service.id]?.virtualServer = service
+        case .deleteService(let id):
+            forget(id)
+        case .addServer(let server, let id), .updateServer(let server, let id):
+            programmed[id]?.realServers[server.id] = server
+        case .deleteServer(let server, let id):
+            programmed[id]?.realServers[server] = nil
+            endDrain(of: server, in: id)
+        case .zero, .flush, .setTimeouts, .startDaemon, .stopDaemon:
+            break
+        }
+    }
+
+    private mutating func learn(from error: IPVSError, of operation: IPVSOperation, in id: VirtualServer.ID) {
+        switch (operation, error.errno) {
+        case (.addService, EEXIST) where !owned.contains(id):
+            foreign.insert(id)
+        case (.updateService, ESRCH), (.deleteService, ESRCH), (.addServer, ESRCH), (.updateServer, ESRCH),
+            (.deleteServer, ESRCH):
+            forget(id)
+        case (.updateServer(let server, _), ENOENT):
+            programmed[id]?.realServers[server.id] = nil
+        case (.deleteServer(let server, _), ENOENT):
+            programmed[id]?.realServers[server] = nil
+            endDrain(of: server, in: id)
+        default:
+            break
+        }
+    }
+
+    /// Drops a service that is no longer in the kernel from the model and from `owned`.
+    private mutating func forget(_ id: VirtualServer.ID) {
+        owned.remove(id)
+        programmed[id] = nil
+        drains[id] = nil
+    }
+}
+
+extension IPVSOperation {
+    /// The virtual server an operation changes; nil for global operations.
+    var virtualServerID: VirtualServer.ID? {
+        switch self {
+        case .addService(let service), .updateService(let service): service.id
+        case .deleteService(let id), .addServer(_, let id), .updateServer(_, let id), .deleteServer(_, let id): id
+        case .zero(let id): id
+        case .flush, .setTimeouts, .startDaemon, .stopDaemon: nil
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import IPVS
+
+/// The load balancer's tables: what is desired, what the agent believes the kernel holds for the services
+/// it owns, health, drains and ownership. A pure value: no I/O and no clock (time is passed in).
+///
+/// The agent keeps one inside an actor: `setDesired`/`setHealth` return the virtual servers to re-plan,
+/// `plan(for:now:)` diffs them against the programmed model without reading the kernel, and `record` folds
+/// what the kernel accepted back in. A full resync reads the kernel and calls `adopt` before `plan(for: nil)`.
+public struct LoadBalancerState: Sendable {
+    /// What the agent believes one owned service holds in the kernel.
+    struct ProgrammedService: Sendable, Hashable {
+        var virtualServer: VirtualServer
+        var realServers: [RealServer.ID: RealServer]
+    }
+
+    /// A real server at weight 0 waiting for its connections to end.
+    struct Drain: Sendable, Hashable {
+        var started: ContinuousClock.Instant
+        /// Active plus inactive connections last reported; nil until the first report.
+        var connections: UInt64?
+    }
+
+    public let settings: LoadBalancerSettings
+    /// Virtual servers this agent created and may change or delete; everything else is foreign.
+    public internal(set) var owned: Set<VirtualServer.ID>
+    /// Desired virtual servers left alone because a foreign service with the same ID is in the kernel.
+    public internal(set) var conflicts: Set<VirtualServer.ID> = []
+
+    var desiredState = DesiredState()
+    var programmed: [VirtualServer.ID: ProgrammedService] = [:]
+    /// Services in the kernel that are not owned, as of the last `adopt` (or a refused add).
+    var foreign: Set<VirtualServer.ID> = []
+    /// Services to re-plan whatever the caller asks for: failed operations, repairs found by `adopt`.
+    var dirty: Set<VirtualServer.ID> = []
+    var drains: [VirtualServer.ID: [RealServer.ID: Drain]] = [:]
+    var health: [HealthTarget: HealthStatus] = [:]
+    var targetIndex: [HealthTarget: Set<HealthReference>] = [:]
+
+    /// - Parameters:
+    ///   - owned: the services the agent owned when it last ran (its state file); `adopt` confirms them.
+    public init(settings: LoadBalancerSettings = .init(), owned: Set<VirtualServer.ID> = []) {
+        self.settings = settings
+        self.owned = owned
+    }
+
+    public var desired: DesiredState { desiredState }
+
+    /// Replaces the desired state; returns the IDs that changed (added, removed or modified).
+    public mutating func setDesired(_ state: DesiredState) -> Set<VirtualServer.ID> {
+        var changed = Set<VirtualServer.ID>()
+        for (id, next) in state.virtualServers where desiredState.virtualServers[id] != next {
+            changed.insert(id)
+        }
+        for id in desiredState.virtualServers.keys where state.virtualServers[id] == nil {
+            changed.insert(id)
+        }
+        for id in changed {
+            if let old = desiredState.virtualServers[id] { unindexHealth(of: old) }
+            if let new = state.virtualServers[id] { indexHealth(of: new) }
+        }
+        desiredState = state
+        // Statuses of targets nobody uses any more would only grow the table.
+        if health.count > targetIndex.count {
+            health = health.filter { targetIndex[$0.key] != nil }
+        }
+        return changed
+    }
+
+    /// Targets the prober must check, deduplicated across virtual servers, with the pairs using each.
+    public var healthTargets: [HealthTarget: Set<HealthReference>] { targetIndex }
+
+    /// The target's status; `.unknown` (which serves) until the prober reports.
+    public func healthStatus(of target: HealthTarget) -> HealthStatus {
+        health[target] ?? HealthStatus()
+    }
+
+    /// Records a target's new status; returns the virtual servers whose serving set may change.
+    public mutating func setHealth(_ status: HealthStatus, for target: HealthTarget) -> Set<VirtualServer.ID> {
+        guard let references = targetIndex[target] else { return [] }
+        let before = health[target]?.mayServe ?? true
+        health[target] = status
+        guard before != status.mayServe else { return [] }
+        return Set(references.map(\.virtualServer))
+    }
+
+    /// Virtual servers with draining real servers: the agent reads their connection counts periodically.
+    public var drainingServices: Set<VirtualServer.ID> { Set(drains.keys) }
+
+    /// The earliest instant at which a drain's grace period ends (the agent wakes then), or nil.
+    public var nextDrainDeadline: ContinuousClock.Instant? {
+        drains.values.lazy.flatMap(\.values).map(\.started).min().map { $0 + settings.gracePeriod }
+    }
+
+    /// How many services and real servers the agent believes it has in the kernel, for metrics.
+    public var programmedCounts: (services: Int, realServers: Int) {
+        (programmed.count, programmed.values.reduce(0) { $0 + $1.realServers.count })
+    }
+
+    /// Everything owned, for `ipvsd cleanup`: a delete for every owned service (its servers go with it).
+    public func cleanupPlan() -> [IPVSOperation] {
+        owned.sorted().map { .deleteService($0) }
+    }
+
+    private mutating func indexHealth(of service: DesiredVirtualServer) {
+        guard let spec = service.healthCheck else { return }
+        for id in service.realServers.keys {
+            let reference = HealthReference(virtualServer: service.id, realServer: id)
+            targetIndex[HealthTarget(realServer: id, spec: spec), default: []].insert(reference)
+        }
+    }
+
+    private mutating func unindexHealth(of service: DesiredVirtualServer) {
+        guard let spec = service.healthCheck else { return }
+        for id in service.realServers.keys {
+            let target = HealthTarget(realServer: id, spec: spec)
+            targetIndex[target]?.remove(HealthReference(virtualServer: service.id, realServer: id))
+            if targetIndex[target]?.isEmpty == true { targetIndex[target] = nil }
+        }
+    }
+}
