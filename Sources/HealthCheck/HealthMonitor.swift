@@ -1,0 +1,213 @@
+import LoadBalancer
+import Logging
+import Metrics
+import NIOCore
+import Synchronization
+
+/// Runs the active health checks: probes every target on its schedule, tracks rise/fall and reports
+/// each change of state on `transitions`.
+///
+/// One timer drives everything: the run loop sleeps until the earliest deadline in a heap (or until new
+/// targets or a freed concurrency slot wake it), starts the checks that are due, and sleeps again.
+public final class HealthMonitor: Sendable {
+    /// Every change of a target's state, in order; meant for one consumer (the agent).
+    public let transitions: AsyncStream<HealthTransition>
+
+    private struct State {
+        var schedule: HealthSchedule
+        var trackers: [HealthTarget: HealthTracker] = [:]
+        var ready = CheckQueue()
+        var inFlight = 0
+        var waiter: CheckedContinuation<Void, Never>?
+        var wakePending = false
+    }
+
+    private let state: Mutex<State>
+    private let continuation: AsyncStream<HealthTransition>.Continuation
+    private let prober: any Prober
+    private let clock: any HealthClock
+    private let maxConcurrentChecks: Int
+    private let logger: Logger
+    private let metrics: HealthMetrics
+
+    /// A monitor probing real sockets on `eventLoopGroup`.
+    public convenience init(
+        eventLoopGroup: any EventLoopGroup,
+        clock: some HealthClock = ContinuousHealthClock(),
+        maxConcurrentChecks: Int = 1024,
+        logger: Logger,
+        metricsFactory: (any MetricsFactory)? = nil
+    ) {
+        self.init(
+            prober: NIOProber(group: eventLoopGroup), clock: clock, maxConcurrentChecks: maxConcurrentChecks,
+            logger: logger, metricsFactory: metricsFactory)
+    }
+
+    /// A monitor with any prober (tests script one).
+    /// - Parameter metricsFactory: where metrics go; the process-wide `MetricsSystem.factory` when nil.
+    public init(
+        prober: some Prober,
+        clock: some HealthClock = ContinuousHealthClock(),
+        maxConcurrentChecks: Int = 1024,
+        logger: Logger,
+        metricsFactory: (any MetricsFactory)? = nil
+    ) {
+        self.prober = prober
+        self.clock = clock
+        self.maxConcurrentChecks = max(1, maxConcurrentChecks)
+        self.logger = logger
+        self.metrics = HealthMetrics(factory: metricsFactory ?? MetricsSystem.factory)
+        self.state = Mutex(State(schedule: HealthSchedule()))
+        (transitions, continuation) = AsyncStream.makeStream(of: HealthTransition.self)
+    }
+
+    deinit {
+        continuation.finish()
+    }
+
+    /// Makes the monitor check exactly `targets`: new ones start `unknown` with a first check spread over
+    /// one interval, existing ones keep their state, removed ones stop being probed.
+    public func setTargets(_ targets: Set<HealthTarget>) {
+        let now = clock.now
+        state.withLock { state in
+            let (added, removed) = state.schedule.setTargets(targets, now: now)
+            for target in removed { state.trackers[target] = nil }
+            for target in added { state.trackers[target] = HealthTracker(target: target, since: now) }
+        }
+        wake()
+    }
+
+    /// The target's current status; `unknown` for a target the monitor does not check.
+    public func status(of target: HealthTarget) -> HealthStatus {
+        state.withLock { $0.trackers[target]?.status } ?? HealthStatus()
+    }
+
+    /// Every checked target's current status.
+    public func statuses() -> [HealthTarget: HealthStatus] {
+        state.withLock { state in state.trackers.mapValues(\.status) }
+    }
+
+    /// Checks running now.
+    public var checksInFlight: Int { state.withLock { $0.inFlight } }
+
+    /// Checks due but waiting for a free slot under `maxConcurrentChecks`.
+    public var checksQueued: Int { state.withLock { $0.ready.count } }
+
+    /// Runs the schedule until the task is cancelled, then waits for the checks in flight.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            await withTaskCancellationHandler {
+                while !Task.isCancelled {
+                    let now = clock.now
+                    let (launch, deadline) = state.withLock { state in
+                        state.ready.append(contentsOf: state.schedule.takeDue(at: now))
+                        var launch: [HealthTarget] = []
+                        while state.inFlight < maxConcurrentChecks, let target = state.ready.popFirst() {
+                            guard state.schedule.contains(target) else { continue }
+                            state.inFlight += 1
+                            launch.append(target)
+                        }
+                        return (launch, state.schedule.nextDeadline())
+                    }
+                    for target in launch {
+                        group.addTask { await self.check(target) }
+                    }
+                    await waitForWork(until: deadline)
+                }
+            } onCancel: {
+                wake()
+            }
+        }
+    }
+
+    private func check(_ target: HealthTarget) async {
+        let result = await prober.probe(target)
+        let now = clock.now
+        let (transition, moreQueued) = state.withLock { state in
+            state.inFlight -= 1
+            state.schedule.finished(target)
+            let transition = state.trackers[target]?.record(result, at: now)
+            return (transition, !state.ready.isEmpty)
+        }
+        metrics.recordCheck(target.kind, result)
+        if let transition {
+            report(transition)
+        }
+        if moreQueued { wake() }
+    }
+
+    private func report(_ transition: HealthTransition) {
+        metrics.recordTransition(to: transition.to)
+        let metadata: Logger.Metadata = [
+            "target": "\(transition.target)", "from": "\(transition.from.rawValue)",
+            "to": "\(transition.to.rawValue)", "reason": "\(transition.reason)",
+        ]
+        if transition.to == .down {
+            logger.notice("health check failed: target down", metadata: metadata)
+        } else {
+            logger.info("health check passed: target up", metadata: metadata)
+        }
+        continuation.yield(transition)
+    }
+
+    /// Sleeps until `deadline` or until `wake()`, whichever comes first.
+    private func waitForWork(until deadline: Duration?) async {
+        var timer: Task<Void, Never>?
+        if let deadline {
+            if deadline <= clock.now { return }
+            timer = Task { [clock] in
+                guard (try? await clock.sleep(until: deadline)) != nil else { return }
+                self.wake()
+            }
+        }
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { state in
+                if state.wakePending || Task.isCancelled {
+                    state.wakePending = false
+                    return true
+                }
+                state.waiter = waiter
+                return false
+            }
+            if resumeNow { waiter.resume() }
+        }
+        timer?.cancel()
+    }
+
+    private func wake() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.wakePending = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+}
+
+/// A FIFO of due checks waiting for a concurrency slot.
+struct CheckQueue {
+    private var items: [HealthTarget] = []
+    private var head = 0
+
+    var count: Int { items.count - head }
+    var isEmpty: Bool { head == items.count }
+
+    mutating func append(contentsOf targets: [HealthTarget]) {
+        items.append(contentsOf: targets)
+    }
+
+    mutating func popFirst() -> HealthTarget? {
+        guard head < items.count else { return nil }
+        defer {
+            head += 1
+            if head == items.count {
+                items.removeAll(keepingCapacity: true)
+                head = 0
+            }
+        }
+        return items[head]
+    }
+}

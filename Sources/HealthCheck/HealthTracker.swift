@@ -1,0 +1,64 @@
+import LoadBalancer
+
+/// A change of a target's health state.
+public struct HealthTransition: Sendable, Hashable, CustomStringConvertible {
+    public var target: HealthTarget
+    public var from: HealthStatus.State
+    public var to: HealthStatus.State
+    /// The result of the probe that caused it: `ok`, `timeout`, `status 503`.
+    public var reason: String
+    /// When it happened, in the monitor's clock.
+    public var at: Duration
+
+    public init(target: HealthTarget, from: HealthStatus.State, to: HealthStatus.State, reason: String, at: Duration) {
+        self.target = target
+        self.from = from
+        self.to = to
+        self.reason = reason
+        self.at = at
+    }
+
+    public var description: String { "\(target): \(from.rawValue) -> \(to.rawValue) (\(reason))" }
+}
+
+/// The rise/fall state machine of one target: pure, no clock, no I/O.
+///
+/// A fresh target starts `unknown` (it may serve). The first success confirms it `up`, since Kubernetes
+/// already reported it ready; `fall` consecutive failures from `unknown` or `up` take it `down`; `rise`
+/// consecutive successes bring a `down` target back `up`.
+public struct HealthTracker: Sendable, Hashable {
+    public let target: HealthTarget
+    public private(set) var status: HealthStatus
+    private var lastSuccess: Bool?
+
+    /// - Parameter since: when the target was first seen, in the monitor's clock.
+    public init(target: HealthTarget, since: Duration = .zero) {
+        self.target = target
+        self.status = HealthStatus(state: .unknown, lastResult: "", since: since, consecutive: 0)
+    }
+
+    /// Records a probe result at `now`; returns the transition when the state changed.
+    public mutating func record(_ result: ProbeResult, at now: Duration) -> HealthTransition? {
+        status.consecutive = lastSuccess == result.success ? status.consecutive + 1 : 1
+        lastSuccess = result.success
+        status.lastResult = result.reason
+
+        let newState: HealthStatus.State
+        switch (status.state, result.success) {
+        case (.unknown, true):
+            newState = .up
+        case (.down, true) where status.consecutive >= max(1, target.rise):
+            newState = .up
+        case (.unknown, false), (.up, false):
+            newState = status.consecutive >= max(1, target.fall) ? .down : status.state
+        default:
+            newState = status.state
+        }
+        guard newState != status.state else { return nil }
+        let transition = HealthTransition(
+            target: target, from: status.state, to: newState, reason: result.reason, at: now)
+        status.state = newState
+        status.since = now
+        return transition
+    }
+}

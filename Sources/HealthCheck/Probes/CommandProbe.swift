@@ -1,0 +1,65 @@
+import Foundation
+import LoadBalancer
+import Synchronization
+
+/// Runs a check command directly (no shell): exit status 0 is healthy, and the command is killed
+/// (SIGKILL) at the target's timeout. The child waits off the event loops, in Foundation's process monitor.
+enum CommandProbe {
+    static func run(argv: [String], target: HealthTarget) async -> ProbeResult {
+        let began = ContinuousClock.now
+        guard let executable = argv.first, !executable.isEmpty else {
+            return .failure("command is empty")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = Array(argv.dropFirst())
+        var environment = ProcessInfo.processInfo.environment
+        environment["IPVS_CHECK_ADDRESS"] = target.address.description
+        environment["IPVS_CHECK_PORT"] = String(target.port)
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+
+        let killed = Kill()
+        let reason = await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
+            process.terminationHandler = { process in
+                killed.timer.withLock { $0?.cancel() }
+                continuation.resume(returning: describe(process, killedAtTimeout: killed.fired.load(ordering: .acquiring)))
+            }
+            do {
+                try process.run()
+            } catch {
+                continuation.resume(returning: "cannot run \(executable): \(error.localizedDescription)")
+                return
+            }
+            let pid = process.processIdentifier
+            let timeout = target.timeout
+            killed.timer.withLock { timer in
+                timer = Task {
+                    guard (try? await Task.sleep(for: timeout)) != nil, process.isRunning else { return }
+                    killed.fired.store(true, ordering: .releasing)
+                    kill(pid, SIGKILL)
+                }
+            }
+        }
+        let latency = began.duration(to: .now)
+        return ProbeResult(success: reason == "ok", reason: reason, latency: latency)
+    }
+
+    private static func describe(_ process: Process, killedAtTimeout: Bool) -> String {
+        switch process.terminationReason {
+        case .exit where process.terminationStatus == 0: "ok"
+        case .exit: "exit status \(process.terminationStatus)"
+        case .uncaughtSignal where killedAtTimeout: "timeout"
+        case .uncaughtSignal: "killed by signal \(process.terminationStatus)"
+        @unknown default: "exit status \(process.terminationStatus)"
+        }
+    }
+
+    /// The timeout's kill timer, and whether it fired (a signal death at the timeout is a timeout).
+    private final class Kill: Sendable {
+        let timer = Mutex<Task<Void, Never>?>(nil)
+        let fired = Atomic<Bool>(false)
+    }
+}

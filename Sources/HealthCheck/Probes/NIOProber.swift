@@ -1,0 +1,89 @@
+import IPVS
+import LoadBalancer
+import NIOCore
+import NIOPosix
+
+/// Probes real sockets on SwiftNIO's event loops (no thread per check); commands run as child processes.
+public struct NIOProber: Prober {
+    let group: any EventLoopGroup
+
+    public init(group: any EventLoopGroup) {
+        self.group = group
+    }
+
+    public func probe(_ target: HealthTarget) async -> ProbeResult {
+        switch target.kind {
+        case .tcp: await probeTCP(target)
+        case .http(let http): await probeHTTP(target, http, tls: false)
+        case .https(let http): await probeHTTP(target, http, tls: true)
+        case .udp(let payload, let expect): await probeUDP(target, payload: payload, expect: expect)
+        case .command(let argv): await CommandProbe.run(argv: argv, target: target)
+        }
+    }
+
+    /// Runs one socket probe: `start` completes the promise with a reason (`ok` or why not), and the
+    /// target's timeout completes it with `timeoutReason()` if nothing else did first.
+    func attempt(
+        _ target: HealthTarget,
+        timeoutReason: @escaping @Sendable () -> String = { "timeout" },
+        _ start: (any EventLoop, SocketAddress, EventLoopPromise<String>) -> Void
+    ) async -> ProbeResult {
+        let began = ContinuousClock.now
+        let loop = group.next()
+        let promise = loop.makePromise(of: String.self)
+        let timer = loop.scheduleTask(in: target.timeout.timeAmount) { promise.succeed(timeoutReason()) }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
+        do {
+            start(loop, try target.socketAddress, promise)
+        } catch {
+            promise.succeed("invalid address \(target.address): \(error)")
+        }
+        // The promise is always completed: by the probe, or by the timer.
+        let reason = (try? await promise.futureResult.get()) ?? "cancelled"
+        let latency = began.duration(to: .now)
+        return ProbeResult(success: reason == "ok", reason: reason, latency: latency)
+    }
+}
+
+extension HealthTarget {
+    var socketAddress: SocketAddress {
+        get throws { try SocketAddress(ipAddress: address.description, port: Int(port)) }
+    }
+
+    /// `address:port`, with an IPv6 address in brackets.
+    var hostAndPort: String {
+        address.family == .inet6 ? "[\(address)]:\(port)" : "\(address):\(port)"
+    }
+}
+
+extension Duration {
+    var timeAmount: TimeAmount { .nanoseconds(max(nanoseconds, 0)) }
+}
+
+/// Names a socket error the way an operator reads it: `connection refused`, `no route to host`.
+func describeProbeError(_ error: any Error) -> String {
+    switch error {
+    case let error as IOError:
+        return describeErrno(error.errnoCode)
+    case let error as NIOConnectionError:
+        return error.connectionErrors.first.map { describeProbeError($0.error) } ?? "connect failed"
+    case ChannelError.connectTimeout:
+        return "timeout"
+    case ChannelError.eof, ChannelError.ioOnClosedChannel, ChannelError.alreadyClosed:
+        return "connection closed"
+    default:
+        return "\(error)"
+    }
+}
+
+func describeErrno(_ code: CInt) -> String {
+    switch code {
+    case ECONNREFUSED: "connection refused"
+    case EHOSTUNREACH: "no route to host"
+    case ENETUNREACH: "network unreachable"
+    case ECONNRESET: "connection reset"
+    case ETIMEDOUT: "timeout"
+    case EADDRNOTAVAIL: "address not available"
+    default: String(cString: strerror(code))
+    }
+}
