@@ -1,0 +1,130 @@
+import IPVS
+import LoadBalancer
+
+/// Decodes discovery.k8s.io/v1 EndpointSlices and v1 Endpoints.
+enum EndpointDecoder {
+    static let serviceNameLabel = "kubernetes.io/service-name"
+
+    /// The slice, or nil when it is invalid (errors in `sink`) or of address type FQDN (a note).
+    static func slice(
+        _ doc: LocatedYAML,
+        meta: ObjectMeta,
+        sink: inout ErrorSink,
+        notes: inout [String]
+    )
+        -> EndpointSlice?
+    {
+        let before = sink.errors.count
+        let serviceName = sink.attempt { () throws(ManifestError) in
+            try meta.metadata["labels"]?.string(serviceNameLabel) ?? ""
+        }
+        let family = sink.attempt { () throws(ManifestError) -> AddressFamily? in
+            let node = try doc.required("addressType")
+            switch try node.asString() {
+            case "IPv4": return .inet
+            case "IPv6": return .inet6
+            case "FQDN": return nil
+            default: throw node.error("must be IPv4, IPv6 or FQDN, got \(node.rendered)")
+            }
+        }
+        let ports = sink.attempt { () throws(ManifestError) in
+            try doc.each("ports") { node throws(ManifestError) in
+                EndpointPort(
+                    name: try node.string("name") ?? "",
+                    proto: try node.protocolField(),
+                    port: try node.int("port", in: 1...65535).map(UInt16.init)
+                )
+            }
+        }
+        guard case .some(.some(let addressType)) = family else {
+            if case .some(.none) = family {
+                notes.append("\(doc.file):\(doc.line): skipped FQDN EndpointSlice \(meta.namespace)/\(meta.name)")
+            }
+            return nil
+        }
+        var endpoints: [Endpoint] = []
+        for node in (sink.attempt { () throws(ManifestError) in try doc.list("endpoints") } ?? nil) ?? [] {
+            let endpoint = sink.attempt { () throws(ManifestError) -> Endpoint in
+                let addressList = try node.required("addresses")
+                let addresses = try addressList.asList().map { a throws(ManifestError) in
+                    try a.asIPAddress(addressType)
+                }
+                if addresses.isEmpty { throw addressList.error("must not be empty") }
+                let conditions = node["conditions"]
+                let ready = try conditions?.bool("ready") ?? true
+                let serving = try conditions?.bool("serving") ?? ready
+                let terminating = try conditions?.bool("terminating") ?? false
+                return Endpoint(
+                    addresses: addresses,
+                    conditions: EndpointConditions(ready: ready, serving: serving, terminating: terminating),
+                    target: try target(node, namespace: meta.namespace)
+                )
+            }
+            if let endpoint { endpoints.append(endpoint) }
+        }
+        guard sink.errors.count == before, let serviceName, let ports else { return nil }
+        return EndpointSlice(
+            namespace: meta.namespace,
+            name: meta.name,
+            location: SourceLocation(file: doc.file, line: doc.line),
+            serviceName: serviceName,
+            addressType: addressType,
+            ports: ports,
+            endpoints: endpoints
+        )
+    }
+
+    static func endpoints(_ doc: LocatedYAML, meta: ObjectMeta, sink: inout ErrorSink) -> Endpoints? {
+        let before = sink.errors.count
+        var subsets: [Endpoints.Subset] = []
+        for node in (sink.attempt { () throws(ManifestError) in try doc.list("subsets") } ?? nil) ?? [] {
+            let subset = sink.attempt { () throws(ManifestError) -> Endpoints.Subset in
+                let ready = try node.each("addresses") { a throws(ManifestError) in
+                    try address(a, conditions: .ready, namespace: meta.namespace)
+                }
+                let notReady = try node.each("notReadyAddresses") { a throws(ManifestError) in
+                    try address(
+                        a,
+                        conditions: EndpointConditions(ready: false, serving: false, terminating: false),
+                        namespace: meta.namespace
+                    )
+                }
+                let ports = try node.each("ports") { p throws(ManifestError) in
+                    EndpointPort(
+                        name: try p.string("name") ?? "",
+                        proto: try p.protocolField(),
+                        port: UInt16(try p.required("port").asInt(in: 1...65535))
+                    )
+                }
+                return Endpoints.Subset(endpoints: ready + notReady, ports: ports)
+            }
+            if let subset { subsets.append(subset) }
+        }
+        guard sink.errors.count == before else { return nil }
+        return Endpoints(
+            namespace: meta.namespace,
+            name: meta.name,
+            location: SourceLocation(file: doc.file, line: doc.line),
+            subsets: subsets
+        )
+    }
+
+    private static func address(
+        _ node: LocatedYAML,
+        conditions: EndpointConditions,
+        namespace: String
+    )
+        throws(ManifestError) -> Endpoint
+    {
+        let ip = try node.required("ip").asIPAddress()
+        return Endpoint(addresses: [ip], conditions: conditions, target: try target(node, namespace: namespace))
+    }
+
+    /// `namespace/name` of the targetRef, else the hostname, else empty.
+    private static func target(_ node: LocatedYAML, namespace: String) throws(ManifestError) -> String {
+        if let ref = try node.mapping("targetRef"), let name = try ref.string("name") {
+            return "\(try ref.string("namespace") ?? namespace)/\(name)"
+        }
+        return try node.string("hostname") ?? ""
+    }
+}

@@ -1,0 +1,84 @@
+import IPVS
+import LoadBalancer
+
+/// Finds the real servers of one Service port in one address family: from EndpointSlices, or from the
+/// Endpoints object when no slice names the Service.
+struct EndpointResolution {
+    var slices: [String: [EndpointSlice]] = [:]
+    var endpoints: [String: Endpoints] = [:]
+
+    init(_ set: ManifestSet) {
+        for slice in set.endpointSlices where !slice.serviceName.isEmpty {
+            slices["\(slice.namespace)/\(slice.serviceName)", default: []].append(slice)
+        }
+        for object in set.endpoints { endpoints["\(object.namespace)/\(object.name)"] = object }
+    }
+
+    /// The real servers for `port` of `service` with addresses of `family`; skipped groups become notes.
+    func realServers(
+        _ service: Service,
+        port: Service.Port,
+        family: AddressFamily,
+        weight: UInt32,
+        notes: inout [String]
+    ) -> [RealServer.ID: DesiredRealServer] {
+        let key = "\(service.namespace)/\(service.name)"
+        var groups: [(source: String, ports: [EndpointPort], endpoints: [Endpoint])] = []
+        if let slices = slices[key] {
+            for slice in slices where slice.addressType == family {
+                groups.append(("EndpointSlice \(slice.namespace)/\(slice.name)", slice.ports, slice.endpoints))
+            }
+        } else if let object = endpoints[key] {
+            for subset in object.subsets {
+                let members = subset.endpoints.filter { $0.addresses.first?.family == family }
+                groups.append(("Endpoints \(key)", subset.ports, members))
+            }
+        }
+        var result: [RealServer.ID: DesiredRealServer] = [:]
+        for group in groups where !group.endpoints.isEmpty {
+            guard let target = targetPort(port, in: group.ports) else {
+                let origin = ServiceOrigin(namespace: service.namespace, name: service.name, portName: port.name)
+                notes.append(
+                    "\(origin): \(group.source) has no port for targetPort \"\(port.targetPortName ?? "")\"; "
+                        + "its endpoints are skipped"
+                )
+                continue
+            }
+            for endpoint in group.endpoints {
+                // Kubernetes treats a slice endpoint's addresses as fungible; kube-proxy uses the first.
+                guard let address = endpoint.addresses.first else { continue }
+                let real = DesiredRealServer(
+                    realServer: RealServer(address: address, port: target, forwarding: .masquerade, weight: weight),
+                    conditions: endpoint.conditions,
+                    target: endpoint.target
+                )
+                // The same address in two slices: the ready entry wins.
+                if let existing = result[real.id], existing.conditions.ready || !real.conditions.ready { continue }
+                result[real.id] = real
+            }
+        }
+        return result
+    }
+
+    /// The slice port named like the Service port with its protocol; without a number there, the Service's
+    /// numeric targetPort (or port). A named targetPort nothing resolves is nil.
+    private func targetPort(_ port: Service.Port, in ports: [EndpointPort]) -> UInt16? {
+        if let match = ports.first(where: { $0.name == port.name && $0.proto == port.proto }),
+            let number = match.port
+        {
+            return number
+        }
+        switch port.targetPort {
+        case .number(let number): return number
+        case nil: return port.port
+        case .name: return nil
+        }
+    }
+}
+
+extension Service.Port {
+    fileprivate var targetPortName: String? {
+        if case .name(let name) = targetPort { return name }
+        return nil
+    }
+}

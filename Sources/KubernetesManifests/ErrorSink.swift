@@ -1,0 +1,80 @@
+import IPVS
+
+/// Collects errors so one bad field does not hide the next: every load reports all problems at once.
+struct ErrorSink {
+    var errors: [ManifestError] = []
+
+    /// Runs `body`, recording its error and returning nil when it throws.
+    mutating func attempt<T>(_ body: () throws(ManifestError) -> T) -> T? {
+        do throws(ManifestError) {
+            return try body()
+        } catch {
+            errors.append(error)
+            return nil
+        }
+    }
+
+    mutating func append(_ error: ManifestError) { errors.append(error) }
+}
+
+/// The common fields of every object.
+struct ObjectMeta {
+    var namespace: String
+    var name: String
+    var nameNode: LocatedYAML
+    var metadata: LocatedYAML
+
+    /// Reads `metadata.name` (required) and `metadata.namespace` (default `default`).
+    static func read(_ doc: LocatedYAML, sink: inout ErrorSink) -> ObjectMeta? {
+        sink.attempt { () throws(ManifestError) -> ObjectMeta in
+            let metadata = try doc.required("metadata")
+            _ = try metadata.asMapping()
+            let nameNode = try metadata.required("name")
+            let name = try nameNode.asString()
+            guard !name.isEmpty else { throw nameNode.error("must not be empty") }
+            let namespace = try metadata.string("namespace") ?? ""
+            return ObjectMeta(
+                namespace: namespace.isEmpty ? "default" : namespace,
+                name: name,
+                nameNode: nameNode,
+                metadata: metadata
+            )
+        }
+    }
+}
+
+extension LocatedYAML {
+    /// Converts each element of the list under `key`; empty when the key is absent.
+    func each<T>(_ key: String, _ body: (LocatedYAML) throws(ManifestError) -> T) throws(ManifestError) -> [T] {
+        try (list(key) ?? []).map(body)
+    }
+
+    /// The node as an IP address of `family` (either family when nil).
+    func asIPAddress(_ family: AddressFamily? = nil) throws(ManifestError) -> IPAddress {
+        let text = try asString()
+        guard let address = IPAddress(text), family == nil || address.family == family else {
+            let what = family.map { $0 == .inet ? "an IPv4 address" : "an IPv6 address" } ?? "an IP address"
+            throw error("must be \(what), got \(rendered)")
+        }
+        return address
+    }
+
+    /// `protocol`: TCP (the default), UDP or SCTP.
+    func protocolField() throws(ManifestError) -> IPProtocol {
+        guard let node = self["protocol"] else { return .tcp }
+        let text = try node.asString()
+        guard ["TCP", "UDP", "SCTP"].contains(text), let proto = IPProtocol(name: text) else {
+            throw node.error("must be TCP, UDP or SCTP, got \(node.rendered)")
+        }
+        return proto
+    }
+
+    /// An address family name as `ipFamilies` and `addressType` spell it.
+    func asFamily() throws(ManifestError) -> AddressFamily {
+        switch try asString() {
+        case "IPv4": return .inet
+        case "IPv6": return .inet6
+        default: throw error("must be IPv4 or IPv6, got \(rendered)")
+        }
+    }
+}

@@ -1,0 +1,208 @@
+import IPVS
+import LoadBalancer
+
+/// Where an object was defined: for errors found after loading and for duplicate detection.
+public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+
+    public init(file: String, line: Int) {
+        self.file = file
+        self.line = line
+    }
+
+    public var description: String { "\(file):\(line)" }
+}
+
+/// A v1 Service, reduced to what the load balancer uses.
+public struct Service: Sendable, Hashable {
+    public enum ServiceType: String, Sendable, Hashable {
+        case clusterIP = "ClusterIP"
+        case nodePort = "NodePort"
+        case loadBalancer = "LoadBalancer"
+        case externalName = "ExternalName"
+    }
+
+    /// What `spec.clusterIP` says.
+    public enum ClusterIP: Sendable, Hashable {
+        /// Absent or empty: allocate from the service CIDR.
+        case unset
+        /// `None`: headless, no virtual server.
+        case headless
+        /// One address per family (`clusterIPs`, else `clusterIP`).
+        case addresses([IPAddress])
+    }
+
+    public struct Port: Sendable, Hashable {
+        public var name: String
+        public var proto: IPProtocol
+        public var port: UInt16
+        public var targetPort: TargetPort?
+
+        public init(name: String = "", proto: IPProtocol = .tcp, port: UInt16, targetPort: TargetPort? = nil) {
+            self.name = name
+            self.proto = proto
+            self.port = port
+            self.targetPort = targetPort
+        }
+    }
+
+    /// A port number, or the name of a container port resolved through the EndpointSlice.
+    public enum TargetPort: Sendable, Hashable {
+        case number(UInt16)
+        case name(String)
+    }
+
+    public var namespace: String
+    public var name: String
+    public var location: SourceLocation
+    public var type: ServiceType
+    public var clusterIP: ClusterIP
+    /// `spec.ipFamilies`, in order; empty when not given.
+    public var ipFamilies: [AddressFamily]
+    public var ports: [Port]
+    public var externalIPs: [IPAddress]
+    /// `status.loadBalancer.ingress[].ip`.
+    public var loadBalancerIngress: [IPAddress]
+    /// `sessionAffinity: ClientIP` with its timeout in seconds; nil for `None`.
+    public var clientIPAffinityTimeout: UInt32?
+    public var overrides: ServiceOverrides
+
+    public init(
+        namespace: String,
+        name: String,
+        location: SourceLocation,
+        type: ServiceType = .clusterIP,
+        clusterIP: ClusterIP = .unset,
+        ipFamilies: [AddressFamily] = [],
+        ports: [Port] = [],
+        externalIPs: [IPAddress] = [],
+        loadBalancerIngress: [IPAddress] = [],
+        clientIPAffinityTimeout: UInt32? = nil,
+        overrides: ServiceOverrides = ServiceOverrides()
+    ) {
+        self.namespace = namespace
+        self.name = name
+        self.location = location
+        self.type = type
+        self.clusterIP = clusterIP
+        self.ipFamilies = ipFamilies
+        self.ports = ports
+        self.externalIPs = externalIPs
+        self.loadBalancerIngress = loadBalancerIngress
+        self.clientIPAffinityTimeout = clientIPAffinityTimeout
+        self.overrides = overrides
+    }
+}
+
+/// A port as EndpointSlices and Endpoints list it; the number may be absent in a slice.
+public struct EndpointPort: Sendable, Hashable {
+    public var name: String
+    public var proto: IPProtocol
+    public var port: UInt16?
+
+    public init(name: String = "", proto: IPProtocol = .tcp, port: UInt16?) {
+        self.name = name
+        self.proto = proto
+        self.port = port
+    }
+}
+
+/// One endpoint: its address with its conditions and what it is.
+public struct Endpoint: Sendable, Hashable {
+    public var addresses: [IPAddress]
+    public var conditions: EndpointConditions
+    /// A targetRef's `namespace/name`, else the hostname, else empty.
+    public var target: String
+
+    public init(addresses: [IPAddress], conditions: EndpointConditions = .ready, target: String = "") {
+        self.addresses = addresses
+        self.conditions = conditions
+        self.target = target
+    }
+}
+
+/// A discovery.k8s.io/v1 EndpointSlice with an IP address type (FQDN slices are dropped with a note).
+public struct EndpointSlice: Sendable, Hashable {
+    public var namespace: String
+    public var name: String
+    public var location: SourceLocation
+    /// The `kubernetes.io/service-name` label; empty when absent.
+    public var serviceName: String
+    public var addressType: AddressFamily
+    public var ports: [EndpointPort]
+    public var endpoints: [Endpoint]
+
+    public init(
+        namespace: String,
+        name: String,
+        location: SourceLocation,
+        serviceName: String,
+        addressType: AddressFamily,
+        ports: [EndpointPort] = [],
+        endpoints: [Endpoint] = []
+    ) {
+        self.namespace = namespace
+        self.name = name
+        self.location = location
+        self.serviceName = serviceName
+        self.addressType = addressType
+        self.ports = ports
+        self.endpoints = endpoints
+    }
+}
+
+/// A v1 Endpoints object, used for a Service only when no EndpointSlice names it.
+public struct Endpoints: Sendable, Hashable {
+    public struct Subset: Sendable, Hashable {
+        /// Ready addresses and not-ready addresses, each with its conditions set accordingly.
+        public var endpoints: [Endpoint]
+        public var ports: [EndpointPort]
+
+        public init(endpoints: [Endpoint] = [], ports: [EndpointPort] = []) {
+            self.endpoints = endpoints
+            self.ports = ports
+        }
+    }
+
+    public var namespace: String
+    public var name: String
+    public var location: SourceLocation
+    public var subsets: [Subset]
+
+    public init(namespace: String, name: String, location: SourceLocation, subsets: [Subset] = []) {
+        self.namespace = namespace
+        self.name = name
+        self.location = location
+        self.subsets = subsets
+    }
+}
+
+/// Everything one load found, in input order, with notes about what was skipped.
+public struct ManifestSet: Sendable, Hashable {
+    public var services: [Service]
+    public var endpointSlices: [EndpointSlice]
+    public var endpoints: [Endpoints]
+    /// Skipped objects and other remarks, such as `deploy.yaml:1: skipped apps/v1 Deployment default/web`.
+    public var notes: [String]
+
+    public init(
+        services: [Service] = [],
+        endpointSlices: [EndpointSlice] = [],
+        endpoints: [Endpoints] = [],
+        notes: [String] = []
+    ) {
+        self.services = services
+        self.endpointSlices = endpointSlices
+        self.endpoints = endpoints
+        self.notes = notes
+    }
+
+    /// Appends another set's objects and notes.
+    public mutating func append(_ other: ManifestSet) {
+        services += other.services
+        endpointSlices += other.endpointSlices
+        endpoints += other.endpoints
+        notes += other.notes
+    }
+}
