@@ -1,0 +1,60 @@
+import IPVS
+import LoadBalancer
+
+/// The agent's own settings (the config file), with documented defaults. See docs/ipvsd.md.
+public struct AgentConfiguration: Sendable, Equatable {
+    /// A manifest file or a directory of them: Services, EndpointSlices, Endpoints.
+    public var manifests: String = "/etc/ipvsd/manifests"
+    /// Where the agent remembers what it owns and the cluster IPs it allocated (JSON, written atomically).
+    public var stateFile: String = "/var/lib/ipvsd/state.json"
+    /// The dummy interface that holds the virtual IPs, created when missing.
+    public var interface: String = "ipvs0"
+    /// Whether to bind virtual IPs on `interface` at all (off when another tool manages addresses).
+    public var bindAddresses: Bool = true
+    /// The scheduler of services without a `ipvsd.io/scheduler` annotation.
+    public var scheduler: Scheduler = .roundRobin
+    /// Weight of each ready endpoint, unless annotated.
+    public var weight: UInt32 = 1
+    /// Where Services without a cluster IP get one (IPv4 and optionally IPv6), as kube-apiserver would.
+    public var serviceCIDRs: [String] = ["10.96.0.0/12"]
+    /// Full resync period: reads the kernel and repairs drift another tool caused.
+    public var resyncPeriod: Duration = .seconds(30)
+    /// Events closer together than this are coalesced into one sync.
+    public var debounce: Duration = .milliseconds(100)
+    /// How often manifest files are checked for changes (SIGHUP reloads at once).
+    public var watchInterval: Duration = .milliseconds(500)
+    /// How long a removed TCP real server may drain at weight 0 before it is deleted.
+    public var gracePeriod: Duration = .seconds(30)
+    /// How often draining real servers' connection counts are read.
+    public var drainCheckInterval: Duration = .seconds(1)
+    /// Longest wait between retries after a failed sync (backoff doubles from 1 s up to this).
+    public var maxRetryBackoff: Duration = .seconds(30)
+    /// HTTP listener for /metrics, /healthz and /readyz; empty disables it.
+    public var metricsAddress: String = "127.0.0.1:9750"
+    /// Whether /metrics reads per virtual and real server counters from the kernel at each scrape.
+    public var kernelStatistics: Bool = true
+    /// The admin API's Unix socket (its directory is made root-only).
+    public var adminSocket: String = "/run/ipvsd/admin.sock"
+    /// Whether to set the IPVS sysctls and strict ARP (`sysctls`) at start.
+    public var manageSysctls: Bool = true
+    public var sysctls: IPVSSysctls = IPVSSysctls()
+    /// Health checking defaults; per-service annotations override them.
+    public var health: HealthDefaults = HealthDefaults()
+    /// The network namespace to program (a path such as /run/netns/lb); empty for the agent's own.
+    public var networkNamespace: String = ""
+
+    public init() {}
+}
+
+/// Health-check defaults from the config file.
+public struct HealthDefaults: Sendable, Equatable {
+    /// Whether TCP virtual servers get a TCP connect check unless annotated otherwise. UDP and SCTP
+    /// services are checked only when annotated: a UDP probe needs a payload the backend answers.
+    public var enabled: Bool = true
+    public var spec: HealthCheckSpec = HealthCheckSpec()
+    public var allDownPolicy: AllDownPolicy = .keepAll
+    /// Checks in flight at once, across all targets.
+    public var maxConcurrentChecks: Int = 1024
+
+    public init() {}
+}

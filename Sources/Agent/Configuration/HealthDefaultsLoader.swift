@@ -1,0 +1,85 @@
+import KubernetesManifests
+import LoadBalancer
+
+extension AgentConfiguration {
+    /// The `health:` section: defaults for TCP services, which annotations override per Service.
+    static func parseHealth(_ node: LocatedYAML, into config: inout AgentConfiguration) -> [ManifestError] {
+        var errors = node.unknownKeys(allowed: [
+            "enabled", "kind", "path", "host", "status", "body", "interval", "timeout", "rise", "fall", "jitter",
+            "port", "failureAction", "allDown", "maxConcurrentChecks",
+        ])
+        var spec = config.health.spec
+        var probe = HealthCheckSpec.HTTPProbe()
+        var kind = "tcp"
+        func attempt(_ body: () throws(ManifestError) -> Void) {
+            do throws(ManifestError) { try body() } catch { errors.append(error) }
+        }
+        attempt { () throws(ManifestError) in
+            if let value = try node.bool("enabled") { config.health.enabled = value }
+            if let value = try node.int("maxConcurrentChecks", in: 1...1_000_000) {
+                config.health.maxConcurrentChecks = value
+            }
+            if let value = try node.int("rise", in: 1...100) { spec.rise = value }
+            if let value = try node.int("fall", in: 1...100) { spec.fall = value }
+            if let value = try node.int("port", in: 1...65535) { spec.port = UInt16(value) }
+            if let value = try node.string("path") { probe.path = value }
+            if let value = try node.string("host") { probe.host = value }
+            if let value = try node.string("body") { probe.bodyContains = value }
+        }
+        attempt { () throws(ManifestError) in
+            guard let item = node["kind"] else { return }
+            kind = try item.asString()
+            guard ["tcp", "http", "https"].contains(kind) else {
+                throw item.error(
+                    "must be tcp, http or https (udp and command checks are set per Service), got \"\(kind)\""
+                )
+            }
+        }
+        for (key, keyPath) in [("interval", \HealthCheckSpec.interval), ("timeout", \HealthCheckSpec.timeout)] {
+            attempt { () throws(ManifestError) in
+                guard let item = node[key] else { return }
+                let value = try item.asDuration()
+                guard value >= .milliseconds(10) else { throw item.error("must be at least 10ms") }
+                spec[keyPath: keyPath] = value
+            }
+        }
+        attempt { () throws(ManifestError) in
+            guard let item = node["jitter"] else { return }
+            guard let value = Double(try item.asString()), (0...0.5).contains(value) else {
+                throw item.error("must be a fraction from 0 to 0.5")
+            }
+            spec.jitter = value
+        }
+        attempt { () throws(ManifestError) in
+            guard let item = node["status"] else { return }
+            let text = try item.asString()
+            let bounds = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+            guard (1...2).contains(bounds.count), let low = bounds.first!, let high = bounds.last!,
+                (100...599).contains(low), (low...599).contains(high)
+            else { throw item.error("must be a status code or range such as 200 or 200-399, got \"\(text)\"") }
+            probe.expectedStatus = low...high
+        }
+        attempt { () throws(ManifestError) in
+            guard let item = node["failureAction"] else { return }
+            let text = try item.asString()
+            guard let action = HealthCheckSpec.FailureAction(rawValue: text) else {
+                throw item.error("must be delete or weight-zero, got \"\(text)\"")
+            }
+            spec.failureAction = action
+        }
+        attempt { () throws(ManifestError) in
+            guard let item = node["allDown"] else { return }
+            let text = try item.asString()
+            guard let policy = AllDownPolicy(rawValue: text) else {
+                throw item.error("must be keep-all or remove-all, got \"\(text)\"")
+            }
+            config.health.allDownPolicy = policy
+        }
+        if spec.timeout > spec.interval {
+            errors.append(node.error("timeout (\(spec.timeout)) must not exceed interval (\(spec.interval))"))
+        }
+        spec.kind = kind == "http" ? .http(probe) : kind == "https" ? .https(probe) : .tcp
+        config.health.spec = spec
+        return errors
+    }
+}

@@ -1,0 +1,102 @@
+import IPVS
+import LoadBalancer
+import Metrics
+import Prometheus
+
+/// The agent's Prometheus metrics. Each agent has its own registry, so tests can run several agents in one
+/// process; `ipvsd` also bootstraps swift-metrics with it, so the health monitor's metrics land there too.
+public final class AgentMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    public let factory: PrometheusMetricsFactory
+    let syncErrors: Metrics.Counter
+    let manifestErrors: Metrics.Counter
+    private let fullSyncDuration: Metrics.Timer
+    private let incrementalSyncDuration: Metrics.Timer
+    private let virtualServers: Metrics.Gauge
+    private let realServers: Metrics.Gauge
+    private let lastSyncOperations: Metrics.Gauge
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets["ipvsd_sync_duration_seconds"] = [
+            .microseconds(100), .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50),
+            .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(10),
+        ]
+        self.factory = factory
+        syncErrors = Metrics.Counter(label: "ipvsd_sync_errors_total", factory: factory)
+        manifestErrors = Metrics.Counter(label: "ipvsd_manifest_errors_total", factory: factory)
+        fullSyncDuration = Metrics.Timer(
+            label: "ipvsd_sync_duration_seconds",
+            dimensions: [("kind", "full")],
+            factory: factory
+        )
+        incrementalSyncDuration = Metrics.Timer(
+            label: "ipvsd_sync_duration_seconds",
+            dimensions: [("kind", "incremental")],
+            factory: factory
+        )
+        virtualServers = Metrics.Gauge(label: "ipvsd_virtual_servers", factory: factory)
+        realServers = Metrics.Gauge(label: "ipvsd_real_servers", factory: factory)
+        lastSyncOperations = Metrics.Gauge(label: "ipvsd_last_sync_operations", factory: factory)
+    }
+
+    func recordSync(_ report: SyncReportValue, counts: (services: Int, realServers: Int)) {
+        (report.kind == .full ? fullSyncDuration : incrementalSyncDuration).recordNanoseconds(
+            report.duration.nanoseconds
+        )
+        virtualServers.record(counts.services)
+        realServers.record(counts.realServers)
+        lastSyncOperations.record(report.operations)
+    }
+
+    /// Counts operations by kind and outcome: `ipvsd_operations_total{op="add_server",result="ok"}`.
+    func recordOperations(_ operations: [IPVSOperation], failures: [BulkApplyResult.Failure]) {
+        var failed = [String: Int]()
+        for failure in failures { failed[Self.kind(of: failure.operation), default: 0] += 1 }
+        var total = [String: Int]()
+        for operation in operations { total[Self.kind(of: operation), default: 0] += 1 }
+        for (kind, count) in total {
+            let bad = failed[kind] ?? 0
+            if count > bad {
+                Metrics.Counter(
+                    label: "ipvsd_operations_total",
+                    dimensions: [("op", kind), ("result", "ok")],
+                    factory: factory
+                )
+                .increment(by: count - bad)
+            }
+            if bad > 0 {
+                Metrics.Counter(
+                    label: "ipvsd_operations_total",
+                    dimensions: [("op", kind), ("result", "failed")],
+                    factory: factory
+                ).increment(by: bad)
+            }
+        }
+    }
+
+    static func kind(of operation: IPVSOperation) -> String {
+        switch operation {
+        case .addService: "add_service"
+        case .updateService: "update_service"
+        case .deleteService: "delete_service"
+        case .addServer: "add_server"
+        case .updateServer: "update_server"
+        case .deleteServer: "delete_server"
+        case .zero: "zero"
+        case .flush: "flush"
+        case .setTimeouts: "set_timeouts"
+        case .startDaemon: "start_daemon"
+        case .stopDaemon: "stop_daemon"
+        }
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, saturating.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue + attoseconds / 1_000_000_000
+    }
+}

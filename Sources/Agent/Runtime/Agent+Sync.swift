@@ -1,0 +1,184 @@
+import IPVS
+import LoadBalancer
+import Logging
+
+/// A finished sync, in the agent's clock.
+struct SyncReportValue: Sendable {
+    var kind: SyncKind
+    var at: ContinuousClock.Instant
+    var duration: Duration
+    var operations: Int
+    var failures: Int
+}
+
+enum SyncKind: String, Sendable {
+    /// Reads the kernel's table and repairs drift.
+    case full
+    /// Only what changed since the last sync, from the agent's own model; no kernel read.
+    case incremental
+}
+
+extension Agent {
+    /// Applies the pending changes without reading the kernel's table.
+    @discardableResult
+    func syncChanges(now: ContinuousClock.Instant) -> Bool {
+        let start = ContinuousClock.now
+        let ids = dirty
+        dirty = []
+        let operations = core.plan(for: ids, now: now)
+        return finish(.incremental, operations: operations, start: start)
+    }
+
+    /// Reads the kernel (every service, and the real servers of the ones the agent owns), adopts it into
+    /// the core and applies the repairs.
+    @discardableResult
+    func syncFull(now: ContinuousClock.Instant) -> Bool {
+        let start = ContinuousClock.now
+        do throws(IPVSError) {
+            let services = try kernel.services()
+            var servers: [VirtualServer.ID: [ObservedRealServer]] = [:]
+            for service in services where core.owned.contains(service.virtualServer.id) {
+                servers[service.virtualServer.id] = try kernel.servers(of: service.virtualServer.id)
+            }
+            if let binder { boundAddresses = try binder.addresses() }
+            core.adopt(services: services, servers: servers)
+        } catch {
+            failed("reading the kernel's IPVS table failed", error: "\(error)", now: now)
+            return false
+        }
+        dirty = []
+        nextFullResync = now + configuration.resyncPeriod
+        let operations = core.plan(for: nil, now: now)
+        return finish(.full, operations: operations, start: start)
+    }
+
+    /// Reads the connection counts of services with draining real servers, so finished drains end.
+    func checkDrains(now: ContinuousClock.Instant) {
+        var changed = Set<VirtualServer.ID>()
+        for id in core.drainingServices {
+            do throws(IPVSError) {
+                changed.formUnion(core.updateConnections(of: id, servers: try kernel.servers(of: id)))
+            } catch {
+                logger.warning("cannot read connection counts", metadata: ["vs": "\(id)", "error": "\(error)"])
+            }
+        }
+        if let deadline = core.nextDrainDeadline, deadline <= now { changed.formUnion(core.drainingServices) }
+        guard !changed.isEmpty else { return }
+        dirty.formUnion(changed)
+        syncChanges(now: now)
+    }
+
+    /// Binds new addresses, applies `operations` in one bulk call, records the outcome, unbinds stale
+    /// addresses, and saves ownership when it changed.
+    private func finish(_ kind: SyncKind, operations: [IPVSOperation], start: ContinuousClock.Instant) -> Bool {
+        let wanted = configuration.bindAddresses ? core.desired.addresses : []
+        var addressErrors: [String] = []
+        if let binder {
+            for address in wanted.subtracting(boundAddresses).sorted() {
+                do throws(IPVSError) {
+                    try binder.add(address)
+                    boundAddresses.insert(address)
+                } catch {
+                    addressErrors.append("bind \(address): \(error)")
+                }
+            }
+        }
+        var failures = 0
+        if !operations.isEmpty {
+            let result = kernel.apply(operations, progress: nil)
+            let failedIDs = core.record(operations, result: result)
+            failures = result.failures.count
+            dirty.formUnion(failedIDs)
+            for failure in result.failures {
+                logger.error(
+                    "kernel refused an operation",
+                    metadata: ["op": "\(failure.operation)", "error": "\(failure.error)"]
+                )
+            }
+            metrics.recordOperations(operations, failures: result.failures)
+        }
+        if let binder {
+            for address in boundAddresses.subtracting(wanted).sorted() {
+                do throws(IPVSError) {
+                    try binder.remove(address)
+                    boundAddresses.remove(address)
+                } catch {
+                    addressErrors.append("unbind \(address): \(error)")
+                }
+            }
+        }
+        savePersisted()
+        publishHealthTargets()
+        let end = ContinuousClock.now
+        let report = SyncReportValue(
+            kind: kind,
+            at: end,
+            duration: end - start,
+            operations: operations.count,
+            failures: failures
+        )
+        metrics.recordSync(report, counts: core.programmedCounts)
+        lastSync = report
+        if kind == .full { lastFullSync = report }
+        if failures > 0 || !addressErrors.isEmpty {
+            let message = addressErrors.first ?? "\(failures) of \(operations.count) operations failed"
+            failed("sync incomplete", error: message, now: end)
+            return false
+        }
+        lastError = nil
+        retryAt = nil
+        retryBackoff = .seconds(1)
+        if !ready {
+            ready = true
+            logger.info("ready: desired state programmed")
+        }
+        if !operations.isEmpty {
+            logger.info(
+                "synced",
+                metadata: [
+                    "kind": "\(kind.rawValue)", "operations": "\(operations.count)",
+                    "duration_ms": "\(Double((end - start).components.attoseconds) / 1e15)",
+                ]
+            )
+        }
+        return true
+    }
+
+    /// Records a failed sync and schedules a retry with exponential backoff.
+    private func failed(_ what: String, error: String, now: ContinuousClock.Instant) {
+        lastError = error
+        metrics.syncErrors.increment()
+        retryAt = now + retryBackoff
+        logger.error(
+            "\(what); retrying",
+            metadata: ["error": "\(error)", "retry_in": "\(retryBackoff)"]
+        )
+        retryBackoff = min(retryBackoff * 2, configuration.maxRetryBackoff)
+        fullResyncRequested = true
+    }
+
+    /// Deletes everything the agent owns and unbinds its addresses (`ipvsd cleanup`).
+    public func cleanup() throws(AgentError) -> Int {
+        do throws(IPVSError) {
+            let services = try kernel.services()
+            core.adopt(services: services, servers: [:])
+        } catch {
+            throw AgentError("reading the kernel's IPVS table: \(error)")
+        }
+        let operations = core.cleanupPlan()
+        let result = kernel.apply(operations, progress: nil)
+        core.record(operations, result: result)
+        if let failure = result.failures.first {
+            throw AgentError("cleanup: \(failure.operation): \(failure.error)")
+        }
+        if let binder {
+            do throws(IPVSError) {
+                for address in try binder.addresses() { try binder.remove(address) }
+            } catch {
+                throw AgentError("cleanup: \(error)")
+            }
+        }
+        savePersisted()
+        return operations.count
+    }
+}

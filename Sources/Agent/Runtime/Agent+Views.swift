@@ -1,0 +1,114 @@
+import AgentAPI
+import IPVS
+import LoadBalancer
+
+/// What the admin API and /metrics show.
+extension Agent {
+    public static let version = "0.2.0"
+
+    /// Whether the desired state has been programmed since start (readiness).
+    public var isReady: Bool { ready }
+
+    public func status(now: ContinuousClock.Instant = .now) -> AgentStatus {
+        let snapshot = core.snapshot(now: now)
+        let draining = snapshot.reduce(0) { $0 + $1.realServers.count { $0.state == .draining } }
+        let counts = core.programmedCounts
+        return AgentStatus(
+            version: Self.version,
+            ready: ready,
+            uptimeSeconds: (now - started).seconds,
+            manifests: configuration.manifests,
+            manifestErrors: manifestErrors,
+            virtualServers: counts.services,
+            realServers: counts.realServers,
+            drainingRealServers: draining,
+            conflicts: core.conflicts.sorted().map(\.description),
+            lastSync: lastSync.map(report),
+            lastFullSync: lastFullSync.map(report),
+            lastError: lastError
+        )
+    }
+
+    private func report(_ value: SyncReportValue) -> SyncReport {
+        SyncReport(
+            kind: value.kind.rawValue,
+            atSeconds: (value.at - started).seconds,
+            durationSeconds: value.duration.seconds,
+            operations: value.operations,
+            failures: value.failures
+        )
+    }
+
+    public func serviceViews(now: ContinuousClock.Instant = .now) -> [ServiceView] {
+        core.snapshot(now: now).map { service in
+            ServiceView(
+                virtualServer: service.id.description,
+                origin: service.origin?.description ?? "",
+                desired: service.desired.map(Self.describe) ?? "",
+                programmed: service.programmed.map(Self.describe) ?? "",
+                conflict: service.conflict,
+                realServers: service.realServers.map { server in
+                    RealServerView(
+                        address: server.id.description,
+                        state: server.state.rawValue,
+                        desiredWeight: server.desiredWeight,
+                        programmedWeight: server.programmedWeight,
+                        conditions: server.conditions.map(Self.describe) ?? "",
+                        health: server.health?.state.rawValue ?? "",
+                        drainingSeconds: server.drainingFor?.seconds,
+                        target: server.target
+                    )
+                }
+            )
+        }
+    }
+
+    public func healthViews(now: ContinuousClock.Instant = .now) -> [HealthView] {
+        let elapsed = now - started
+        return core.healthTargets.map { target, references in
+            let status = core.healthStatus(of: target)
+            return HealthView(
+                target: target.description,
+                state: status.state.rawValue,
+                lastResult: status.lastResult,
+                sinceSeconds: max(0, (elapsed - status.since).seconds),
+                consecutive: status.consecutive,
+                usedBy: references.map { "\($0.virtualServer) -> \($0.realServer)" }.sorted()
+            )
+        }.sorted { $0.target < $1.target }
+    }
+
+    /// Per virtual and real server counters of the owned services, read from the kernel now.
+    public func kernelStatistics() -> String {
+        guard configuration.kernelStatistics else { return "" }
+        let origins = Dictionary(uniqueKeysWithValues: core.desired.virtualServers.map { ($0, $1.origin.description) })
+        var rows: [(ObservedVirtualServer, origin: String, servers: [ObservedRealServer])] = []
+        do throws(IPVSError) {
+            for service in try kernel.services() where core.owned.contains(service.virtualServer.id) {
+                let id = service.virtualServer.id
+                rows.append((service, origins[id] ?? "", try kernel.servers(of: id)))
+            }
+        } catch {
+            return "# kernel statistics unavailable: \(error)\n"
+        }
+        return KernelStatisticsText.render(services: rows)
+    }
+
+    static func describe(_ server: VirtualServer) -> String {
+        var text = server.scheduler.rawValue
+        if server.isPersistent { text += " persistent \(server.timeout)" }
+        return text
+    }
+
+    static func describe(_ conditions: EndpointConditions) -> String {
+        var words: [String] = []
+        if conditions.ready { words.append("ready") }
+        if conditions.serving { words.append("serving") }
+        if conditions.terminating { words.append("terminating") }
+        return words.joined(separator: ",")
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

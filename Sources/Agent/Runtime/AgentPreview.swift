@@ -1,0 +1,51 @@
+import IPVS
+import KubernetesManifests
+import LoadBalancer
+
+/// The desired state a configuration's manifests describe, without a kernel (`ipvsd check`).
+public enum AgentPreview {
+    public static func desiredState(_ configuration: AgentConfiguration) throws -> (DesiredState, [String]) {
+        let stateFile = AgentStateFile(path: configuration.stateFile)
+        let previous = (try? stateFile.load())?.clusterIPs ?? [:]
+        let set = try ManifestLoader.load(path: configuration.manifests)
+        let built = try DesiredStateBuilder.build(
+            set,
+            options: try TranslationOptions(configuration),
+            allocations: ClusterIPAllocations(addresses: previous)
+        )
+        return (built.state, set.notes + built.notes)
+    }
+
+    static func kindName(_ kind: HealthCheckSpec.Kind) -> String {
+        switch kind {
+        case .tcp: "tcp"
+        case .http(let probe): "http \(probe.path)"
+        case .https(let probe): "https \(probe.path)"
+        case .udp: "udp"
+        case .command(let argv): "command \(argv.joined(separator: " "))"
+        }
+    }
+
+    /// `-> 10.96.100.50:80/tcp rr  default/backend-api:http` and one line per endpoint.
+    public static func render(_ state: DesiredState) -> String {
+        var text = ""
+        for id in state.virtualServers.keys.sorted() {
+            let service = state.virtualServers[id]!
+            var line = "\(id) \(service.virtualServer.scheduler.rawValue)"
+            if service.virtualServer.isPersistent { line += " persistent \(service.virtualServer.timeout)" }
+            line += "  \(service.origin)"
+            if let check = service.healthCheck { line += "  health \(kindName(check.kind))" }
+            text += line + "\n"
+            for rsID in service.realServers.keys.sorted() {
+                let server = service.realServers[rsID]!
+                var flags: [String] = []
+                if server.conditions.ready { flags.append("ready") }
+                if server.conditions.serving { flags.append("serving") }
+                if server.conditions.terminating { flags.append("terminating") }
+                text += "  -> \(rsID) weight \(server.realServer.weight) \(flags.joined(separator: ","))"
+                text += server.target.isEmpty ? "\n" : "  \(server.target)\n"
+            }
+        }
+        return text
+    }
+}

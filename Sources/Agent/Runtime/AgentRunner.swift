@@ -1,0 +1,137 @@
+import HealthCheck
+import IPVS
+import LoadBalancer
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+
+/// Builds the agent from its configuration and runs its loops under one service group until SIGTERM or
+/// SIGINT. On shutdown the kernel's tables are left as they are, so traffic keeps flowing while the
+/// agent is down; `ipvsd cleanup` removes what it owns.
+public enum AgentRunner {
+    /// Opens the kernel and the host network as the configuration says.
+    public static func openKernel(
+        _ configuration: AgentConfiguration
+    ) throws(AgentError) -> (
+        IPVSClient, HostNetwork
+    ) {
+        let namespace: NetworkNamespace =
+            configuration.networkNamespace.isEmpty ? .current : .path(configuration.networkNamespace)
+        do throws(IPVSError) {
+            let client = try IPVSClient(configuration: IPVSClient.Configuration(namespace: namespace))
+            _ = try client.info()
+            return (client, try HostNetwork(namespace: namespace))
+        } catch {
+            throw AgentError("cannot open IPVS: \(error) (is the ip_vs module loaded? ipvsd needs CAP_NET_ADMIN)")
+        }
+    }
+
+    /// Prepares the host (dummy interface, sysctls) and runs until shutdown.
+    public static func run(
+        configuration: AgentConfiguration,
+        metrics: AgentMetrics,
+        logger: Logger
+    ) async throws {
+        let (client, network) = try openKernel(configuration)
+        var binder: (any AddressBinder)?
+        do throws(IPVSError) {
+            if configuration.manageSysctls {
+                try network.apply(configuration.sysctls)
+                logger.info(
+                    "sysctls set",
+                    metadata: ["sysctls": "\(configuration.sysctls.settings.map { "\($0.name)=\($0.value)" })"]
+                )
+            }
+            if configuration.bindAddresses {
+                let dummy = DummyInterfaceBinder(network: network, interface: configuration.interface)
+                try dummy.prepare()
+                binder = dummy
+            }
+        } catch {
+            throw AgentError("preparing the host network: \(error)")
+        }
+        let agent = try Agent(
+            configuration: configuration,
+            kernel: client,
+            binder: binder,
+            logger: logger,
+            metrics: metrics
+        )
+        var services: [any Service] = [
+            SyncLoop(agent: agent),
+            ManifestWatcher(agent: agent, path: configuration.manifests, interval: configuration.watchInterval),
+            ReloadOnHangup(agent: agent, logger: logger),
+        ]
+        var healthLogger = logger
+        healthLogger[metadataKey: "component"] = "health"
+        let monitor = HealthMonitor(
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            maxConcurrentChecks: configuration.health.maxConcurrentChecks,
+            logger: healthLogger,
+            metricsFactory: metrics.factory
+        )
+        await agent.setHealthTargetHandler { monitor.setTargets($0) }
+        services.append(HealthService(monitor: monitor, agent: agent))
+        if !configuration.adminSocket.isEmpty {
+            services.append(try AdminServer.application(agent: agent, path: configuration.adminSocket, logger: logger))
+        }
+        if !configuration.metricsAddress.isEmpty {
+            services.append(
+                try MetricsServer.application(
+                    agent: agent,
+                    metrics: metrics,
+                    address: configuration.metricsAddress,
+                    logger: logger
+                )
+            )
+        }
+        logger.info(
+            "starting",
+            metadata: [
+                "manifests": "\(configuration.manifests)", "interface": "\(configuration.interface)",
+                "admin_socket": "\(configuration.adminSocket)", "metrics": "\(configuration.metricsAddress)",
+            ]
+        )
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+        logger.info("stopped; IPVS rules left in place (ipvsd cleanup removes them)")
+    }
+}
+
+/// Runs the health monitor and feeds its transitions to the agent.
+struct HealthService: Service {
+    let monitor: HealthMonitor
+    let agent: Agent
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await monitor.run() }
+                group.addTask {
+                    for await transition in monitor.transitions {
+                        await agent.healthChanged(transition.target, monitor.status(of: transition.target))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// SIGHUP reloads the manifests.
+struct ReloadOnHangup: Service {
+    let agent: Agent
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await cancelWhenGracefulShutdown {
+            for await _ in signals {
+                logger.info("SIGHUP: reloading manifests")
+                await agent.requestReload()
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+/// `GET /v1/status`: the agent's overall state.
+public struct AgentStatus: Codable, Sendable, Equatable {
+    public var version: String
+    /// Whether the desired state has been programmed at least once since start.
+    public var ready: Bool
+    /// Seconds since the agent started.
+    public var uptimeSeconds: Double
+    /// Where desired state comes from (a file or a directory of manifests).
+    public var manifests: String
+    /// Errors of the last manifest load; the previous good state stays programmed while this is not empty.
+    public var manifestErrors: [String]
+    /// Virtual and real servers the agent has programmed.
+    public var virtualServers: Int
+    public var realServers: Int
+    /// Real servers at weight 0 waiting for their connections to end.
+    public var drainingRealServers: Int
+    /// Desired virtual servers the agent leaves alone because another tool owns them.
+    public var conflicts: [String]
+    public var lastSync: SyncReport?
+    public var lastFullSync: SyncReport?
+    /// The last sync error, until a sync succeeds.
+    public var lastError: String?
+
+    public init(
+        version: String,
+        ready: Bool,
+        uptimeSeconds: Double,
+        manifests: String,
+        manifestErrors: [String],
+        virtualServers: Int,
+        realServers: Int,
+        drainingRealServers: Int,
+        conflicts: [String],
+        lastSync: SyncReport?,
+        lastFullSync: SyncReport?,
+        lastError: String?
+    ) {
+        self.version = version
+        self.ready = ready
+        self.uptimeSeconds = uptimeSeconds
+        self.manifests = manifests
+        self.manifestErrors = manifestErrors
+        self.virtualServers = virtualServers
+        self.realServers = realServers
+        self.drainingRealServers = drainingRealServers
+        self.conflicts = conflicts
+        self.lastSync = lastSync
+        self.lastFullSync = lastFullSync
+        self.lastError = lastError
+    }
+}
+
+/// One sync: what triggered it, how long it took, what it wrote.
+public struct SyncReport: Codable, Sendable, Equatable {
+    /// `full` (reads the kernel) or `incremental` (only what changed).
+    public var kind: String
+    /// Seconds since the agent started, when the sync ended.
+    public var atSeconds: Double
+    public var durationSeconds: Double
+    public var operations: Int
+    public var failures: Int
+
+    public init(kind: String, atSeconds: Double, durationSeconds: Double, operations: Int, failures: Int) {
+        self.kind = kind
+        self.atSeconds = atSeconds
+        self.durationSeconds = durationSeconds
+        self.operations = operations
+        self.failures = failures
+    }
+}

@@ -1,0 +1,85 @@
+import AgentAPI
+import FoundationEssentials
+import IPVSAdmin
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A minimal HTTP/1.0 client for ipvsd's admin socket: one request, read to end of stream.
+///
+/// Hand-written rather than an HTTP client library, so that ipvsctl stays a small, fast-starting binary.
+struct AdminSocketClient {
+    var path: String
+
+    /// Sends `method path` and returns the body of a 2xx response.
+    /// - Throws: ``AdminError`` naming the socket when ipvsd is not reachable or answers with an error.
+    func request(_ method: String, _ target: String) throws(AdminError) -> [UInt8] {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw AdminError("socket: \(String(cString: strerror(errno)))", status: 1) }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard path.utf8.count < capacity else { throw AdminError("socket path too long: \(path)", status: 1) }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard connected == 0 else {
+            let reason = String(cString: strerror(errno))
+            throw AdminError("cannot reach ipvsd at \(path): \(reason) (is ipvsd running? are you root?)", status: 1)
+        }
+        let request = Array("\(method) \(target) HTTP/1.0\r\nHost: ipvsd\r\nContent-Length: 0\r\n\r\n".utf8)
+        var sent = 0
+        while sent < request.count {
+            let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard count > 0 else {
+                throw AdminError("writing to \(path): \(String(cString: strerror(errno)))", status: 1)
+            }
+            sent += count
+        }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { break }
+            response += chunk[0..<count]
+        }
+        return try Self.body(of: response, from: path)
+    }
+
+    /// The body of a raw HTTP response; non-2xx statuses become errors.
+    static func body(of response: [UInt8], from path: String) throws(AdminError) -> [UInt8] {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard let end = response.indices.first(where: { response[$0...].starts(with: separator) }) else {
+            throw AdminError("ipvsd at \(path) sent an incomplete response", status: 1)
+        }
+        let head = String(decoding: response[..<end], as: UTF8.self)
+        let statusLine = head.split(separator: "\r\n").first.map(String.init) ?? ""
+        let parts = statusLine.split(separator: " ")
+        guard parts.count >= 2, let status = Int(parts[1]) else {
+            throw AdminError("ipvsd at \(path) sent an invalid status line: \(statusLine)", status: 1)
+        }
+        guard (200..<300).contains(status) else {
+            throw AdminError("ipvsd answered \(statusLine.dropFirst(parts[0].count + 1))", status: 1)
+        }
+        return Array(response[(end + 4)...])
+    }
+
+    func get<T: Decodable>(_ type: T.Type, _ target: String) throws(AdminError) -> T {
+        let body = try request("GET", target)
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body))
+        } catch {
+            throw AdminError("ipvsd sent an unexpected \(target) payload: \(error)", status: 1)
+        }
+    }
+}

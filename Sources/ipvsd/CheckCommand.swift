@@ -1,0 +1,58 @@
+import Agent
+import ArgumentParser
+import IPVS
+import KubernetesManifests
+import LoadBalancer
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate the config and the manifests and print the virtual servers they describe.",
+        discussion: """
+            Touches neither the kernel nor the state file. Exit status 0 when valid, 1 with every error \
+            (file:line: field: message) otherwise.
+            """
+    )
+    @OptionGroup var options: CommonOptions
+
+    func run() throws {
+        let configuration = try options.loadConfiguration()
+        do {
+            let (state, notes) = try AgentPreview.desiredState(configuration)
+            for note in notes { print("note: \(note)") }
+            print(AgentPreview.render(state), terminator: "")
+        } catch let errors as ManifestErrors {
+            print(errors.description)
+            throw ExitCode(1)
+        } catch let error as AgentError {
+            print(error.description)
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct CleanupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cleanup",
+        abstract: "Delete every virtual server ipvsd owns and unbind its addresses.",
+        discussion: "Entries other tools created stay. Run it after stopping the agent."
+    )
+    @OptionGroup var options: CommonOptions
+
+    func run() async throws {
+        let configuration = try options.loadConfiguration()
+        let logger = options.makeLogger()
+        do {
+            let (client, network) = try AgentRunner.openKernel(configuration)
+            let binder =
+                configuration.bindAddresses
+                ? DummyInterfaceBinder(network: network, interface: configuration.interface) : nil
+            let agent = try Agent(configuration: configuration, kernel: client, binder: binder, logger: logger)
+            let count = try await agent.cleanup()
+            print("removed \(count) virtual servers")
+        } catch {
+            print(error.description)
+            throw ExitCode(1)
+        }
+    }
+}
