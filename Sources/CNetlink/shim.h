@@ -71,4 +71,56 @@ static inline void cnl_netns_run(struct cnl_netns_job *job) {
     pthread_join(thread, NULL);
 }
 
+// Host network (HostNetwork.swift): links, addresses and sysctls over NETLINK_ROUTE (libnl-route-3).
+#include <netlink/route/link.h>
+#include <netlink/route/addr.h>
+#include <net/if.h>
+#include <linux/if_addr.h>
+
+static const unsigned int cnl_iff_up = IFF_UP;
+static const unsigned int cnl_ifa_f_nodad = IFA_F_NODAD;
+static const unsigned char cnl_rt_scope_link = RT_SCOPE_LINK;
+
+// Connects a socket (nl_connect with `protocol`) and/or opens a file inside a network namespace, on a
+// short-lived thread like cnl_netns_run: /proc/sys/net belongs to the namespace of the thread that opens it,
+// and a netlink socket to the namespace it was connected in.
+struct cnl_netns_open_job {
+    int nsfd;           // in: namespace to enter
+    struct nl_sock *sk; // in: socket to connect with nl_connect(sk, protocol), or NULL
+    int protocol;       // in: netlink protocol for sk
+    const char *path;   // in: file to open with `flags` (O_CLOEXEC is added), or NULL
+    int flags;          // in
+    int sys_errno;      // out: errno of a failed setns/open/pthread_create, else 0
+    int nl_error;       // out: libnl error of a failed nl_connect, else 0
+    int fd;             // out: the opened file, else -1
+    int entered;        // out: 1 once the thread is inside the namespace (a later sys_errno is open's)
+};
+
+static void *cnl_netns_open_thread(void *arg) {
+    struct cnl_netns_open_job *job = (struct cnl_netns_open_job *)arg;
+    if (setns(job->nsfd, CLONE_NEWNET)) { job->sys_errno = errno; return NULL; }
+    job->entered = 1;
+    if (job->sk != NULL) {
+        job->nl_error = nl_connect(job->sk, job->protocol);
+        if (job->nl_error < 0) return NULL;
+    }
+    if (job->path != NULL) {
+        job->fd = open(job->path, job->flags | O_CLOEXEC);
+        if (job->fd < 0) job->sys_errno = errno;
+    }
+    return NULL;
+}
+
+/// Runs `job` on a new thread and waits for it.
+static inline void cnl_netns_open(struct cnl_netns_open_job *job) {
+    job->sys_errno = 0;
+    job->nl_error = 0;
+    job->fd = -1;
+    job->entered = 0;
+    pthread_t thread;
+    int err = pthread_create(&thread, NULL, cnl_netns_open_thread, job);
+    if (err != 0) { job->sys_errno = err; return; }
+    pthread_join(thread, NULL);
+}
+
 #endif

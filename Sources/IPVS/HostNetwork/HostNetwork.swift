@@ -1,0 +1,153 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The host side of a load balancer in one network namespace: the dummy interface holding the virtual
+/// addresses, those addresses, and sysctls.
+///
+/// Thread-safe: link and address requests are serialized on one NETLINK_ROUTE socket connected inside the
+/// namespace. Sysctl files are opened on a short-lived thread inside the namespace; the caller's threads
+/// never change namespace.
+public final class HostNetwork: Sendable {
+    /// The namespace this instance changes.
+    public let namespace: NetworkNamespace
+    private let socket: Mutex<RouteSocket>
+
+    /// Opens a route netlink socket in `namespace`.
+    /// - Throws: ``IPVSError/Code/connectionFailed`` or ``IPVSError/Code/notFound`` (no such namespace).
+    public init(namespace: NetworkNamespace = .current) throws(IPVSError) {
+        self.namespace = namespace
+        self.socket = Mutex(try RouteSocket(namespace: namespace))
+    }
+
+    private func withSocket<R: Sendable>(_ body: (RouteSocket) throws(IPVSError) -> R) throws(IPVSError) -> R {
+        try socket.withLock { (socket: inout RouteSocket) throws(IPVSError) -> R in try body(socket) }
+    }
+
+    /// Creates the dummy interface if missing (type dummy), and sets it up. Idempotent. Returns its index.
+    ///
+    /// An existing interface of another type with that name is an error naming it.
+    /// - Throws: ``IPVSError/Code/alreadyExists`` when `name` is taken by another kind of interface,
+    ///   ``IPVSError/Code/invalidInput`` for a name the kernel would refuse.
+    @discardableResult
+    public func ensureDummyInterface(named name: String) throws(IPVSError) -> Int32 {
+        try Self.validateInterfaceName(name)
+        return try withSocket { (socket: RouteSocket) throws(IPVSError) -> Int32 in
+            // Look, create, look again: another process creating the same name in between is harmless.
+            for _ in 0..<3 {
+                if let link = try socket.link(named: name) {
+                    guard link.type == "dummy" else {
+                        let kind = link.type.map { "a \($0) interface" } ?? "an interface without a link type"
+                        throw IPVSError(
+                            .alreadyExists,
+                            "cannot use \(name) as the dummy interface: \(name) exists and is \(kind), not dummy",
+                            errno: EEXIST
+                        )
+                    }
+                    if !link.isUp { try socket.setUp(named: name) }
+                    return link.index
+                }
+                do throws(IPVSError) {
+                    try socket.createLink(named: name, type: "dummy")
+                } catch  where error.code == .alreadyExists {
+                    continue
+                }
+            }
+            throw IPVSError(.kernel, "cannot create dummy interface \(name): it keeps appearing and disappearing")
+        }
+    }
+
+    /// The addresses on an interface (IPv4 and IPv6, excluding IPv6 link-local).
+    /// - Throws: ``IPVSError/Code/notFound`` when the interface does not exist.
+    public func addresses(on interface: String) throws(IPVSError) -> Set<IPAddress> {
+        try Self.validateInterfaceName(interface)
+        return try withSocket { (socket: RouteSocket) throws(IPVSError) -> Set<IPAddress> in
+            let index = try socket.index(of: interface, for: "list the addresses of \(interface)")
+            let assigned = try socket.addresses(ifindex: index, interface: interface)
+            return Set(assigned.filter { !$0.isIPv6LinkLocal }.map(\.address))
+        }
+    }
+
+    /// Adds a host address (/32 or /128; IPv6 with IFA_F_NODAD so it is usable at once). Idempotent.
+    /// - Throws: ``IPVSError/Code/notFound`` when the interface does not exist.
+    public func add(_ address: IPAddress, to interface: String) throws(IPVSError) {
+        try Self.validateInterfaceName(interface)
+        let prefix = Self.hostPrefixLength(address)
+        try withSocket { (socket: RouteSocket) throws(IPVSError) in
+            let index = try socket.index(of: interface, for: "add \(address)/\(prefix) to \(interface)")
+            try socket.addAddress(address, prefixLength: prefix, ifindex: index, interface: interface)
+        }
+    }
+
+    /// Removes an address. Idempotent (absent is fine).
+    ///
+    /// Removes it whatever its prefix length, so an address added by hand as /24 goes too.
+    /// - Throws: ``IPVSError/Code/notFound`` when the interface does not exist.
+    public func remove(_ address: IPAddress, from interface: String) throws(IPVSError) {
+        try Self.validateInterfaceName(interface)
+        try withSocket { (socket: RouteSocket) throws(IPVSError) in
+            let index = try socket.index(of: interface, for: "remove \(address) from \(interface)")
+            for entry in try socket.addresses(ifindex: index, interface: interface) where entry.address == address {
+                try socket.deleteAddress(
+                    address,
+                    prefixLength: entry.prefixLength,
+                    ifindex: index,
+                    interface: interface
+                )
+            }
+        }
+    }
+
+    /// Deletes an interface of any type; one that does not exist is fine.
+    public func deleteInterface(named name: String) throws(IPVSError) {
+        try Self.validateInterfaceName(name)
+        try withSocket { (socket: RouteSocket) throws(IPVSError) in try socket.deleteLink(named: name) }
+    }
+
+    /// Whether an interface named `name` exists in the namespace.
+    public func interfaceExists(_ name: String) throws(IPVSError) -> Bool {
+        try Self.validateInterfaceName(name)
+        return try withSocket { (socket: RouteSocket) throws(IPVSError) -> Bool in
+            try socket.link(named: name) != nil
+        }
+    }
+
+    /// Reads a sysctl under /proc/sys (e.g. "net/ipv4/vs/conntrack") in this namespace, without the newline.
+    /// - Throws: ``IPVSError/Code/invalidInput`` for a malformed name, ``IPVSError/Code/notFound`` when the
+    ///   sysctl does not exist.
+    public func sysctl(_ name: String) throws(IPVSError) -> String {
+        try Sysctl.value(of: name, in: namespace)
+    }
+
+    /// Writes a sysctl under /proc/sys (e.g. "net/ipv4/vs/conntrack") in this namespace.
+    /// - Throws: ``IPVSError/Code/invalidInput`` for a malformed name or value, ``IPVSError/Code/notFound``
+    ///   when the sysctl does not exist, ``IPVSError/Code/invalidArgument`` when the kernel refuses the value.
+    public func setSysctl(_ name: String, to value: String) throws(IPVSError) {
+        try Sysctl.set(name, to: value, in: namespace)
+    }
+
+    /// The prefix length of a single host: 32 for IPv4, 128 for IPv6.
+    static func hostPrefixLength(_ address: IPAddress) -> Int32 {
+        address.family == .inet ? 32 : 128
+    }
+
+    /// Refuses what the kernel's `dev_valid_name` refuses, with a message saying why.
+    static func validateInterfaceName(_ name: String) throws(IPVSError) {
+        func invalid(_ why: String) -> IPVSError {
+            IPVSError(.invalidInput, "invalid interface name '\(name)': \(why)")
+        }
+        let bytes = Array(name.utf8)
+        guard !bytes.isEmpty else { throw invalid("it is empty") }
+        // IFNAMSIZ is 16 including the terminating NUL.
+        guard bytes.count <= 15 else { throw invalid("it is \(bytes.count) bytes long, the limit is 15") }
+        guard name != ".", name != ".." else { throw invalid("'.' and '..' are not interface names") }
+        if let bad = bytes.first(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ":") || $0 <= 0x20 }) {
+            let shown = bad > 0x20 ? "'\(Character(Unicode.Scalar(bad)))'" : "a space or control character"
+            throw invalid("it contains \(shown)")
+        }
+    }
+}
