@@ -36,7 +36,9 @@ struct AdminSocketClient {
             let reason = String(cString: strerror(errno))
             throw AdminError("cannot reach ipvsd at \(path): \(reason) (is ipvsd running? are you root?)", status: 1)
         }
-        let request = Array("\(method) \(target) HTTP/1.0\r\nHost: ipvsd\r\nContent-Length: 0\r\n\r\n".utf8)
+        let request = Array(
+            "\(method) \(target) HTTP/1.1\r\nHost: ipvsd\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".utf8
+        )
         var sent = 0
         while sent < request.count {
             let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -45,21 +47,42 @@ struct AdminSocketClient {
             }
             sent += count
         }
+        // A stuck agent must not hang the command: give up after 10 s without data.
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var response: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
+        while !Self.isComplete(response) {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0, errno == EINTR { continue }
+            if count < 0, errno == EAGAIN {
+                throw AdminError("ipvsd at \(path) did not answer within 10 s", status: 1)
+            }
             if count <= 0 { break }
             response += chunk[0..<count]
         }
         return try Self.body(of: response, from: path)
     }
 
+    /// Whether `response` holds the whole head and as many body bytes as its Content-Length says.
+    static func isComplete(_ response: [UInt8]) -> Bool {
+        guard let end = headEnd(response) else { return false }
+        let head = String(decoding: response[..<end], as: UTF8.self).lowercased()
+        for line in head.split(separator: "\r\n") where line.hasPrefix("content-length:") {
+            let length = Int(line.dropFirst("content-length:".count).filter { $0 != " " }) ?? 0
+            return response.count - (end + 4) >= length
+        }
+        return false  // no length: read to the end of the stream
+    }
+
+    static func headEnd(_ response: [UInt8]) -> Int? {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        return response.indices.first { response[$0...].starts(with: separator) }
+    }
+
     /// The body of a raw HTTP response; non-2xx statuses become errors.
     static func body(of response: [UInt8], from path: String) throws(AdminError) -> [UInt8] {
-        let separator: [UInt8] = [13, 10, 13, 10]
-        guard let end = response.indices.first(where: { response[$0...].starts(with: separator) }) else {
+        guard let end = headEnd(response) else {
             throw AdminError("ipvsd at \(path) sent an incomplete response", status: 1)
         }
         let head = String(decoding: response[..<end], as: UTF8.self)

@@ -45,7 +45,7 @@ extension AgentConfiguration {
         }
         attempt { () throws(ManifestError) in
             guard let item = node["jitter"] else { return }
-            guard let value = Double(try item.asString()), (0...0.5).contains(value) else {
+            guard let text = item.node.scalar?.string, let value = Double(text), (0...0.5).contains(value) else {
                 throw item.error("must be a fraction from 0 to 0.5")
             }
             spec.jitter = value

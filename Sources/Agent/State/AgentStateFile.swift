@@ -59,7 +59,7 @@ public struct AgentStateFile: Sendable {
 
     public func save(_ state: AgentState) throws(AgentError) {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data: Data
         do { data = try encoder.encode(state) } catch { throw AgentError("state file: \(error)") }
         let directory = (path as NSString).deletingLastPathComponent
