@@ -6,7 +6,7 @@ enum ServiceDecoder {
         let errorsBefore = sink.errors.count
         var overrideErrors: [ManifestError] = []
         let overrides = Annotations.parse(meta.metadata["annotations"], errors: &overrideErrors)
-        overrideErrors.forEach { sink.append($0) }
+        for error in overrideErrors { sink.append(error) }
         guard let spec = sink.attempt({ () throws(ManifestError) in try doc.required("spec") }),
             sink.attempt({ () throws(ManifestError) in try spec.asMapping() }) != nil
         else { return nil }
