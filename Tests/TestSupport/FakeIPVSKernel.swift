@@ -54,6 +54,7 @@ public final class FakeIPVSKernel: IPVSKernel, Sendable {
         tables.withLock { $0.failures.append((matching, errno)) }
     }
 
+    @discardableResult
     public func apply(_ operations: [IPVSOperation], progress: ((Int, Int) -> Void)?) -> BulkApplyResult {
         var failures: [BulkApplyResult.Failure] = []
         tables.withLock { t in

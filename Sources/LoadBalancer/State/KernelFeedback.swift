@@ -44,6 +44,7 @@ extension LoadBalancerState {
                 dirty.insert(id)
             }
         }
+        for id in strays.keys where !present.contains(id) { strays[id] = nil }
         for id in owned where !present.contains(id) {
             forget(id)
             dirty.insert(id)
@@ -85,6 +86,7 @@ extension LoadBalancerState {
     /// Failed operations are not applied; their services stay dirty so the next `plan` retries them. What a
     /// failure proves is learnt, though: a missing service or real server (ESRCH, ENOENT) leaves the model,
     /// and a service another program added first (EEXIST) becomes foreign, so a retry does not repeat it.
+    /// Real servers the same batch added to that foreign service are taken out again by the next plan.
     @discardableResult
     public mutating func record(_ operations: [IPVSOperation], result: BulkApplyResult) -> Set<VirtualServer.ID> {
         var failed = Set<VirtualServer.ID>()
@@ -117,11 +119,14 @@ extension LoadBalancerState {
             programmed[service.id]?.virtualServer = service
         case .deleteService(let id):
             forget(id)
+        case .addServer(let server, let id) where !owned.contains(id):
+            strays[id, default: []].insert(server.id)
         case .addServer(let server, let id), .updateServer(let server, let id):
             programmed[id]?.realServers[server.id] = server
         case .deleteServer(let server, let id):
             programmed[id]?.realServers[server] = nil
             endDrain(of: server, in: id)
+            removeStray(server, from: id)
         case .zero, .flush, .setTimeouts, .startDaemon, .stopDaemon:
             break
         }
@@ -139,6 +144,7 @@ extension LoadBalancerState {
         case (.deleteServer(let server, _), ENOENT):
             programmed[id]?.realServers[server] = nil
             endDrain(of: server, in: id)
+            removeStray(server, from: id)
         default:
             break
         }
@@ -149,6 +155,12 @@ extension LoadBalancerState {
         owned.remove(id)
         programmed[id] = nil
         drains[id] = nil
+        strays[id] = nil
+    }
+
+    private mutating func removeStray(_ server: RealServer.ID, from id: VirtualServer.ID) {
+        guard strays[id]?.remove(server) != nil else { return }
+        if strays[id]?.isEmpty == true { strays[id] = nil }
     }
 }
 

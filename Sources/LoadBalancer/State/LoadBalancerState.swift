@@ -33,6 +33,8 @@ public struct LoadBalancerState: Sendable {
     /// Services to re-plan whatever the caller asks for: failed operations, repairs found by `adopt`.
     var dirty: Set<VirtualServer.ID> = []
     var drains: [VirtualServer.ID: [RealServer.ID: Drain]] = [:]
+    /// Real servers a batch put into a foreign service after its addService was refused: taken out again.
+    var strays: [VirtualServer.ID: Set<RealServer.ID>] = [:]
     var health: [HealthTarget: HealthStatus] = [:]
     var targetIndex: [HealthTarget: Set<HealthReference>] = [:]
 

@@ -27,6 +27,7 @@ extension LoadBalancerState {
         ids.formUnion(owned)
         ids.formUnion(programmed.keys)
         ids.formUnion(conflicts)
+        ids.formUnion(strays.keys)
         return ids
     }
 
@@ -41,6 +42,9 @@ extension LoadBalancerState {
         into operations: inout [IPVSOperation],
         serviceDeletions: inout [IPVSOperation]
     ) {
+        if !owned.contains(id), let stray = strays[id] {
+            operations += stray.sorted().map { .deleteServer($0, from: id) }
+        }
         guard let desired = desiredState.virtualServers[id] else {
             conflicts.remove(id)
             if programmed[id] != nil {
