@@ -20,10 +20,15 @@ public struct LocatedYAML {
     /// Parses a stream of documents (`---`), dropping empty ones.
     public static func parseAll(_ text: String, file: String) throws(ManifestError) -> [LocatedYAML] {
         do {
-            return try Yams.compose_all(yaml: text).compactMap { node -> LocatedYAML? in
+            // The sequence keeps a parse error instead of throwing it: check after reading.
+            var sequence = try Yams.compose_all(yaml: text)
+            var documents: [LocatedYAML] = []
+            while let node = sequence.next() {
                 let doc = LocatedYAML(node: node, file: file)
-                return doc.isNull ? nil : doc
+                if !doc.isNull { documents.append(doc) }
             }
+            if let error = sequence.error { throw error }
+            return documents
         } catch {
             throw syntaxError(error, file: file)
         }

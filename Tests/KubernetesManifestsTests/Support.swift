@@ -5,7 +5,8 @@ import Testing
 
 /// Parses `text` and builds the state, failing the test with the errors when either step throws.
 func buildState(
-    _ text: String, options: TranslationOptions = TranslationOptions(),
+    _ text: String,
+    options: TranslationOptions = TranslationOptions(),
     allocations: ClusterIPAllocations = ClusterIPAllocations()
 ) throws -> (state: DesiredState, allocations: ClusterIPAllocations, notes: [String]) {
     let set = try ManifestLoader.parse(text, file: "test.yaml")
