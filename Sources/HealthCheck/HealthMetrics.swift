@@ -20,13 +20,20 @@ struct HealthMetrics: Sendable {
         for kind in Self.kindNames {
             kinds[kind] = PerKind(
                 duration: Metrics.Timer(
-                    label: "ipvsd_health_check_duration_seconds", dimensions: [("kind", kind)], factory: factory),
+                    label: "ipvsd_health_check_duration_seconds",
+                    dimensions: [("kind", kind)],
+                    factory: factory
+                ),
                 ok: Counter(
-                    label: "ipvsd_health_checks_total", dimensions: [("kind", kind), ("result", "ok")],
-                    factory: factory),
+                    label: "ipvsd_health_checks_total",
+                    dimensions: [("kind", kind), ("result", "ok")],
+                    factory: factory
+                ),
                 fail: Counter(
-                    label: "ipvsd_health_checks_total", dimensions: [("kind", kind), ("result", "fail")],
-                    factory: factory)
+                    label: "ipvsd_health_checks_total",
+                    dimensions: [("kind", kind), ("result", "fail")],
+                    factory: factory
+                )
             )
         }
         self.kinds = kinds

@@ -39,8 +39,12 @@ public final class HealthMonitor: Sendable {
         metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.init(
-            prober: NIOProber(group: eventLoopGroup), clock: clock, maxConcurrentChecks: maxConcurrentChecks,
-            logger: logger, metricsFactory: metricsFactory)
+            prober: NIOProber(group: eventLoopGroup),
+            clock: clock,
+            maxConcurrentChecks: maxConcurrentChecks,
+            logger: logger,
+            metricsFactory: metricsFactory
+        )
     }
 
     /// A monitor with any prober (tests script one).
@@ -100,7 +104,7 @@ public final class HealthMonitor: Sendable {
                 while !Task.isCancelled {
                     let now = clock.now
                     let (launch, deadline) = state.withLock { state in
-                        state.ready.append(contentsOf: state.schedule.takeDue(at: now))
+                        state.ready.append(contentsOf: state.schedule.takeDue(at: now).map(\.target))
                         var launch: [HealthTarget] = []
                         while state.inFlight < maxConcurrentChecks, let target = state.ready.popFirst() {
                             guard state.schedule.contains(target) else { continue }

@@ -36,7 +36,8 @@ struct HealthSchedule {
     /// Makes the schedule hold exactly `targets`; new ones get a first check spread over one interval.
     /// - Returns: the targets added and removed.
     mutating func setTargets(
-        _ targets: Set<HealthTarget>, now: Duration
+        _ targets: Set<HealthTarget>,
+        now: Duration
     ) -> (added: [HealthTarget], removed: [HealthTarget]) {
         let removed = slots.keys.filter { !targets.contains($0) }
         for target in removed { slots[target] = nil }
@@ -59,9 +60,9 @@ struct HealthSchedule {
         return heap.min?.deadline
     }
 
-    /// Takes every target due at `now`, marks it busy and schedules its following slot.
-    mutating func takeDue(at now: Duration) -> [HealthTarget] {
-        var due: [HealthTarget] = []
+    /// Takes every target due at `now` with its scheduled time, marks it busy and schedules its next slot.
+    mutating func takeDue(at now: Duration) -> [(target: HealthTarget, scheduled: Duration)] {
+        var due: [(target: HealthTarget, scheduled: Duration)] = []
         while let top = heap.min, top.deadline <= now {
             heap.removeMin()
             guard slots[top.element.target]?.id == top.element.id else { continue }
@@ -77,7 +78,7 @@ struct HealthSchedule {
                 skippedSlots += 1
             } else {
                 slots[target]!.busy = true
-                due.append(target)
+                due.append((target, top.deadline))
             }
         }
         return due

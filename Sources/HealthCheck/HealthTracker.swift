@@ -56,7 +56,12 @@ public struct HealthTracker: Sendable, Hashable {
         }
         guard newState != status.state else { return nil }
         let transition = HealthTransition(
-            target: target, from: status.state, to: newState, reason: result.reason, at: now)
+            target: target,
+            from: status.state,
+            to: newState,
+            reason: result.reason,
+            at: now
+        )
         status.state = newState
         status.since = now
         return transition

@@ -29,7 +29,9 @@ struct CommandProbeTests {
 
     @Test func argumentsAreNotInterpretedByAShell() async {
         // With a shell around argv, `;` would end the test and `exit 0` would run.
-        let result = await prober.probe(target(.command(argv: ["/bin/test", "a", "=", "b;", "exit", "0"]), "127.0.0.1", 1))
+        let result = await prober.probe(
+            target(.command(argv: ["/bin/test", "a", "=", "b;", "exit", "0"]), "127.0.0.1", 1)
+        )
         #expect(!result.success)
     }
 

@@ -46,7 +46,10 @@ struct HealthTrackerTests {
         #expect((transition.from, transition.to) == (.up, .down))
         #expect(transition.reason == "connection refused")
         #expect(transition.at == .seconds(100))
-        #expect(tracker.status == HealthStatus(state: .down, lastResult: "connection refused", since: .seconds(100), consecutive: fall))
+        #expect(
+            tracker.status
+                == HealthStatus(state: .down, lastResult: "connection refused", since: .seconds(100), consecutive: fall)
+        )
         #expect(!tracker.status.mayServe)
     }
 

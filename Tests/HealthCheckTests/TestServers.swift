@@ -6,19 +6,38 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Local listeners the probe tests run against, each on an ephemeral port.
 struct TestServer {
     let channel: any Channel
-    var port: UInt16 { UInt16(channel.localAddress!.port!) }
+    let port: UInt16
+    let requests: RequestLog
+
+    init(channel: any Channel, requests: RequestLog = RequestLog()) {
+        self.channel = channel
+        self.port = UInt16(channel.localAddress?.port ?? 0)
+        self.requests = requests
+    }
+
+    /// The last request head the server read.
+    var lastHead: HTTPRequestHead? { requests.head.withLock { $0 } }
 
     func close() async throws { try await channel.close() }
 
     /// Accepts TCP connections and, unless `respond` is false, answers HTTP requests.
     static func http(
-        host: String = "127.0.0.1", status: HTTPResponseStatus = .ok, body: String = "", respond: Bool = true,
-        tls: Bool = false, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        host: String = "127.0.0.1",
+        status: HTTPResponseStatus = .ok,
+        body: String = "",
+        respond: Bool = true,
+        tls: Bool = false,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> TestServer {
         let sslContext = try tls ? NIOSSLContext(configuration: serverTLS()) : nil
+        let requests = RequestLog()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -27,11 +46,11 @@ struct TestServer {
                     if let sslContext { try sync.addHandler(NIOSSLServerHandler(context: sslContext)) }
                     guard respond else { return }
                     try sync.configureHTTPServerPipeline()
-                    try sync.addHandler(FixedResponder(status: status, body: body))
+                    try sync.addHandler(FixedResponder(status: status, body: body, requests: requests))
                 }
             }
             .bind(host: host, port: 0).get()
-        return TestServer(channel: channel)
+        return TestServer(channel: channel, requests: requests)
     }
 
     /// Replies to every datagram with its own bytes (or stays silent).
@@ -46,19 +65,13 @@ struct TestServer {
         return TestServer(channel: channel)
     }
 
-    /// A port nothing listens on: bound, then closed.
-    static func closedPort(host: String = "127.0.0.1") async throws -> UInt16 {
-        let server = try await http(host: host)
-        let port = server.port
-        try await server.close()
-        return port
-    }
-
     private static func serverTLS() throws -> TLSConfiguration {
         TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(TestCertificate.certificatePEM.utf8))
                 .map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(TestCertificate.privateKeyPEM.utf8), format: .pem))
+            privateKey: .privateKey(
+                try NIOSSLPrivateKey(bytes: Array(TestCertificate.privateKeyPEM.utf8), format: .pem)
+            )
         )
     }
 }
@@ -70,18 +83,18 @@ final class FixedResponder: ChannelInboundHandler {
 
     let status: HTTPResponseStatus
     let body: String
-    /// The last request head, for tests that check what the prober sent.
-    static let lastHead = Mutex<HTTPRequestHead?>(nil)
+    let requests: RequestLog
 
-    init(status: HTTPResponseStatus, body: String) {
+    init(status: HTTPResponseStatus, body: String, requests: RequestLog) {
         self.status = status
         self.body = body
+        self.requests = requests
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            Self.lastHead.withLock { $0 = head }
+            requests.head.withLock { $0 = head }
         case .body:
             break
         case .end:
@@ -97,20 +110,57 @@ final class FixedResponder: ChannelInboundHandler {
     }
 }
 
+/// What a test server was asked.
+final class RequestLog: Sendable {
+    let head = Mutex<HTTPRequestHead?>(nil)
+}
+
 final class EchoHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: envelope.data)), promise: nil)
+        context.writeAndFlush(
+            wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: envelope.data)),
+            promise: nil
+        )
     }
 }
 
 /// A target for `kind` at `host:port`, with a short timeout so failing tests end quickly.
 func target(
-    _ kind: HealthCheckSpec.Kind, _ host: String = "127.0.0.1", _ port: UInt16, timeout: Duration = .seconds(2)
+    _ kind: HealthCheckSpec.Kind,
+    _ host: String = "127.0.0.1",
+    _ port: UInt16,
+    timeout: Duration = .seconds(2)
 ) -> HealthTarget {
     let spec = HealthCheckSpec(kind: kind, timeout: timeout)
     return HealthTarget(realServer: RealServer.ID(address: IPAddress(host)!, port: port), spec: spec)
+}
+
+/// A TCP port bound but never listening: connections to it are refused, and while it is held no parallel
+/// test's listener can take it.
+final class ClosedPort {
+    let port: UInt16
+    private let descriptor: CInt
+
+    init(host: String = "127.0.0.1") throws {
+        let address = try SocketAddress(ipAddress: host, port: 0)
+        let family = host.contains(":") ? AF_INET6 : AF_INET
+        let descriptor = socket(family, CInt(SOCK_STREAM.rawValue), 0)
+        self.descriptor = descriptor
+        guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        let bound = address.withSockAddr { bind(descriptor, $0, socklen_t($1)) }
+        guard bound == 0 else { throw IOError(errnoCode: errno, reason: "bind") }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        // sin_port and sin6_port both sit at offset 2, in network byte order.
+        port = withUnsafeBytes(of: storage) { UInt16(bigEndian: $0.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) }
+    }
+
+    deinit { close(descriptor) }
 }

@@ -25,7 +25,9 @@ enum CommandProbe {
         let reason = await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
             process.terminationHandler = { process in
                 killed.timer.withLock { $0?.cancel() }
-                continuation.resume(returning: describe(process, killedAtTimeout: killed.fired.load(ordering: .acquiring)))
+                continuation.resume(
+                    returning: describe(process, killedAtTimeout: killed.fired.load(ordering: .acquiring))
+                )
             }
             do {
                 try process.run()

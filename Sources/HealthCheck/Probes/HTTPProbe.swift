@@ -27,8 +27,12 @@ extension NIOProber {
                         try sync.addHTTPClientHandlers()
                         try sync.addHandler(
                             HTTPCheckHandler(
-                                head: head, expectedStatus: http.expectedStatus, bodyContains: http.bodyContains,
-                                promise: promise))
+                                head: head,
+                                expectedStatus: http.expectedStatus,
+                                bodyContains: http.bodyContains,
+                                promise: promise
+                            )
+                        )
                         return channel.eventLoop.makeSucceededVoidFuture()
                     } catch {
                         return channel.eventLoop.makeFailedFuture(error)
@@ -92,7 +96,12 @@ final class HTTPCheckHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var body: [UInt8] = []
     private var searchedUpTo = 0
 
-    init(head: HTTPRequestHead, expectedStatus: ClosedRange<Int>, bodyContains: String?, promise: EventLoopPromise<String>) {
+    init(
+        head: HTTPRequestHead,
+        expectedStatus: ClosedRange<Int>,
+        bodyContains: String?,
+        promise: EventLoopPromise<String>
+    ) {
         self.head = head
         self.expectedStatus = expectedStatus
         self.bodyContains = bodyContains

@@ -17,7 +17,8 @@ extension NIOProber {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            UDPCheckHandler(expect: expect, unmatched: unmatched, promise: promise))
+                            UDPCheckHandler(expect: expect, unmatched: unmatched, promise: promise)
+                        )
                     }
                 }
                 .connect(to: address)
