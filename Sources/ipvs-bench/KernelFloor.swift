@@ -1,0 +1,140 @@
+import Foundation
+import IPVS
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The kernel's floor for programming: the workload's requests encoded before the clock starts, then only
+/// `sendmsg` of full batches and the reads of their acknowledgements, on a bare generic-netlink socket.
+///
+/// The library's encoder is internal, so this file carries a minimal encoder of its own for the two
+/// requests the workload needs (IPVS_CMD_NEW_SERVICE, IPVS_CMD_NEW_DEST), with the library's batch limits.
+final class KernelFloor {
+    private let descriptor: Int32
+    private let familyID: UInt16
+    private let maximumBatchBytes: Int
+    private let maximumBatchMessages: Int
+
+    /// Opens the socket inside `namespace` (on a short-lived thread: namespaces are per thread).
+    init(namespace: NetworkNamespaceHandle, bufferSize: Int = 4 << 20) throws {
+        let box = DescriptorBox()
+        let thread = Thread {
+            let fd: Int32
+            if setns(namespace.fileDescriptor, CLONE_NEWNET) != 0 {
+                fd = -errno
+            } else {
+                let socketFD = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 16)
+                fd = socketFD >= 0 ? socketFD : -errno
+            }
+            box.value.withLock { $0 = fd }
+            box.done.signal()
+        }
+        thread.start()
+        box.done.wait()
+        let fd = box.value.withLock { $0 }
+        guard fd >= 0 else { throw BenchError("floor: cannot open a netlink socket in the namespace (errno \(-fd))") }
+        descriptor = fd
+        var value = Int32(clamping: bufferSize)
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &value, size)
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &value, size)
+        var one: Int32 = 1
+        _ = setsockopt(fd, 270, 10, &one, size)  // SOL_NETLINK, NETLINK_CAP_ACK: acks without the request
+        maximumBatchBytes = max(1, Self.option(fd, SO_SNDBUF) / 2)
+        maximumBatchMessages = max(1, Self.option(fd, SO_RCVBUF) / 2048)
+        familyID = try Self.resolveFamily(fd)
+    }
+
+    deinit { close(descriptor) }
+
+    /// The workload's operations as ready-to-send datagrams, each within the library's batch limits.
+    func encode(_ operations: [IPVSOperation]) throws -> [(bytes: [UInt8], messages: Int)] {
+        var batches: [(bytes: [UInt8], messages: Int)] = []
+        var writer = FloorWriter()
+        var count = 0
+        var sequence: UInt32 = 1
+        for operation in operations {
+            var message = FloorWriter()
+            try message.request(operation, family: familyID, sequence: sequence)
+            sequence &+= 1
+            if count > 0, count >= maximumBatchMessages || writer.bytes.count + message.bytes.count > maximumBatchBytes
+            {
+                batches.append((writer.bytes, count))
+                writer = FloorWriter()
+                count = 0
+            }
+            writer.bytes += message.bytes
+            count += 1
+        }
+        if count > 0 { batches.append((writer.bytes, count)) }
+        return batches
+    }
+
+    /// Sends every batch and reads its acknowledgements; returns how many the kernel refused.
+    func send(_ batches: [(bytes: [UInt8], messages: Int)]) throws -> Int {
+        var failures = 0
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        for batch in batches {
+            let sent = batch.bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, 0) }
+            guard sent == batch.bytes.count else { throw BenchError("floor: send failed (errno \(errno))") }
+            var acknowledged = 0
+            while acknowledged < batch.messages {
+                let received = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+                guard received > 0 else { throw BenchError("floor: recv failed (errno \(errno))") }
+                var offset = 0
+                while offset + 20 <= received {
+                    let length = Int(buffer.load32(at: offset))
+                    let type = UInt16(buffer[offset + 4]) | UInt16(buffer[offset + 5]) << 8
+                    if type == 2 {  // NLMSG_ERROR: an acknowledgement, error code 0 on success
+                        acknowledged += 1
+                        if buffer.load32(at: offset + 16) != 0 { failures += 1 }
+                    }
+                    guard length >= 16 else { break }
+                    offset += (length + 3) & ~3
+                }
+            }
+        }
+        return failures
+    }
+
+    private static func option(_ fd: Int32, _ name: Int32) -> Int {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd, SOL_SOCKET, name, &value, &length) == 0 ? Int(value) : 0
+    }
+
+    /// CTRL_CMD_GETFAMILY "IPVS" to the generic-netlink controller; reads CTRL_ATTR_FAMILY_ID.
+    private static func resolveFamily(_ fd: Int32) throws -> UInt16 {
+        var writer = FloorWriter()
+        writer.message(type: 0x10, command: 3, version: 1, sequence: 0) { w in
+            w.attribute(2, Array("IPVS".utf8) + [0])
+        }
+        _ = writer.bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        let received = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard received > 20 else { throw BenchError("floor: no reply resolving the IPVS family") }
+        var offset = 20  // nlmsghdr + genlmsghdr
+        while offset + 4 <= received {
+            let length = Int(UInt16(buffer[offset]) | UInt16(buffer[offset + 1]) << 8)
+            let type = UInt16(buffer[offset + 2]) | UInt16(buffer[offset + 3]) << 8
+            if type == 1, length >= 6 { return UInt16(buffer[offset + 4]) | UInt16(buffer[offset + 5]) << 8 }
+            guard length >= 4 else { break }
+            offset += (length + 3) & ~3
+        }
+        throw BenchError("floor: the kernel has no IPVS generic-netlink family")
+    }
+}
+
+private final class DescriptorBox: Sendable {
+    let value = Mutex<Int32>(-1)
+    let done = DispatchSemaphore(value: 0)
+}
+
+extension [UInt8] {
+    fileprivate func load32(at offset: Int) -> UInt32 {
+        UInt32(self[offset]) | UInt32(self[offset + 1]) << 8 | UInt32(self[offset + 2]) << 16
+            | UInt32(self[offset + 3]) << 24
+    }
+}

@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import HealthCheck
+import IPVS
+import LoadBalancer
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The in-process part, no kernel: the core's table operations and diff, and health-check throughput.
+struct NativeBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "native",
+        abstract: "Time the load-balancer core and the TCP health prober in-process (no kernel needed)."
+    )
+
+    @Option(help: "Services x servers of the core's table.") var services = 10000
+    @Option(help: "Real servers per service.") var servers = 10
+    @Option(help: "Repetitions.") var runs = 3
+    @Option(help: "Local TCP listeners probed by the health throughput test.") var listeners = 200
+    @Option(help: "Seconds each health throughput run lasts.") var healthSeconds = 3
+    @Option(help: "Where to write the JSON results.") var out = "bench/results/native.json"
+
+    func run() throws {
+        var results = BenchRun(environment: "native", repetitions: runs)
+        let workload = Workload(services: services, servers: servers)
+        let label = "core \(services)x\(servers)"
+        let desired = workload.desiredState()
+        var samples: [String: [Double]] = [:]
+        let entries = Double(services * (servers + 1))
+        for run in 1...runs {
+            print("core run \(run)/\(runs)")
+            var state = LoadBalancerState()
+            var changed = Set<VirtualServer.ID>()
+            let insert = measure { changed = state.setDesired(desired) }
+            var operations: [IPVSOperation] = []
+            let plan = measure { operations = state.plan(for: changed, now: .now) }
+            let success = BulkApplyResult(operationCount: operations.count, failures: [], sendCalls: 1)
+            let before = mallinfo2().uordblks
+            let record = measure { state.record(operations, result: success) }
+            let retained = Double(mallinfo2().uordblks) - Double(before)
+            let observed = observedTable(workload)
+            var noChange: [IPVSOperation] = []
+            let resync = measure {
+                state.adopt(services: observed.services, servers: observed.servers)
+                noChange = state.plan(for: nil, now: .now)
+            }
+            guard noChange.isEmpty else { throw BenchError("resync of an unchanged table planned \(noChange.count)") }
+            var lookups = 0
+            let lookup = measure {
+                for id in desired.virtualServers.keys where state.desired.virtualServers[id] != nil { lookups += 1 }
+            }
+            var emptied = state
+            let delete = measure { changed = emptied.setDesired(DesiredState()) }
+            let deletions = emptied.plan(for: changed, now: .now)
+            samples["setDesired from empty (insert), per entry|ns/op", default: []].append(ns(insert, entries))
+            samples["desired lookup by service ID|ns/op", default: []].append(ns(lookup, Double(lookups)))
+            samples["setDesired to empty (delete), per entry|ns/op", default: []].append(ns(delete, entries))
+            samples["plan from empty (diff desired vs programmed)|ms", default: []].append(plan.milliseconds)
+            samples["plan from empty, per operation|ns/op", default: []].append(ns(plan, Double(operations.count)))
+            samples["record (programmed model update), per operation|ns/op", default: []].append(
+                ns(record, Double(operations.count))
+            )
+            samples["heap retained by the programmed model, per entry|bytes", default: []].append(retained / entries)
+            samples["full resync: adopt + plan(nil), no change|ms", default: []].append(resync.milliseconds)
+            samples["plan to empty, operations (one delete per service)|count", default: []].append(
+                Double(deletions.count)
+            )
+        }
+        for key in samples.keys.sorted() {
+            let parts = key.split(separator: "|").map(String.init)
+            results.add(label, parts[0], parts[1], samples[key] ?? [])
+        }
+        try healthThroughput(into: &results)
+        try results.write(to: URL(fileURLWithPath: out))
+        print("wrote \(out)")
+    }
+
+    private func ns(_ duration: Duration, _ count: Double) -> Double {
+        count > 0 ? duration.milliseconds * 1e6 / count : 0
+    }
+
+    /// What a kernel read of the programmed workload returns, built in memory.
+    private func observedTable(
+        _ workload: Workload
+    ) -> (services: [ObservedVirtualServer], servers: [VirtualServer.ID: [ObservedRealServer]]) {
+        var services: [ObservedVirtualServer] = []
+        var servers: [VirtualServer.ID: [ObservedRealServer]] = [:]
+        for service in 0..<workload.services {
+            let id = workload.serviceID(service)
+            services.append(ObservedVirtualServer(virtualServer: VirtualServer(id: id, scheduler: .roundRobin)))
+            servers[id] = (0..<workload.servers).map {
+                ObservedRealServer(realServer: workload.realServer(service: service, server: $0))
+            }
+        }
+        return (services, servers)
+    }
+
+    /// TCP checks per second with one prober event-loop thread against local listeners on another thread.
+    private func healthThroughput(into results: inout BenchRun) throws {
+        let listenerGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let proberGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer {
+            try? listenerGroup.syncShutdownGracefully()
+            try? proberGroup.syncShutdownGracefully()
+        }
+        var channels: [any Channel] = []
+        for _ in 0..<listeners {
+            let channel = try ServerBootstrap(group: listenerGroup)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { $0.close() }
+                .bind(host: "127.0.0.1", port: 0).wait()
+            channels.append(channel)
+        }
+        defer { for channel in channels { try? channel.close().wait() } }
+        let spec = HealthCheckSpec(kind: .tcp, interval: .seconds(1), timeout: .seconds(1))
+        let targets = channels.compactMap { channel -> HealthTarget? in
+            guard let port = channel.localAddress?.port, let address = IPAddress("127.0.0.1") else { return nil }
+            return HealthTarget(realServer: RealServer.ID(address: address, port: UInt16(port)), spec: spec)
+        }
+        var rates: [Double] = []
+        var cpu: [Double] = []
+        var failures: [Double] = []
+        for run in 1...runs {
+            let before = processCPUSeconds()
+            let outcome = blockingAwait {
+                await HealthMonitor.measureThroughput(
+                    targets: targets,
+                    duration: .seconds(healthSeconds),
+                    group: proberGroup
+                )
+            }
+            let used = processCPUSeconds() - before
+            rates.append(Double(outcome.checks) / Double(healthSeconds))
+            cpu.append(used > 0 ? Double(outcome.checks) / used : 0)
+            failures.append(Double(outcome.failures))
+            print("health run \(run)/\(runs): \(outcome.checks) checks, \(outcome.failures) failed")
+        }
+        let group = "health tcp, \(listeners) local listeners"
+        results.add(group, "checks/s, one prober event-loop thread", "checks/s", rates)
+        results.add(group, "checks per CPU-second of the whole process (prober + listeners)", "checks/s", cpu)
+        results.add(group, "failed checks", "count", failures)
+    }
+}
+
+/// User plus system CPU time of this process.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF, &usage)
+    let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+    let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    return user + system
+}
+
+/// Runs async work from the synchronous command and waits for it.
+func blockingAwait<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+    let box = ResultBox<T>()
+    Task {
+        box.set(await body())
+    }
+    return box.wait()
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// Small SVG charts written as text: programming time as a ratio to the floor, per size.
+enum Plots {
+    static func all(_ run: BenchRun) -> [(String, String)] {
+        let groups = orderedGroups(run, prefix: "program")
+        guard !groups.isEmpty else { return [] }
+        var names: [String] = []
+        for figure in run.figures where figure.group.hasPrefix("program") && !names.contains(figure.name) {
+            names.append(figure.name)
+        }
+        var series: [(String, [Double?])] = []
+        for name in names {
+            let values = groups.map { group -> Double? in
+                guard let figure = run.figure(group, name),
+                    let floor = run.figure(group, "kernel floor (pre-encoded batches)")
+                else { return nil }
+                return IPVSBenchStats.median(IPVSBenchStats.ratios(figure.samples, floor.samples))
+            }
+            series.append((name, values))
+        }
+        let labels = groups.map { String($0.dropFirst("program ".count)) }
+        return [
+            (
+                "programming-ratio.svg",
+                bars(title: "Programming time / kernel floor (lower is better)", labels: labels, series: series)
+            )
+        ]
+    }
+
+    static func orderedGroups(_ run: BenchRun, prefix: String) -> [String] {
+        var groups: [String] = []
+        for figure in run.figures where figure.group.hasPrefix(prefix) && !groups.contains(figure.group) {
+            groups.append(figure.group)
+        }
+        return groups
+    }
+
+    /// A grouped bar chart on a log-free linear axis, one colour per series, a legend on the right.
+    static func bars(title: String, labels: [String], series: [(String, [Double?])]) -> String {
+        let colours = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1"]
+        let width = 860.0
+        let height = 380.0
+        let plot = (x: 60.0, y: 40.0, width: 520.0, height: 280.0)
+        let maximum = max(1, series.flatMap { $0.1.compactMap { $0 } }.max() ?? 1)
+        let slot = plot.width / Double(max(labels.count, 1))
+        let bar = slot * 0.8 / Double(max(series.count, 1))
+        var svg = """
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" \
+            font-family="sans-serif" font-size="12">
+            <rect width="100%" height="100%" fill="white"/>
+            <text x="\(plot.x)" y="20" font-size="14">\(title)</text>
+
+            """
+        for tick in 0...4 {
+            let value = maximum * Double(tick) / 4
+            let y = plot.y + plot.height - plot.height * Double(tick) / 4
+            svg += "<line x1=\"\(plot.x)\" y1=\"\(y)\" x2=\"\(plot.x + plot.width)\" y2=\"\(y)\" stroke=\"#ddd\"/>"
+            svg +=
+                "<text x=\"\(plot.x - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(MarkdownTables.number(value))</text>\n"
+        }
+        for (index, label) in labels.enumerated() {
+            let x = plot.x + slot * Double(index) + slot / 2
+            svg += "<text x=\"\(x)\" y=\"\(plot.y + plot.height + 18)\" text-anchor=\"middle\">\(label)</text>\n"
+        }
+        for (number, (name, values)) in series.enumerated() {
+            let colour = colours[number % colours.count]
+            for (index, value) in values.enumerated() {
+                guard let value else { continue }
+                let h = plot.height * value / maximum
+                let x = plot.x + slot * Double(index) + slot * 0.1 + bar * Double(number)
+                svg +=
+                    "<rect x=\"\(x)\" y=\"\(plot.y + plot.height - h)\" width=\"\(bar)\" height=\"\(h)\" fill=\"\(colour)\">"
+                svg += "<title>\(name): \(MarkdownTables.number(value))x</title></rect>\n"
+            }
+            let y = plot.y + 16 * Double(number)
+            svg += "<rect x=\"\(plot.x + plot.width + 20)\" y=\"\(y)\" width=\"12\" height=\"12\" fill=\"\(colour)\"/>"
+            svg += "<text x=\"\(plot.x + plot.width + 38)\" y=\"\(y + 10)\">\(name)</text>\n"
+        }
+        return svg + "</svg>\n"
+    }
+}
