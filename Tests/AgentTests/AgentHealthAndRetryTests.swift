@@ -1,0 +1,109 @@
+import Agent
+import Foundation
+import IPVS
+import LoadBalancer
+import Synchronization
+import Testing
+
+/// Health events change the serving set; kernel failures are reported and retried with backoff.
+@Suite struct AgentHealthAndRetryTests {
+    /// The default check (TCP connect) of one production endpoint.
+    private func target(_ address: String) -> HealthTarget {
+        HealthTarget(realServer: rs(address, 8080), spec: HealthCheckSpec())
+    }
+
+    @Test func healthDownDeletesTheServerAndUpReturnsIt() async throws {
+        let sandbox = try AgentSandbox()
+        let agent = try sandbox.makeAgent()
+        let published = Mutex<Set<HealthTarget>>([])
+        await agent.setHealthTargetHandler { targets in published.withLock { $0 = targets } }
+        let t0 = ContinuousClock.now
+        await agent.tick(now: t0)
+        let allocated = try #require(try sandbox.savedState()?.clusterIPs.values.first.flatMap { IPAddress($0) })
+        let production = VirtualServer.ID.service(.tcp, allocated, port: 80)
+        // Two production backends on 8080, two default ones on each of 8080, 9090 and 50051.
+        #expect(published.withLock { $0.count } == 8)
+        #expect(published.withLock { $0.contains(target("10.244.1.11")) })
+        sandbox.kernel.clearLog()
+
+        await agent.healthChanged(
+            target("10.244.1.11"),
+            HealthStatus(state: .down, lastResult: "connection refused", since: .seconds(1), consecutive: 3)
+        )
+        await agent.tick(now: t0 + .seconds(1))
+        #expect(sandbox.kernel.log == [.deleteServer(rs("10.244.1.11", 8080), from: production)])
+        let view = await agent.healthViews().first { $0.target == "tcp 10.244.1.11:8080" }
+        #expect(view?.state == "down")
+        #expect(view?.lastResult == "connection refused")
+        #expect(view?.usedBy == ["\(production) -> 10.244.1.11:8080"])
+
+        sandbox.kernel.clearLog()
+        await agent.healthChanged(target("10.244.1.11"), HealthStatus(state: .up, lastResult: "ok", consecutive: 2))
+        await agent.tick(now: t0 + .seconds(2))
+        #expect(sandbox.kernel.log == [.addServer(masq("10.244.1.11", 8080, weight: 1), to: production)])
+        #expect(sandbox.kernel.entries[production]?.servers.count == 2)
+    }
+
+    @Test func everyBackendDownKeepsThemAll() async throws {
+        let sandbox = try AgentSandbox()
+        let agent = try sandbox.makeAgent()
+        let t0 = ContinuousClock.now
+        await agent.tick(now: t0)
+        let allocated = try #require(try sandbox.savedState()?.clusterIPs.values.first.flatMap { IPAddress($0) })
+        let production = VirtualServer.ID.service(.tcp, allocated, port: 80)
+        await agent.healthChanged(target("10.244.1.11"), HealthStatus(state: .down))
+        await agent.tick(now: t0 + .seconds(1))
+        sandbox.kernel.clearLog()
+
+        // keep-all (the default): with both down, the failing checks are distrusted and both serve.
+        await agent.healthChanged(target("10.244.1.12"), HealthStatus(state: .down))
+        await agent.tick(now: t0 + .seconds(2))
+        #expect(sandbox.kernel.log == [.addServer(masq("10.244.1.11", 8080, weight: 1), to: production)])
+        #expect(sandbox.kernel.entries[production]?.servers.count == 2)
+    }
+
+    @Test func kernelFailureIsReportedAndRetriedWithBackoff() async throws {
+        let sandbox = try AgentSandbox()
+        let metrics = tcp("10.96.100.50", 9090)
+        let agent = try sandbox.makeAgent()
+        sandbox.kernel.failNext { $0 == .addService(VirtualServer(id: metrics, scheduler: .roundRobin)) }
+
+        let before = ContinuousClock.now
+        await agent.tick(now: before)
+        let after = ContinuousClock.now
+        // The add failed, and the fake kernel refuses its two real servers (no such service).
+        #expect(sandbox.kernel.entries.count == 3)
+        var status = await agent.status()
+        #expect(status.lastError == "3 of 12 operations failed")
+        #expect(status.lastSync?.failures == 3)
+        #expect(status.ready == false)
+
+        // Within the first backoff (1 s) nothing is attempted; the retry fails again and doubles it. Retry
+        // instants are taken from the clock when a sync ends, so the bounds bracket each failing tick.
+        sandbox.kernel.clearLog()
+        await agent.tick(now: before + .milliseconds(900))
+        #expect(sandbox.kernel.log.isEmpty)
+        sandbox.kernel.failNext { $0 == .addService(VirtualServer(id: metrics, scheduler: .roundRobin)) }
+        let before2 = ContinuousClock.now
+        await agent.tick(now: after + .seconds(1))
+        let after2 = ContinuousClock.now
+        #expect(sandbox.kernel.log.count == 3)
+        #expect(await agent.status().lastError == "3 of 3 operations failed")
+
+        sandbox.kernel.clearLog()
+        await agent.tick(now: before2 + .milliseconds(1900))
+        #expect(sandbox.kernel.log.isEmpty)
+        await agent.tick(now: after2 + .seconds(2))
+        #expect(
+            Set(sandbox.kernel.log) == [
+                .addService(VirtualServer(id: metrics, scheduler: .roundRobin)),
+                .addServer(masq("10.244.2.21", 9090, weight: 1), to: metrics),
+                .addServer(masq("10.244.2.22", 9090, weight: 1), to: metrics),
+            ]
+        )
+        status = await agent.status()
+        #expect(status.lastError == nil)
+        #expect(status.ready)
+        #expect(sandbox.kernel.entries.count == 4)
+    }
+}
