@@ -12,6 +12,7 @@ final class FakeAddressBinder: AddressBinder {
         var addresses: Set<IPAddress> = []
         var added: [IPAddress] = []
         var removed: [IPAddress] = []
+        var failAdds: Set<IPAddress> = []
     }
 
     private let state = Mutex(State())
@@ -23,11 +24,17 @@ final class FakeAddressBinder: AddressBinder {
     func prepare() throws(IPVSError) {}
     func addresses() throws(IPVSError) -> Set<IPAddress> { state.withLock { $0.addresses } }
 
+    /// Makes the next add of `address` fail once, as a missing CAP_NET_ADMIN would.
+    func failNextAdd(of address: IPAddress) { state.withLock { _ = $0.failAdds.insert(address) } }
+
     func add(_ address: IPAddress) throws(IPVSError) {
-        state.withLock {
-            $0.addresses.insert(address)
-            $0.added.append(address)
+        let refused = state.withLock { state in
+            if state.failAdds.remove(address) != nil { return true }
+            state.addresses.insert(address)
+            state.added.append(address)
+            return false
         }
+        if refused { throw IPVSError(.permissionDenied, "cannot add \(address): operation not permitted") }
     }
 
     func remove(_ address: IPAddress) throws(IPVSError) {

@@ -106,4 +106,27 @@ import Testing
         #expect(status.ready)
         #expect(sandbox.kernel.entries.count == 4)
     }
+
+    @Test func addressFailureIsReportedAndRetried() async throws {
+        let sandbox = try AgentSandbox()
+        let vip = IPAddress("10.96.100.50")!
+        sandbox.binder.failNextAdd(of: vip)
+        let agent = try sandbox.makeAgent()
+        await agent.tick(now: .now)
+        let after = ContinuousClock.now
+        var status = await agent.status()
+        #expect(status.lastError == "bind 10.96.100.50: cannot add 10.96.100.50: operation not permitted")
+        #expect(status.ready == false)
+        #expect(!sandbox.binder.bound.contains(vip))
+        // The IPVS table itself was written; only the address is missing.
+        #expect(sandbox.kernel.entries.count == 4)
+
+        sandbox.kernel.clearLog()
+        await agent.tick(now: after + .seconds(1))
+        #expect(sandbox.binder.bound.contains(vip))
+        #expect(sandbox.kernel.log.isEmpty)
+        status = await agent.status()
+        #expect(status.lastError == nil)
+        #expect(status.ready)
+    }
 }
