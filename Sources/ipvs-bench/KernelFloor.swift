@@ -22,7 +22,7 @@ final class KernelFloor {
         let box = DescriptorBox()
         let thread = Thread {
             let fd: Int32
-            if setns(namespace.fileDescriptor, CLONE_NEWNET) != 0 {
+            if enterNetworkNamespace(namespace.fileDescriptor) != 0 {
                 fd = -errno
             } else {
                 let socketFD = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 16)
@@ -137,4 +137,11 @@ extension [UInt8] {
         UInt32(self[offset]) | UInt32(self[offset + 1]) << 8 | UInt32(self[offset + 2]) << 16
             | UInt32(self[offset + 3]) << 24
     }
+}
+
+/// setns(fd, CLONE_NEWNET) for the calling thread; Glibc's Swift module hides setns (it needs _GNU_SOURCE).
+private func enterNetworkNamespace(_ descriptor: Int32) -> Int32 {
+    typealias SetNS = @convention(c) (Int32, Int32) -> Int32
+    guard let symbol = dlsym(nil, "setns") else { return -1 }  // nil is RTLD_DEFAULT
+    return unsafeBitCast(symbol, to: SetNS.self)(descriptor, 0x4000_0000)  // CLONE_NEWNET
 }

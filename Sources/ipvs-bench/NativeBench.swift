@@ -39,9 +39,7 @@ struct NativeBench: ParsableCommand {
             var operations: [IPVSOperation] = []
             let plan = measure { operations = state.plan(for: changed, now: .now) }
             let success = BulkApplyResult(operationCount: operations.count, failures: [], sendCalls: 1)
-            let before = mallinfo2().uordblks
             let record = measure { state.record(operations, result: success) }
-            let retained = Double(mallinfo2().uordblks) - Double(before)
             let observed = observedTable(workload)
             var noChange: [IPVSOperation] = []
             let resync = measure {
@@ -64,7 +62,6 @@ struct NativeBench: ParsableCommand {
             samples["record (programmed model update), per operation|ns/op", default: []].append(
                 ns(record, Double(operations.count))
             )
-            samples["heap retained by the programmed model, per entry|bytes", default: []].append(retained / entries)
             samples["full resync: adopt + plan(nil), no change|ms", default: []].append(resync.milliseconds)
             samples["plan to empty, operations (one delete per service)|count", default: []].append(
                 Double(deletions.count)
@@ -150,7 +147,7 @@ struct NativeBench: ParsableCommand {
 /// User plus system CPU time of this process.
 func processCPUSeconds() -> Double {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
     let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
     let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
     return user + system

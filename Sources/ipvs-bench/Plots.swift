@@ -36,28 +36,32 @@ enum Plots {
         return groups
     }
 
-    /// A grouped bar chart on a log-free linear axis, one colour per series, a legend on the right.
+    /// A grouped bar chart on a logarithmic axis (ratios span 1x to 100x), one colour per series.
     static func bars(title: String, labels: [String], series: [(String, [Double?])]) -> String {
         let colours = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1"]
-        let width = 860.0
-        let height = 380.0
         let plot = (x: 60.0, y: 40.0, width: 520.0, height: 280.0)
-        let maximum = max(1, series.flatMap { $0.1.compactMap { $0 } }.max() ?? 1)
+        let values = series.flatMap { $0.1.compactMap { $0 } }.filter { $0 > 0 }
+        let ticks = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+        let low = ticks.last { $0 < (values.min() ?? 1) } ?? 0.5
+        let high = ticks.first { $0 >= (values.max() ?? 1) } ?? 5000
+        let span = max(log10(high) - log10(low), 0.1)
+        func height(_ value: Double) -> Double {
+            plot.height * (log10(max(value, low)) - log10(low)) / span
+        }
         let slot = plot.width / Double(max(labels.count, 1))
         let bar = slot * 0.8 / Double(max(series.count, 1))
         var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" \
-            font-family="sans-serif" font-size="12">
+            <svg xmlns="http://www.w3.org/2000/svg" width="860" height="380" font-family="sans-serif" \
+            font-size="12">
             <rect width="100%" height="100%" fill="white"/>
             <text x="\(plot.x)" y="20" font-size="14">\(title)</text>
 
             """
-        for tick in 0...4 {
-            let value = maximum * Double(tick) / 4
-            let y = plot.y + plot.height - plot.height * Double(tick) / 4
+        for tick in ticks where tick >= low && tick <= high {
+            let y = plot.y + plot.height - height(tick)
             svg += "<line x1=\"\(plot.x)\" y1=\"\(y)\" x2=\"\(plot.x + plot.width)\" y2=\"\(y)\" stroke=\"#ddd\"/>"
             svg +=
-                "<text x=\"\(plot.x - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(MarkdownTables.number(value))</text>\n"
+                "<text x=\"\(plot.x - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(MarkdownTables.number(tick))x</text>\n"
         }
         for (index, label) in labels.enumerated() {
             let x = plot.x + slot * Double(index) + slot / 2
@@ -67,7 +71,7 @@ enum Plots {
             let colour = colours[number % colours.count]
             for (index, value) in values.enumerated() {
                 guard let value else { continue }
-                let h = plot.height * value / maximum
+                let h = height(value)
                 let x = plot.x + slot * Double(index) + slot * 0.1 + bar * Double(number)
                 svg +=
                     "<rect x=\"\(x)\" y=\"\(plot.y + plot.height - h)\" width=\"\(bar)\" height=\"\(h)\" fill=\"\(colour)\">"
