@@ -51,6 +51,19 @@ struct NativeBench: ParsableCommand {
             let lookup = measure {
                 for id in desired.virtualServers.keys where state.desired.virtualServers[id] != nil { lookups += 1 }
             }
+            // One endpoint's weight changes: setDesired compares every service, plan only the changed one.
+            var next = desired
+            let id = workload.serviceID(services / 2)
+            let server = workload.realServer(service: services / 2, server: 0).id
+            next.virtualServers[id]?.realServers[server]?.realServer.weight = 2
+            var oneChange = Set<VirtualServer.ID>()
+            let compare = measure { oneChange = state.setDesired(next) }
+            var single: [IPVSOperation] = []
+            let planOne = measure { single = state.plan(for: oneChange, now: .now) }
+            guard single.count == 1 else { throw BenchError("one changed endpoint planned \(single.count) operations") }
+            state.record(single, result: .init(operationCount: 1, failures: [], sendCalls: 1))
+            samples["one change: setDesired (compares every service)|ms", default: []].append(compare.milliseconds)
+            samples["one change: plan(for: changed)|ms", default: []].append(planOne.milliseconds)
             var emptied = state
             let delete = measure { changed = emptied.setDesired(DesiredState()) }
             let deletions = emptied.plan(for: changed, now: .now)
