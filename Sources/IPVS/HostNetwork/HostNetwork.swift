@@ -85,14 +85,19 @@ public final class HostNetwork: Sendable {
 
     /// Removes an address. Idempotent (absent is fine).
     ///
-    /// Removes it whatever its prefix length, so an address added by hand as /24 goes too.
+    /// Removes the host address (/32, /128) in one request; only when there is none does it list the
+    /// interface and remove the address with whatever prefix length it has (say a /24 added by hand).
     /// - Throws: ``IPVSError/Code/notFound`` when the interface does not exist.
     public func remove(_ address: IPAddress, from interface: String) throws(IPVSError) {
         try Self.validateInterfaceName(interface)
+        let prefix = Self.hostPrefixLength(address)
         try withSocket { (socket: RouteSocket) throws(IPVSError) in
             let index = try socket.index(of: interface, for: "remove \(address) from \(interface)")
+            if try socket.deleteAddress(address, prefixLength: prefix, ifindex: index, interface: interface) {
+                return
+            }
             for entry in try socket.addresses(ifindex: index, interface: interface) where entry.address == address {
-                try socket.deleteAddress(
+                _ = try socket.deleteAddress(
                     address,
                     prefixLength: entry.prefixLength,
                     ifindex: index,

@@ -146,14 +146,20 @@ final class RouteSocket {
         try RouteError.check(result, step)
     }
 
-    /// Deletes `address/prefixLength` from the interface; an address already gone is not an error.
-    func deleteAddress(_ address: IPAddress, prefixLength: Int32, ifindex: Int32, interface: String) throws(IPVSError) {
+    /// Deletes `address/prefixLength` from the interface; returns false when it was not there.
+    func deleteAddress(
+        _ address: IPAddress,
+        prefixLength: Int32,
+        ifindex: Int32,
+        interface: String
+    ) throws(IPVSError) -> Bool {
         let step = "remove \(address)/\(prefixLength) from \(interface)"
         let object = try Self.addressObject(address, prefixLength: prefixLength, ifindex: ifindex, step: step)
         defer { rtnl_addr_put(object) }
         let result = rtnl_addr_delete(handle, object, 0)
-        if result == -NLE_NOADDR || result == -NLE_OBJ_NOTFOUND { return }
+        if result == -NLE_NOADDR || result == -NLE_OBJ_NOTFOUND { return false }
         try RouteError.check(result, step)
+        return true
     }
 
     private static func addressObject(
