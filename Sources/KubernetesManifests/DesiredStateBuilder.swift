@@ -90,7 +90,7 @@ public struct DesiredStateBuilder {
                             service,
                             port: port,
                             family: vip.family,
-                            weight: o.weight ?? 1,
+                            weight: o.weight ?? options.defaultWeight,
                             notes: &notes
                         )
                     }
@@ -101,7 +101,9 @@ public struct DesiredStateBuilder {
                         virtualServer: virtualServer,
                         realServers: perFamily[vip.family] ?? [:],
                         origin: origin,
-                        healthCheck: health,
+                        // Config-default checks are TCP connects: they suit TCP ports only. UDP and SCTP
+                        // ports are checked when an annotation asks.
+                        healthCheck: port.proto == .tcp || o.healthKind != nil ? health : nil,
                         allDownPolicy: o.allDownPolicy ?? options.defaultAllDownPolicy
                     )
                 }

@@ -90,6 +90,7 @@ struct IPVSCtlHelpTests {
                                   --timeout, --set).
           daemon                  Start, stop or list connection sync daemons (ipvsadm
                                   --start-daemon, --stop-daemon).
+          agent                   Show the ipvsd agent's view through its admin socket.
 
           See 'ipvsctl help <subcommand>' for detailed help.
 

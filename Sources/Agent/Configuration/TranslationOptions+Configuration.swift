@@ -13,7 +13,8 @@ extension TranslationOptions {
             defaultScheduler: configuration.scheduler,
             defaultHealthCheck: configuration.health.enabled ? configuration.health.spec : nil,
             defaultAllDownPolicy: configuration.health.allDownPolicy,
-            serviceCIDRs: networks
+            serviceCIDRs: networks,
+            defaultWeight: configuration.weight
         )
     }
 }

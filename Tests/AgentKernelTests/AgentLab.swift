@@ -1,0 +1,225 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Whether the end-to-end agent tests can run: root and a kernel with IPVS (or IPVS_REQUIRE_KERNEL=1, set by
+/// Tests/run-tests inside the VM, so a missing kernel fails instead of skipping).
+enum AgentKernel {
+    static let required = ProcessInfo.processInfo.environment["IPVS_REQUIRE_KERNEL"] == "1"
+    static let enabled: Bool = required || (geteuid() == 0 && FileManager.default.fileExists(atPath: "/proc/net/ip_vs"))
+}
+
+/// A small cluster on one machine for the real `ipvsd` binary: a load-balancer network namespace (the agent
+/// programs IPVS and binds VIPs there; clients run there too) and backend namespaces with busybox httpd,
+/// each behind its own veth pair. Manifests and config live in a private temporary directory.
+final class AgentLab {
+    struct Backend {
+        var name: String
+        var address: String
+    }
+
+    let tag = "\(getpid() % 10000)\(UInt16.random(in: 0...999))"
+    let directory: String
+    var lbNamespace: String { "al\(tag)" }
+    let backends: [Backend]
+    private var agent: Process?
+
+    init(backends count: Int = 2, healthInterval: String = "500ms") throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("agent-lab-\(tag)").path
+        try FileManager.default.createDirectory(
+            atPath: directory + "/manifests",
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
+        backends = (1...count).map {
+            Backend(name: "ab\($0)x\(UInt32.random(in: 0...999_999))", address: "10.250.\($0).2")
+        }
+        var script = "set -e\nip netns add \(lbNamespace)\nip -n \(lbNamespace) link set lo up\n"
+        for (index, backend) in backends.enumerated() {
+            let net = "10.250.\(index + 1)"
+            script += """
+                ip netns add \(backend.name)
+                ip -n \(lbNamespace) link add v\(index) type veth peer name eth0 netns \(backend.name)
+                ip -n \(lbNamespace) addr add \(net).1/24 dev v\(index)
+                ip -n \(lbNamespace) link set v\(index) up
+                ip -n \(backend.name) link set lo up
+                ip -n \(backend.name) addr add \(backend.address)/24 dev eth0
+                ip -n \(backend.name) link set eth0 up
+                ip -n \(backend.name) route add default via \(net).1
+
+                """
+        }
+        try Self.shell(script)
+        for index in backends.indices { try startBackend(index) }
+        try writeConfig(healthInterval: healthInterval)
+    }
+
+    deinit {
+        stopAgent()
+        var script = "ip netns del \(lbNamespace) 2>/dev/null\n"
+        for backend in backends {
+            script += "ip netns pids \(backend.name) | xargs -r kill -9; ip netns del \(backend.name) 2>/dev/null\n"
+        }
+        _ = try? Self.shell(script + "rm -rf \(directory)\ntrue")
+    }
+
+    var configPath: String { directory + "/config.yaml" }
+    var socket: String { directory + "/run/admin.sock" }
+
+    func writeConfig(healthInterval: String) throws {
+        try """
+        manifests: \(directory)/manifests
+        stateFile: \(directory)/state.json
+        networkNamespace: /run/netns/\(lbNamespace)
+        interface: lab0
+        metricsAddress: ""
+        adminSocket: \(socket)
+        resyncPeriod: 5s
+        gracePeriod: 3s
+        watchInterval: 200ms
+        health:
+          interval: \(healthInterval)
+          timeout: \(healthInterval)
+          fall: 3
+          rise: 2
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Starts busybox httpd on port 8080 in a backend namespace, answering with the backend's name.
+    func startBackend(_ index: Int) throws {
+        let backend = backends[index]
+        let root = "\(directory)/www-\(backend.name)"
+        try Self.shell(
+            """
+            mkdir -p \(root) && echo \(backend.name) > \(root)/index.html
+            \(Self.detached("ip netns exec \(backend.name) busybox httpd -f -p 8080 -h \(root)"))
+            """
+        )
+    }
+
+    func stopBackend(_ index: Int) throws {
+        try Self.shell("ip netns pids \(backends[index].name) | xargs -r kill; sleep 0.2")
+    }
+
+    /// A Service with a static cluster IP and one EndpointSlice with the given backends (all ready).
+    func writeService(clusterIP: String, backends indices: [Int], file: String = "service.yaml") throws {
+        var text = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web, namespace: lab}
+            spec:
+              clusterIP: \(clusterIP)
+              ports:
+              - {name: http, port: 80, targetPort: 8080}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata:
+              name: web-1
+              namespace: lab
+              labels: {kubernetes.io/service-name: web}
+            addressType: IPv4
+            ports:
+            - {name: http, protocol: TCP, port: 8080}
+            endpoints:
+
+            """
+        for index in indices {
+            text += "- addresses: [\(backends[index].address)]\n  conditions: {ready: true}\n"
+        }
+        try writeManifest(file, text)
+    }
+
+    func writeManifest(_ file: String, _ text: String) throws {
+        try text.write(toFile: "\(directory)/manifests/\(file)", atomically: true, encoding: .utf8)
+    }
+
+    // MARK: The agent
+
+    func startAgent() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ChildProcess.builtProduct("ipvsd"))
+        process.arguments = ["run", "--config", configPath, "--log-level", "debug"]
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        try log.seekToEnd()
+        process.standardError = log
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        agent = process
+    }
+
+    /// SIGTERM, and wait for the agent to exit.
+    func stopAgent() {
+        guard let agent, agent.isRunning else { return }
+        agent.terminate()
+        agent.waitUntilExit()
+        self.agent = nil
+    }
+
+    var logPath: String { directory + "/ipvsd.log" }
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// `ipvsctl ARGS` against the agent's socket.
+    func ipvsctl(_ arguments: String...) throws -> String {
+        try Self.run([ChildProcess.builtProduct("ipvsctl")] + arguments)
+    }
+
+    // MARK: The load-balancer namespace
+
+    /// `ipvsadm -Sn` in the load-balancer namespace, sorted.
+    func rules() throws -> [String] {
+        try Self.run(["ip", "netns", "exec", lbNamespace, "ipvsadm", "-Sn"]).split(separator: "\n").map(String.init)
+            .sorted()
+    }
+
+    func inLB(_ command: String) throws -> String {
+        try Self.run(["ip", "netns", "exec", lbNamespace, "bash", "-c", command])
+    }
+
+    /// Which backend answered each of `count` requests to `url` (one connection each); "failed" for errors.
+    func requests(_ url: String, count: Int) throws -> [String: Int] {
+        let output = try inLB(
+            "for i in $(seq \(count)); do curl -s --max-time 2 \(url) || echo failed; done"
+        )
+        var counts: [String: Int] = [:]
+        for line in output.split(separator: "\n") { counts[String(line), default: 0] += 1 }
+        return counts
+    }
+
+    /// Polls `condition` every 100 ms until it holds or `timeout` passes; returns whether it held.
+    func waitUntil(_ timeout: Duration, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try condition() { return true }
+            usleep(100_000)
+        }
+        return try condition()
+    }
+
+    // MARK: Processes
+
+    /// A shell line that starts `command` in the background without any descriptor of the shell: Foundation's
+    /// Process learns that a child exited when the last holder of an inherited descriptor closes it, so a
+    /// server that kept one would hang the command that started it.
+    static func detached(_ command: String) -> String {
+        let closing = #"for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done"#
+        return "setsid bash -c '\(closing); exec \(command)' </dev/null >/dev/null 2>&1 &"
+    }
+
+    @discardableResult
+    static func shell(_ script: String) throws -> String { try run(["bash", "-c", script]) }
+
+    @discardableResult
+    static func run(_ arguments: [String]) throws -> String {
+        let result = try ChildProcess.run("/usr/bin/env", arguments)
+        guard result.status == 0 else {
+            throw LabFailure(description: "\(arguments.joined(separator: " ")): \(result)")
+        }
+        return result.stdout
+    }
+}
+
+struct LabFailure: Error, CustomStringConvertible {
+    var description: String
+}
