@@ -92,23 +92,19 @@ struct AgentEndToEndTests {
         )
         // The backend writes what the client sends to a file; the client keeps its connection open.
         let received = "\(lab.directory)/received"
-        try AgentLab.shell(
-            "ip netns exec \(backend.name) setsid busybox nc -l -p 9000 >\(received) 2>/dev/null </dev/null &"
-        )
+        try lab.spawn(["ip", "netns", "exec", backend.name, "busybox", "nc", "-l", "-p", "9000"], output: received)
         try lab.startAgent()
         #expect(
             try lab.waitUntil(.seconds(20)) { try lab.rules().count == 4 },
             "\((try? lab.rules()).map { "\($0)" } ?? "")\n\(lab.log)"
         )
         let fifo = "\(lab.directory)/client"
-        try AgentLab.shell(
-            """
-            mkfifo \(fifo)
-            \(AgentLab.detached("ip netns exec \(lab.lbNamespace) bash -c \"exec 3<>/dev/tcp/\(Self.vip)/9000; exec cat <>\(fifo) >&3\""))
-            sleep 1
-            echo before-restart > \(fifo)
-            """
-        )
+        try AgentLab.shell("mkfifo \(fifo)")
+        try lab.spawn([
+            "ip", "netns", "exec", lab.lbNamespace, "bash", "-c",
+            "exec 3<>/dev/tcp/\(Self.vip)/9000; exec cat <>\(fifo) >&3",
+        ])
+        try AgentLab.shell("sleep 1; echo before-restart > \(fifo)")
         #expect(
             try lab.waitUntil(.seconds(5)) {
                 (try? String(contentsOfFile: received, encoding: .utf8))?.contains("before-restart") == true
@@ -133,7 +129,10 @@ struct AgentEndToEndTests {
         #expect(delivered, "the connection opened before the restart no longer carries data")
 
         lab.stopAgent()
-        try AgentLab.run([ChildProcess.builtProduct("ipvsd"), "cleanup", "--config", lab.configPath])
+        try AgentLab.run([
+            "ip", "netns", "exec", lab.lbNamespace, ChildProcess.builtProduct("ipvsd"), "cleanup", "--config",
+            lab.configPath,
+        ])
         #expect(try lab.rules() == ["-A -t 10.1.1.1:80 -s wlc", "-a -t 10.1.1.1:80 -r 10.250.1.2:80 -m -w 1"])
     }
 }

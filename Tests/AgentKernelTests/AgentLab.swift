@@ -23,6 +23,7 @@ final class AgentLab {
     var lbNamespace: String { "al\(tag)" }
     let backends: [Backend]
     private var agent: Process?
+    private var helpers: [Process] = []
 
     init(backends count: Int = 2, healthInterval: String = "500ms") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("agent-lab-\(tag)").path
@@ -56,6 +57,7 @@ final class AgentLab {
 
     deinit {
         stopAgent()
+        for helper in helpers where helper.isRunning { helper.terminate() }
         var script = "ip netns del \(lbNamespace) 2>/dev/null\n"
         for backend in backends {
             script += "ip netns pids \(backend.name) | xargs -r kill -9; ip netns del \(backend.name) 2>/dev/null\n"
@@ -70,7 +72,6 @@ final class AgentLab {
         try """
         manifests: \(directory)/manifests
         stateFile: \(directory)/state.json
-        networkNamespace: /run/netns/\(lbNamespace)
         interface: lab0
         metricsAddress: ""
         adminSocket: \(socket)
@@ -98,7 +99,7 @@ final class AgentLab {
     }
 
     func stopBackend(_ index: Int) throws {
-        try Self.shell("ip netns pids \(backends[index].name) | xargs -r kill; sleep 0.2")
+        try Self.shell("pkill -f 'httpd -f -p 8080 -h \(directory)/www-\(backends[index].name)'; sleep 0.2")
     }
 
     /// A Service with a static cluster IP and one EndpointSlice with the given backends (all ready).
@@ -138,8 +139,13 @@ final class AgentLab {
 
     func startAgent() throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: ChildProcess.builtProduct("ipvsd"))
-        process.arguments = ["run", "--config", configPath, "--log-level", "debug"]
+        // Inside the load-balancer namespace, as on a real node: IPVS, the VIPs and the health probes all
+        // live there. (`ip netns exec` execs ipvsd, so SIGTERM reaches it.)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "ip", "netns", "exec", lbNamespace, ChildProcess.builtProduct("ipvsd"), "run", "--config", configPath,
+            "--log-level", "debug",
+        ]
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         try log.seekToEnd()
@@ -198,6 +204,24 @@ final class AgentLab {
     }
 
     // MARK: Processes
+
+    /// Starts a long-lived helper (a listener, a client holding a connection) with its output in `output`;
+    /// it is killed when the lab ends.
+    func spawn(_ arguments: [String], output: String? = nil) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        if let output {
+            FileManager.default.createFile(atPath: output, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+        }
+        try process.run()
+        helpers.append(process)
+    }
 
     /// A shell line that starts `command` in the background without any descriptor of the shell: Foundation's
     /// Process learns that a child exited when the last holder of an inherited descriptor closes it, so a

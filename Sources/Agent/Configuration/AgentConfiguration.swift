@@ -41,6 +41,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// Health checking defaults; per-service annotations override them.
     public var health: HealthDefaults = HealthDefaults()
     /// The network namespace to program (a path such as /run/netns/lb); empty for the agent's own.
+    /// Health probes still run from the agent's own namespace, so backends must be reachable from there;
+    /// to put everything in one namespace, start ipvsd inside it (`ip netns exec lb ipvsd run`).
     public var networkNamespace: String = ""
 
     public init() {}
