@@ -159,6 +159,13 @@ final class AgentLab {
     func stopAgent() {
         guard let agent, agent.isRunning else { return }
         agent.terminate()
+        // Bounded: an agent that ignores SIGTERM fails the test instead of hanging the run.
+        let deadline = ContinuousClock.now + .seconds(15)
+        while agent.isRunning && ContinuousClock.now < deadline { usleep(50_000) }
+        if agent.isRunning {
+            kill(agent.processIdentifier, SIGKILL)
+            Issue.record("ipvsd did not exit within 15 s of SIGTERM")
+        }
         agent.waitUntilExit()
         self.agent = nil
     }
