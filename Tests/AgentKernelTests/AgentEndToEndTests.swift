@@ -74,7 +74,7 @@ struct AgentEndToEndTests {
             """
             apiVersion: v1
             kind: Service
-            metadata: {name: long, namespace: lab}
+            metadata: {name: long, namespace: lab, annotations: {ipvsd.io/health-check: none}}
             spec:
               clusterIP: \(Self.vip)
               ports:
@@ -90,7 +90,8 @@ struct AgentEndToEndTests {
             - addresses: [\(backend.address)]
             """
         )
-        // The backend writes what the client sends to a file; the client keeps its connection open.
+        // The backend writes what the client sends to a file; the client keeps its connection open. busybox
+        // nc -l accepts one connection only, so the service has no health check to take it.
         let received = "\(lab.directory)/received"
         try lab.spawn(["ip", "netns", "exec", backend.name, "busybox", "nc", "-l", "-p", "9000"], output: received)
         try lab.startAgent()
@@ -99,12 +100,14 @@ struct AgentEndToEndTests {
             "\((try? lab.rules()).map { "\($0)" } ?? "")\n\(lab.log)"
         )
         let fifo = "\(lab.directory)/client"
+        // Writers open the FIFO read-write (1<>), so a client that failed to connect cannot block them.
         try AgentLab.shell("mkfifo \(fifo)")
         try lab.spawn([
             "ip", "netns", "exec", lab.lbNamespace, "bash", "-c",
             "exec 3<>/dev/tcp/\(Self.vip)/9000; exec cat <>\(fifo) >&3",
         ])
-        try AgentLab.shell("sleep 1; echo before-restart > \(fifo)")
+        // Bounded: a client that failed to connect never opens the FIFO, and a plain write would block.
+        try AgentLab.shell("sleep 1; timeout 10 sh -c 'echo before-restart > \(fifo)'")
         #expect(
             try lab.waitUntil(.seconds(5)) {
                 (try? String(contentsOfFile: received, encoding: .utf8))?.contains("before-restart") == true
@@ -122,7 +125,7 @@ struct AgentEndToEndTests {
         let status = try lab.ipvsctl("agent", "status", "--socket", lab.socket)
         #expect(status.contains("0 operations, 0 failed"), "restart must change nothing: \(status)")
         #expect(try lab.rules() == rulesBefore)
-        try AgentLab.shell("echo after-restart > \(fifo)")
+        try AgentLab.shell("timeout 10 sh -c 'echo after-restart > \(fifo)'")
         let delivered = lab.waitUntil(.seconds(5)) {
             (try? String(contentsOfFile: received, encoding: .utf8))?.contains("after-restart") == true
         }
