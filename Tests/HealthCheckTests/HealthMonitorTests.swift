@@ -29,12 +29,14 @@ struct HealthMonitorTests {
         /// waits until the monitor has handled it and sleeps again.
         @discardableResult
         func step(idle: Bool = true) async throws -> Duration {
+            // One snapshot: the monitor may wake (setTargets) between two reads of the clock.
+            var next: Duration?
             let asleep = await eventually {
-                !clock.sleepingDeadlines.isEmpty
-                    && (!idle || (monitor.checksInFlight == 0 && monitor.checksQueued == 0))
+                next = clock.sleepingDeadlines.first
+                return next != nil && (!idle || (monitor.checksInFlight == 0 && monitor.checksQueued == 0))
             }
             try #require(asleep, "the monitor never went back to sleep")
-            let deadline = try #require(clock.sleepingDeadlines.first)
+            let deadline = try #require(next)
             clock.advance(to: deadline)
             let handled = await eventually { (clock.sleepingDeadlines.first ?? .zero) > deadline }
             try #require(handled, "the monitor did not handle the deadline \(deadline)")
