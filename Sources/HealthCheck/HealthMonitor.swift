@@ -91,6 +91,9 @@ public final class HealthMonitor: Sendable {
         state.withLock { state in state.trackers.mapValues(\.status) }
     }
 
+    /// The monitor's clock now, the time base of every status's `since`.
+    public var now: Duration { clock.now }
+
     /// Checks running now.
     public var checksInFlight: Int { state.withLock { $0.inFlight } }
 

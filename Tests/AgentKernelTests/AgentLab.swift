@@ -86,28 +86,89 @@ final class AgentLab {
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    /// Starts busybox httpd on port 8080 in a backend namespace, answering with the backend's name.
+    /// Starts busybox httpd on port 8080 in a backend namespace, answering with the backend's name. Its pid
+    /// (kept through the execs) goes to a pid file, so `stopBackend` kills exactly that server.
     func startBackend(_ index: Int) throws {
         let backend = backends[index]
         let root = "\(directory)/www-\(backend.name)"
         try Self.shell(
             """
-            mkdir -p \(root) && echo \(backend.name) > \(root)/index.html
-            \(Self.detached("ip netns exec \(backend.name) busybox httpd -f -p 8080 -h \(root)"))
+            mkdir -p \(root)/cgi-bin && echo \(backend.name) > \(root)/index.html
+            cat > \(root)/cgi-bin/flap <<'EOF'
+            \(Self.flapScript(root: root))
+            EOF
+            chmod +x \(root)/cgi-bin/flap
+            \(Self.detached("ip netns exec \(backend.name) busybox httpd -f -p 8080 -h \(root)", pidFile: pidFile(index)))
             """
         )
+        guard try waitUntil(.seconds(5), { try serving(index) }) else {
+            throw LabFailure(description: "httpd of \(backend.name) does not answer")
+        }
     }
 
+    /// Kills the backend's httpd with the children it forked per connection (its own process group, from
+    /// setsid) and waits until its port refuses connections.
     func stopBackend(_ index: Int) throws {
-        try Self.shell("pkill -f 'httpd -f -p 8080 -h \(directory)/www-\(backends[index].name)'; sleep 0.2")
+        let pid = try String(contentsOfFile: pidFile(index), encoding: .utf8)
+        try Self.shell("kill -9 -- -\(pid.trimmingCharacters(in: .whitespacesAndNewlines))")
+        guard try waitUntil(.seconds(5), { try !serving(index) }) else {
+            throw LabFailure(description: "httpd of \(backends[index].name) still answers after kill")
+        }
+    }
+
+    /// Whether the backend's httpd answers on its own address, from inside its namespace.
+    func serving(_ index: Int) throws -> Bool {
+        let backend = backends[index]
+        let probe = "curl -s -o /dev/null --max-time 1 http://\(backend.address):8080/"
+        return (try? Self.run(["ip", "netns", "exec", backend.name, "bash", "-c", probe])) != nil
+    }
+
+    private func pidFile(_ index: Int) -> String { "\(directory)/httpd-\(index).pid" }
+
+    /// `/cgi-bin/flap`: counts its calls in `count`; answers 200, or while a `flapping` file exists 200 and
+    /// 503 in turn, so a health check on it fails every other time whatever the timing.
+    private static func flapScript(root: String) -> String {
+        """
+        #!/bin/sh
+        n=$(cat \(root)/count 2>/dev/null || echo 0); n=$((n + 1)); echo $n > \(root)/count
+        if [ -e \(root)/flapping ] && [ $((n % 2)) -eq 0 ]; then
+          printf 'Status: 503 Service Unavailable\\r\\nContent-Type: text/plain\\r\\n\\r\\ndown\\n'
+        else
+          printf 'Content-Type: text/plain\\r\\n\\r\\nup\\n'
+        fi
+        """
+    }
+
+    /// Makes the backend's `/cgi-bin/flap` alternate between 200 and 503 (or answer 200 again).
+    func setFlapping(_ index: Int, _ flapping: Bool) throws {
+        let file = "\(directory)/www-\(backends[index].name)/flapping"
+        if flapping {
+            FileManager.default.createFile(atPath: file, contents: nil)
+        } else {
+            try FileManager.default.removeItem(atPath: file)
+        }
+    }
+
+    /// How many times the backend's `/cgi-bin/flap` was called.
+    func flapCalls(_ index: Int) -> Int {
+        let file = "\(directory)/www-\(backends[index].name)/count"
+        return (try? String(contentsOfFile: file, encoding: .utf8)).flatMap {
+            Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        } ?? 0
     }
 
     /// A Service with a static cluster IP and one EndpointSlice with the given backends (all ready).
-    func writeService(clusterIP: String, backends indices: [Int], file: String = "service.yaml") throws {
+    func writeService(
+        clusterIP: String,
+        backends indices: [Int],
+        annotations: [String: String] = [:],
+        file: String = "service.yaml"
+    ) throws {
+        let annotationMap = annotations.sorted { $0.key < $1.key }.map { "\($0.key): \"\($0.value)\"" }
         var text = """
             apiVersion: v1
             kind: Service
-            metadata: {name: web, namespace: lab}
+            metadata: {name: web, namespace: lab, annotations: {\(annotationMap.joined(separator: ", "))}}
             spec:
               clusterIP: \(clusterIP)
               ports:
@@ -233,9 +294,10 @@ final class AgentLab {
     /// A shell line that starts `command` in the background without any descriptor of the shell: Foundation's
     /// Process learns that a child exited when the last holder of an inherited descriptor closes it, so a
     /// server that kept one would hang the command that started it.
-    static func detached(_ command: String) -> String {
+    static func detached(_ command: String, pidFile: String? = nil) -> String {
         let closing = #"for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done"#
-        return "setsid bash -c '\(closing); exec \(command)' </dev/null >/dev/null 2>&1 &"
+        let recording = pidFile.map { "echo $$ > \($0); " } ?? ""
+        return "setsid bash -c '\(closing); \(recording)exec \(command)' </dev/null >/dev/null 2>&1 &"
     }
 
     @discardableResult

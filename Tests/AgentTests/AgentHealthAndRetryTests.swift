@@ -37,6 +37,14 @@ import Testing
         #expect(view?.lastResult == "connection refused")
         #expect(view?.usedBy == ["\(production) -> 10.244.1.11:8080"])
 
+        // With the monitor attached, the view shows its live count and time base, not the transition's.
+        let live = HealthStatus(state: .down, lastResult: "timeout", since: .seconds(1), consecutive: 7)
+        await agent.setLiveHealthSource { (.seconds(11), [target("10.244.1.11"): live]) }
+        let liveView = await agent.healthViews().first { $0.target == "tcp 10.244.1.11:8080" }
+        #expect(liveView?.consecutive == 7)
+        #expect(liveView?.lastResult == "timeout")
+        #expect(liveView?.sinceSeconds == 10)
+
         sandbox.kernel.clearLog()
         await agent.healthChanged(target("10.244.1.11"), HealthStatus(state: .up, lastResult: "ok", consecutive: 2))
         await agent.tick(now: t0 + .seconds(2))

@@ -64,9 +64,10 @@ extension Agent {
     }
 
     public func healthViews(now: ContinuousClock.Instant = .now) -> [HealthView] {
-        let elapsed = now - started
+        let live = liveHealth?()
+        let elapsed = live?.now ?? (now - started)
         return core.healthTargets.map { target, references in
-            let status = core.healthStatus(of: target)
+            let status = live?.statuses[target] ?? core.healthStatus(of: target)
             return HealthView(
                 target: target.description,
                 state: status.state.rawValue,

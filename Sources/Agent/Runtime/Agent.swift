@@ -29,6 +29,9 @@ public actor Agent {
     /// Called with the deduplicated health targets whenever they change.
     var onHealthTargets: (@Sendable (Set<HealthTarget>) -> Void)?
     var lastHealthTargets: Set<HealthTarget> = []
+    /// The health monitor's live view (statuses and its clock now), for the admin API; the core only
+    /// keeps each target's status as of its last transition.
+    var liveHealth: (@Sendable () -> (now: Duration, statuses: [HealthTarget: HealthStatus]))?
 
     // Scheduling state, read by ``tick(now:)``.
     var dirty: Set<VirtualServer.ID> = []
@@ -69,6 +72,13 @@ public actor Agent {
     public func setHealthTargetHandler(_ handler: @escaping @Sendable (Set<HealthTarget>) -> Void) {
         onHealthTargets = handler
         handler(lastHealthTargets)
+    }
+
+    /// Sets where the admin API reads the checks' live statuses (the health monitor).
+    public func setLiveHealthSource(
+        _ source: @escaping @Sendable () -> (now: Duration, statuses: [HealthTarget: HealthStatus])
+    ) {
+        liveHealth = source
     }
 
     // MARK: Events

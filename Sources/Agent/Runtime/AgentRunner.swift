@@ -72,6 +72,7 @@ public enum AgentRunner {
             metricsFactory: metrics.factory
         )
         await agent.setHealthTargetHandler { monitor.setTargets($0) }
+        await agent.setLiveHealthSource { (monitor.now, monitor.statuses()) }
         services.append(HealthService(monitor: monitor, agent: agent))
         if !configuration.adminSocket.isEmpty {
             services.append(try AdminServer.application(agent: agent, path: configuration.adminSocket, logger: logger))
