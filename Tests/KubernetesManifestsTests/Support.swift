@@ -1,3 +1,4 @@
+import Foundation
 import IPVS
 import KubernetesManifests
 import LoadBalancer
@@ -11,6 +12,26 @@ func buildState(
 ) throws -> (state: DesiredState, allocations: ClusterIPAllocations, notes: [String]) {
     let set = try ManifestLoader.parse(text, file: "test.yaml")
     return try DesiredStateBuilder.build(set, options: options, allocations: allocations)
+}
+
+/// Loads deploy/examples/manifests, the directory the README's demo runs, and builds the state.
+func buildExampleState(
+    allocations: ClusterIPAllocations = ClusterIPAllocations()
+) throws -> (state: DesiredState, allocations: ClusterIPAllocations, notes: [String]) {
+    let set = try ManifestLoader.load(path: repositoryPath("deploy/examples/manifests"))
+    return try DesiredStateBuilder.build(set, options: TranslationOptions(), allocations: allocations)
+}
+
+/// The absolute path of a repository file, found from this file's path so the working directory does not
+/// matter. (TestSupport has the same helper; this target does not depend on it.)
+func repositoryPath(_ relativePath: String) -> String {
+    var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    while directory.path != "/",
+        !FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path)
+    {
+        directory.deleteLastPathComponent()
+    }
+    return directory.appendingPathComponent(relativePath).path
 }
 
 /// The error descriptions a parse produces; empty when it succeeds.
