@@ -30,6 +30,11 @@ extension LibraryKernelTests {
             // The failure in the middle: service 0 again.
             let failingIndex = operations.count
             operations.append(.addService(VirtualServer(id: serviceID(0))))
+            // Refused before sending (weight above Int32.max): it leaves a gap in the batch's sequence numbers.
+            let refusedIndex = operations.count
+            operations.append(
+                .addServer(RealServer(address: ip("172.31.0.1"), port: 1, weight: .max), to: serviceID(1))
+            )
             for index in 0..<count {
                 let server = RealServer(
                     address: ip(serverAddress(index)),
@@ -49,7 +54,9 @@ extension LibraryKernelTests {
             let result = client.apply(operations) { done, total in progress.withLock { $0.append((done, total)) } }
 
             #expect(result.operationCount == operations.count)
-            try #require(result.failures.count == 1, "\(result.failures.prefix(5).map(\.error))")
+            try #require(result.failures.count == 2, "\(result.failures.prefix(5).map(\.error))")
+            #expect(result.failures[1].index == refusedIndex)
+            #expect(result.failures[1].error.code == .invalidInput)
             let failure = result.failures[0]
             #expect(failure.index == failingIndex)
             #expect(failure.operation == operations[failingIndex])

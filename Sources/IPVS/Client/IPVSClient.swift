@@ -48,14 +48,14 @@ public final class IPVSClient: IPVSKernel, Sendable {
         self.state = Mutex(State(socket: socket))
     }
 
-    private var timeoutMilliseconds: Int32 {
+    var timeoutMilliseconds: Int32 {
         let (seconds, attoseconds) = configuration.replyTimeout.components
         return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 
     /// Runs `body` with the open socket, reopening it if an earlier failure closed it, and closes it when
     /// `body` leaves it in an unknown state.
-    private func withSocket<R: Sendable>(
+    func withSocket<R: Sendable>(
         _ body: (NetlinkSocket, inout UInt32) throws(IPVSError) -> R
     ) throws(IPVSError) -> R {
         let configuration = configuration
@@ -95,80 +95,6 @@ public final class IPVSClient: IPVSKernel, Sendable {
     }
 
     // MARK: Writes
-
-    /// Applies `operations` in order, packing them into as few `sendmsg` calls as the socket buffers allow.
-    ///
-    /// The kernel runs every operation even when an earlier one fails; the result says which failed and why.
-    /// Operations refused before sending (bad input) are reported the same way and never reach the kernel.
-    /// - Parameter progress: called after each batch with (operations done, total).
-    public func apply(_ operations: [IPVSOperation], progress: ((Int, Int) -> Void)? = nil) -> BulkApplyResult {
-        var failures: [BulkApplyResult.Failure] = []
-        var sendCalls = 0
-        var index = 0
-        while index < operations.count {
-            let start = index
-            do throws(IPVSError) {
-                try withSocket { (socket, sequence) throws(IPVSError) in
-                    let encoder = IPVSEncoder(familyID: socket.familyID)
-                    var writer = NetlinkWriter(reservingCapacity: min(socket.maximumBatchBytes, 64 * 1024))
-                    var pending: [UInt32: Int] = [:]
-                    while index < operations.count, pending.count < socket.maximumBatchMessages {
-                        let mark = writer.bytes.count
-                        do throws(IPVSError) {
-                            try encoder.encode(operations[index], sequence: sequence, into: &writer)
-                        } catch {
-                            failures.append(.init(index: index, operation: operations[index], error: error))
-                            index += 1
-                            continue
-                        }
-                        if writer.bytes.count > socket.maximumBatchBytes, !pending.isEmpty {
-                            writer.truncate(to: mark)
-                            break
-                        }
-                        pending[sequence] = index
-                        sequence &+= 1
-                        index += 1
-                    }
-                    guard !pending.isEmpty else { return }
-                    try socket.send(writer.bytes)
-                    sendCalls += 1
-                    try collectAcknowledgements(socket, pending: &pending, operations: operations, failures: &failures)
-                }
-            } catch {
-                // The batch's outcome is unknown from here on: report it for every operation not yet answered.
-                let answered = Set(failures.map(\.index))
-                for unknown in start..<index where !answered.contains(unknown) {
-                    var failure = error
-                    failure.operation = operations[unknown]
-                    failure.message = "\(operations[unknown]): \(error.message)"
-                    failures.append(.init(index: unknown, operation: operations[unknown], error: failure))
-                }
-            }
-            progress?(index, operations.count)
-        }
-        failures.sort { $0.index < $1.index }
-        return BulkApplyResult(operationCount: operations.count, failures: failures, sendCalls: sendCalls)
-    }
-
-    private func collectAcknowledgements(
-        _ socket: NetlinkSocket,
-        pending: inout [UInt32: Int],
-        operations: [IPVSOperation],
-        failures: inout [BulkApplyResult.Failure]
-    ) throws(IPVSError) {
-        while !pending.isEmpty {
-            let datagram = try socket.receive(timeoutMilliseconds: timeoutMilliseconds)
-            for message in try NetlinkMessage.split(datagram[...]) where message.type == NetlinkMessage.error {
-                // Stale replies of an earlier, timed-out request carry other sequence numbers: skip them.
-                guard let index = pending.removeValue(forKey: message.sequence) else { continue }
-                let errno = try message.errorCode()
-                if errno != 0 {
-                    let error = IPVSError.kernel(errno: errno, operation: operations[index])
-                    failures.append(.init(index: index, operation: operations[index], error: error))
-                }
-            }
-        }
-    }
 
     /// Applies one operation.
     /// - Throws: the operation's ``IPVSError``.

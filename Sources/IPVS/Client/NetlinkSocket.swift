@@ -127,6 +127,15 @@ final class NetlinkSocket {
     ///
     /// Returns a copy: slices of the reusable buffer would force a copy-on-write of all of it on the next call.
     func receive(timeoutMilliseconds timeout: Int32) throws(IPVSError) -> [UInt8] {
+        try receive(timeoutMilliseconds: timeout) { (datagram) throws(IPVSError) in Array(datagram) }
+    }
+
+    /// Passes the next datagram to `body` in place, waiting up to `timeout` milliseconds for one; `body`
+    /// must not keep the slice.
+    func receive<R>(
+        timeoutMilliseconds timeout: Int32,
+        _ body: (ArraySlice<UInt8>) throws(IPVSError) -> R
+    ) throws(IPVSError) -> R {
         while true {
             // Replies are usually already queued: try first, and poll only when there is nothing yet.
             let count = buffer.withUnsafeMutableBytes {
@@ -136,7 +145,7 @@ final class NetlinkSocket {
                 guard count <= buffer.count else {
                     throw malformed("a \(count)-byte datagram exceeds the \(buffer.count)-byte receive buffer")
                 }
-                return Array(buffer[0..<count])
+                return try body(buffer[0..<count])
             }
             switch errno {
             case EINTR:

@@ -31,8 +31,8 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     /// The address family.
     public let family: AddressFamily
     // The address bytes in network order, packed big-endian: IPv4 uses the top 32 bits of `high`.
-    private let high: UInt64
-    private let low: UInt64
+    let high: UInt64
+    let low: UInt64
 
     /// Creates an IPv4 address from its value in host order (`0x0A000001` is 10.0.0.1).
     public init(ipv4 value: UInt32) {

@@ -90,17 +90,12 @@ struct IPVSEncoder {
 
     // MARK: Attributes
 
-    /// The 16-byte `union nf_inet_addr` the kernel copies addresses from.
-    static func inetAddress(_ address: IPAddress) -> [UInt8] {
-        address.bytes + [UInt8](repeating: 0, count: 16 - address.family.addressLength)
-    }
-
     static func putServiceID(_ id: VirtualServer.ID, into w: inout NetlinkWriter) {
         w.put(IPVSWire.Service.af, id.family.rawValue)
         switch id {
         case .service(let proto, let address, let port):
             w.put(IPVSWire.Service.proto, proto.rawValue)
-            w.put(IPVSWire.Service.addr, bytes: inetAddress(address))
+            w.put(IPVSWire.Service.addr, inetAddress: address)
             w.put(IPVSWire.Service.port, bigEndian: port)
         case .firewallMark(let mark, _):
             w.put(IPVSWire.Service.fwmark, mark)
@@ -112,10 +107,7 @@ struct IPVSEncoder {
         w.put(IPVSWire.Service.schedName, string: vs.scheduler.rawValue)
         if let engine = vs.persistenceEngine { w.put(IPVSWire.Service.peName, string: engine) }
         // struct ip_vs_flags { flags; mask }: a full mask makes the kernel take our flags as they are.
-        w.put(
-            IPVSWire.Service.flags,
-            bytes: NetlinkWriter.hostBytes(vs.flags.rawValue) + NetlinkWriter.hostBytes(~UInt32(0))
-        )
+        w.put(IPVSWire.Service.flags, vs.flags.rawValue, ~UInt32(0))
         w.put(IPVSWire.Service.timeout, vs.timeout)
         w.put(IPVSWire.Service.netmask, wireNetmask(vs.netmask, family: vs.id.family))
     }
@@ -128,7 +120,7 @@ struct IPVSEncoder {
     static func putServerID(_ id: RealServer.ID, into w: inout NetlinkWriter) {
         // Always name the family: without it the kernel assumes the service's (moby/ipvs's IPv6 bug).
         w.put(IPVSWire.Dest.addrFamily, id.address.family.rawValue)
-        w.put(IPVSWire.Dest.addr, bytes: inetAddress(id.address))
+        w.put(IPVSWire.Dest.addr, inetAddress: id.address)
         w.put(IPVSWire.Dest.port, bigEndian: id.port)
     }
 

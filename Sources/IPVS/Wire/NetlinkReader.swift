@@ -33,6 +33,26 @@ struct NetlinkMessage {
         return messages
     }
 
+    /// Calls `body` with the sequence number and errno (0: success) of each `NLMSG_ERROR` in a datagram of
+    /// acknowledgements, without building messages: a bulk apply reads one per operation.
+    static func forEachAcknowledgement(
+        in datagram: ArraySlice<UInt8>,
+        _ body: (_ sequence: UInt32, _ errno: Int32) -> Void
+    ) throws(IPVSError) {
+        var offset = datagram.startIndex
+        while datagram.endIndex - offset >= headerLength {
+            let length = Int(try readInteger(UInt32.self, datagram, at: offset))
+            guard length >= headerLength, length <= datagram.endIndex - offset else {
+                throw malformed("netlink message length \(length) at offset \(offset - datagram.startIndex)")
+            }
+            if try readInteger(UInt16.self, datagram, at: offset + 4) == error {
+                let code = try readInteger(UInt32.self, datagram, at: offset + headerLength)
+                body(try readInteger(UInt32.self, datagram, at: offset + 8), -Int32(bitPattern: code))
+            }
+            offset += (length + 3) & ~3
+        }
+    }
+
     /// For `NLMSG_ERROR`: the errno (positive) or 0 for an acknowledgement.
     func errorCode() throws(IPVSError) -> Int32 {
         -Int32(bitPattern: try readInteger(UInt32.self, payload, at: payload.startIndex))
