@@ -67,7 +67,17 @@ struct AgentPath {
     /// - Returns: the number of operations applied.
     @discardableResult
     mutating func sync(_ desired: DesiredState) throws -> Int {
-        let changed = state.setDesired(desired)
+        try apply(state.setDesired(desired))
+    }
+
+    /// One sync from a delta (what an event that knows its change hands the core): `updateDesired`, plan,
+    /// apply, record.
+    @discardableResult
+    mutating func sync(delta: [VirtualServer.ID: DesiredVirtualServer?]) throws -> Int {
+        try apply(state.updateDesired(delta))
+    }
+
+    private mutating func apply(_ changed: Set<VirtualServer.ID>) throws -> Int {
         let operations = state.plan(for: changed, now: .now)
         let result = kernel.apply(operations, progress: nil)
         state.record(operations, result: result)

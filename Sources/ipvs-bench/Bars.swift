@@ -51,7 +51,7 @@ struct Bars {
             }
         }
         for group in Set(run.figures.map(\.group)).sorted() where group.hasPrefix("one change") {
-            if let p50 = run.figure(group, "latency p50"),
+            if let p50 = run.figure(group, "latency p50, delta (updateDesired)"),
                 let full = run.figure(group, "full table read (kube-proxy's per-sync cost)")
             {
                 ratio(

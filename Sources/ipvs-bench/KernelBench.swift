@@ -176,7 +176,8 @@ struct SizeBench {
         samples["resync|operations planned (must be 0)|count", default: []].append(Double(operations.count))
     }
 
-    /// Flips one endpoint's weight per change: exactly one updateServer, and no reads.
+    /// Flips one endpoint's weight per change: exactly one updateServer, and no reads. Changes alternate
+    /// between a delta (`updateDesired`, O(1)) and the whole new desired state (`setDesired`, compares all).
     private func singleChanges(
         _ path: inout AgentPath,
         _ desired: DesiredState,
@@ -189,6 +190,8 @@ struct SizeBench {
         var state = desired
         let ids = state.virtualServers.keys.sorted()
         var latencies: [Double] = []
+        var wholeStateLatencies: [Double] = []
+        var reads = 0
         var operations: [Double] = []
         for change in 0..<changes {
             let id = ids[(change &* 7919) % ids.count]
@@ -197,12 +200,24 @@ struct SizeBench {
             state.virtualServers[id]!.realServers[server]!.realServer.weight = weight == 1 ? 2 : 1
             counting.reset()
             var count = 0
-            latencies.append(try measure { count = try changing.sync(state) }.milliseconds)
+            if change % 2 == 0 {
+                let delta = [id: state.virtualServers[id]]
+                latencies.append(try measure { count = try changing.sync(delta: delta) }.milliseconds)
+            } else {
+                wholeStateLatencies.append(try measure { count = try changing.sync(state) }.milliseconds)
+            }
             operations.append(Double(count))
+            reads = max(reads, counting.counts.reads)
         }
-        let reads = counting.counts.reads
-        samples["one change|latency p50|ms", default: []].append(IPVSBenchStats.percentile(latencies, 0.5))
-        samples["one change|latency p99|ms", default: []].append(IPVSBenchStats.percentile(latencies, 0.99))
+        samples["one change|latency p50, delta (updateDesired)|ms", default: []].append(
+            IPVSBenchStats.percentile(latencies, 0.5)
+        )
+        samples["one change|latency p99, delta (updateDesired)|ms", default: []].append(
+            IPVSBenchStats.percentile(latencies, 0.99)
+        )
+        samples["one change|latency p50, whole desired state (setDesired)|ms", default: []].append(
+            IPVSBenchStats.percentile(wholeStateLatencies, 0.5)
+        )
         samples["one change|operations per change (must be 1)|count", default: []].append(operations.max() ?? 0)
         samples["one change|kernel reads per change (must be 0)|count", default: []].append(Double(reads))
         samples["one change|full table read (kube-proxy's per-sync cost)|ms", default: []].append(

@@ -62,7 +62,18 @@ struct NativeBench: ParsableCommand {
             let planOne = measure { single = state.plan(for: oneChange, now: .now) }
             guard single.count == 1 else { throw BenchError("one changed endpoint planned \(single.count) operations") }
             state.record(single, result: .init(operationCount: 1, failures: [], sendCalls: 1))
+            // The same change back as a delta: updateDesired touches only that service.
+            var back = next.virtualServers[id]
+            back?.realServers[server]?.realServer.weight = 1
+            var deltaChange = Set<VirtualServer.ID>()
+            let delta = measure { deltaChange = state.updateDesired([id: back]) }
+            guard deltaChange == [id] else { throw BenchError("a one-service delta changed \(deltaChange.count)") }
+            state.record(
+                state.plan(for: deltaChange, now: .now),
+                result: .init(operationCount: 1, failures: [], sendCalls: 1)
+            )
             samples["one change: setDesired (compares every service)|ms", default: []].append(compare.milliseconds)
+            samples["one change: updateDesired (delta)|ms", default: []].append(delta.milliseconds)
             samples["one change: plan(for: changed)|ms", default: []].append(planOne.milliseconds)
             var emptied = state
             let delete = measure { changed = emptied.setDesired(DesiredState()) }

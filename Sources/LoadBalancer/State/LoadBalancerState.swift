@@ -68,6 +68,24 @@ public struct LoadBalancerState: Sendable {
         return changed
     }
 
+    /// Applies a delta to the desired state: each entry replaces one virtual server, or removes it when nil.
+    /// Costs O(entries) where `setDesired` compares every service; returns the IDs that actually changed.
+    public mutating func updateDesired(_ changes: [VirtualServer.ID: DesiredVirtualServer?]) -> Set<VirtualServer.ID> {
+        var changed = Set<VirtualServer.ID>()
+        var unindexed: [HealthTarget] = []
+        for (id, next) in changes {
+            precondition(next.map { $0.id == id } ?? true, "desired virtual server \(id) filed under another ID")
+            let old = desiredState.virtualServers[id]
+            guard old != next else { continue }
+            if let old { unindexed += unindexHealth(of: old) }
+            if let next { indexHealth(of: next) }
+            desiredState.virtualServers[id] = next
+            changed.insert(id)
+        }
+        for target in unindexed where targetIndex[target] == nil { health[target] = nil }
+        return changed
+    }
+
     /// Targets the prober must check, deduplicated across virtual servers, with the pairs using each.
     public var healthTargets: [HealthTarget: Set<HealthReference>] { targetIndex }
 
@@ -111,12 +129,17 @@ public struct LoadBalancerState: Sendable {
         }
     }
 
-    private mutating func unindexHealth(of service: DesiredVirtualServer) {
-        guard let spec = service.healthCheck else { return }
+    /// Returns the targets the service used.
+    @discardableResult
+    private mutating func unindexHealth(of service: DesiredVirtualServer) -> [HealthTarget] {
+        guard let spec = service.healthCheck else { return [] }
+        var targets: [HealthTarget] = []
         for id in service.realServers.keys {
             let target = HealthTarget(realServer: id, spec: spec)
             targetIndex[target]?.remove(HealthReference(virtualServer: service.id, realServer: id))
             if targetIndex[target]?.isEmpty == true { targetIndex[target] = nil }
+            targets.append(target)
         }
+        return targets
     }
 }

@@ -1,0 +1,60 @@
+import IPVS
+import LoadBalancer
+import Testing
+
+/// `updateDesired` (a delta) must leave the core exactly as `setDesired` with the whole new state would.
+@Suite struct DesiredDeltaTests {
+    @Test func deltaAndFullReplacementAgree() {
+        var generator = SplitMix64(seed: 7)
+        let checked = HealthCheckSpec()
+        var byDelta = Harness()
+        var byFull = Harness()
+        var current: [VirtualServer.ID: DesiredVirtualServer] = [:]
+        for _ in 0..<200 {
+            var delta: [VirtualServer.ID: DesiredVirtualServer?] = [:]
+            for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                let id = serviceID(UInt8.random(in: 1...6, using: &generator))
+                if Bool.random(using: &generator), current[id] != nil {
+                    delta[id] = .some(nil)
+                } else {
+                    let hosts = (1...6).filter { _ in Bool.random(using: &generator) }.map(UInt8.init)
+                    let weights = hosts.map { endpoint($0, weight: UInt32.random(in: 0...3, using: &generator)) }
+                    delta[id] = service(id, weights, healthCheck: Bool.random(using: &generator) ? checked : nil)
+                }
+            }
+            let before = current
+            for (id, next) in delta { current[id] = next }
+            let expected = Set(delta.keys.filter { before[$0] != current[$0] })
+
+            let deltaChanged = byDelta.state.updateDesired(delta)
+            let fullChanged = byFull.state.setDesired(DesiredState(virtualServers: current))
+            #expect(deltaChanged == expected)
+            #expect(fullChanged == expected)
+            #expect(byDelta.state.desired == byFull.state.desired)
+            #expect(byDelta.state.healthTargets == byFull.state.healthTargets)
+            #expect(byDelta.sync(deltaChanged) == byFull.sync(fullChanged))
+        }
+        #expect(byDelta.kernel.contents.mapValues(\.servers) == byFull.kernel.contents.mapValues(\.servers))
+        #expect(byDelta.kernel.contents.mapValues(\.service) == byFull.kernel.contents.mapValues(\.service))
+        #expect(!byDelta.kernel.contents.isEmpty)
+    }
+
+    @Test func unchangedEntriesReportNothingAndStatusesOfDroppedTargetsGo() {
+        let spec = HealthCheckSpec()
+        let id = serviceID(1)
+        let target = HealthTarget(realServer: serverID(2), spec: spec)
+        var h = Harness()
+        let original = service(id, [endpoint(1), endpoint(2)], healthCheck: spec)
+        #expect(h.state.updateDesired([id: original]) == [id])
+        #expect(h.state.updateDesired([id: original]).isEmpty)
+        _ = h.state.setHealth(HealthStatus(state: .down, lastResult: "timeout"), for: target)
+        #expect(h.state.healthStatus(of: target).state == .down)
+
+        // Endpoint 2 leaves: its target is no longer checked and its status is forgotten.
+        #expect(h.state.updateDesired([id: service(id, [endpoint(1)], healthCheck: spec)]) == [id])
+        #expect(h.state.healthTargets[target] == nil)
+        #expect(h.state.healthStatus(of: target).state == .unknown)
+        #expect(h.state.updateDesired([id: nil]) == [id])
+        #expect(h.state.desired.virtualServers.isEmpty)
+    }
+}
