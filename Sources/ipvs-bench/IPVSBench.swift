@@ -11,6 +11,6 @@ struct IPVSBench: ParsableCommand {
             bench/run does all of it. Absolute times on shared or emulated machines are noise; each figure is \
             reported with the spread of its repetitions and as a ratio to a peer measured in the same run.
             """,
-        subcommands: [KernelBench.self, NativeBench.self, MemoryBench.self, ReportCommand.self]
+        subcommands: [KernelBench.self, NativeBench.self, MemoryBench.self, DetectionBench.self, ReportCommand.self]
     )
 }

@@ -5,16 +5,16 @@ import Foundation
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write results.json, results.md and SVG plots from the kernel/native/memory JSON in --out."
+        abstract: "Write results.json, results.md and SVG plots from the kernel/native/memory/detection JSON in --out."
     )
 
-    @Option(help: "Directory holding kernel.json, native.json, memory.json; the report is written there.")
+    @Option(help: "Directory holding kernel.json, native.json, memory.json, detection.json; the report goes there.")
     var out = "bench/results"
 
     func run() throws {
         let directory = URL(fileURLWithPath: out)
         var runs: [BenchRun] = []
-        for name in ["kernel", "native", "memory"] {
+        for name in ["kernel", "native", "memory", "detection"] {
             let url = directory.appendingPathComponent("\(name).json")
             guard FileManager.default.fileExists(atPath: url.path) else {
                 print("report: \(url.path) missing, skipped")
@@ -32,7 +32,9 @@ struct ReportCommand: ParsableCommand {
         try encoder.encode(runs).write(to: directory.appendingPathComponent("results.json"))
         let bars = Bars(runs: runs)
         var markdown = "# Benchmark results\n\n"
-        for run in runs { markdown += MarkdownTables.render(run) }
+        for run in runs {
+            markdown += DetectionReport.isDetection(run) ? DetectionReport.markdown(run) : MarkdownTables.render(run)
+        }
         markdown += bars.markdown
         var plots: [String] = []
         if let kernel = runs.first(where: { $0.environment == "vm" }) {
