@@ -91,12 +91,12 @@ struct AgentPath {
     /// - Returns: the operations the plan wants (0 when the kernel already matches).
     mutating func resync(now: ContinuousClock.Instant = .now) throws -> [IPVSOperation] {
         let services = try kernel.services()
-        var servers: [VirtualServer.ID: [ObservedRealServer]] = [:]
-        servers.reserveCapacity(services.count)
-        for service in services where state.owned.contains(service.virtualServer.id) {
-            servers[service.virtualServer.id] = try kernel.servers(of: service.virtualServer.id)
+        var adoption = state.beginAdoption(expecting: services.count)
+        for service in services {
+            let id = service.virtualServer.id
+            state.adopt(service, servers: state.owned.contains(id) ? try kernel.servers(of: id) : nil, into: &adoption)
         }
-        state.adopt(services: services, servers: servers)
+        state.finishAdoption(adoption)
         return state.plan(for: nil, now: now)
     }
 }

@@ -33,16 +33,19 @@ struct MemoryBench: ParsableCommand {
         // Writing 5 to clear_refs resets VmHWM, so the next peak is the resync's alone.
         try "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
         do {
-            var services: [ObservedVirtualServer] = []
-            var servers: [VirtualServer.ID: [ObservedRealServer]] = [:]
-            for service in 0..<workload.services {
-                let id = workload.serviceID(service)
-                services.append(ObservedVirtualServer(virtualServer: VirtualServer(id: id, scheduler: .roundRobin)))
-                servers[id] = (0..<workload.servers).map {
+            // As the agent resyncs: the whole service listing, then each service's real servers just before
+            // adopting it.
+            let services = (0..<workload.services).map {
+                ObservedVirtualServer(virtualServer: VirtualServer(id: workload.serviceID($0), scheduler: .roundRobin))
+            }
+            var adoption = state.beginAdoption(expecting: services.count)
+            for (service, observed) in services.enumerated() {
+                let servers = (0..<workload.servers).map {
                     ObservedRealServer(realServer: workload.realServer(service: service, server: $0))
                 }
+                state.adopt(observed, servers: servers, into: &adoption)
             }
-            state.adopt(services: services, servers: servers)
+            state.finishAdoption(adoption)
             let operations = state.plan(for: nil, now: .now)
             guard operations.isEmpty else { throw BenchError("resync planned \(operations.count) operations") }
         }
@@ -51,7 +54,7 @@ struct MemoryBench: ParsableCommand {
         withExtendedLifetime(state) {}
         results.add(group, "VmRSS, empty process", "MB", [empty / 1024])
         results.add(group, "VmRSS, steady (desired + programmed)", "MB", [steady / 1024])
-        results.add(group, "VmHWM, peak during full resync (read lists + adopt + plan)", "MB", [peak / 1024])
+        results.add(group, "VmHWM, peak during full resync (service listing + adopt + plan)", "MB", [peak / 1024])
         results.add(group, "VmRSS, after the resync", "MB", [after / 1024])
         results.add(group, "peak / steady", "x", [steady > 0 ? peak / steady : 0])
         try results.write(to: URL(fileURLWithPath: out))

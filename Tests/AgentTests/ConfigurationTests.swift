@@ -2,44 +2,8 @@ import Agent
 import IPVS
 import KubernetesManifests
 import LoadBalancer
+import TestSupport
 import Testing
-
-/// deploy/examples/config.yaml, copied: every value but the two marked ones is the default.
-private let exampleConfig = """
-    # ipvsd configuration: every key is optional; the values below are the defaults unless marked.
-    # See docs/ipvsd.md for each key.
-    manifests: deploy/examples/manifests      # default /etc/ipvsd/manifests
-    stateFile: /run/ipvsd-demo/state.json     # default /var/lib/ipvsd/state.json
-    interface: ipvs0
-    bindAddresses: true
-    scheduler: rr
-    serviceCIDRs: [10.96.0.0/12]
-    resyncPeriod: 30s
-    debounce: 100ms
-    watchInterval: 500ms
-    gracePeriod: 30s
-    drainCheckInterval: 1s
-    metricsAddress: 127.0.0.1:9750
-    adminSocket: /run/ipvsd/admin.sock
-    sysctls:
-      manage: true
-      conntrack: true
-      expireNodestConn: true
-      expireQuiescentTemplate: true
-      connReuseMode: 1
-      strictARP: true
-    health:
-      enabled: true
-      kind: tcp
-      interval: 1s
-      timeout: 1s
-      rise: 2
-      fall: 3
-      jitter: 0.1
-      failureAction: delete
-      allDown: keep-all
-
-    """
 
 /// The messages of a config text that does not parse; empty when it parses.
 private func errors(_ text: String) -> [String] {
@@ -53,7 +17,9 @@ private func errors(_ text: String) -> [String] {
 
 @Suite struct ConfigurationTests {
     @Test func exampleConfigParsesToTheDocumentedValues() throws {
-        let config = try AgentConfiguration.parse(exampleConfig, file: "config.yaml")
+        // deploy/examples/config.yaml: every value but the two set below is the default.
+        let example = try RepositoryFiles.text("deploy/examples/config.yaml")
+        let config = try AgentConfiguration.parse(example, file: "config.yaml")
         var expected = AgentConfiguration()
         expected.manifests = "deploy/examples/manifests"
         expected.stateFile = "/run/ipvsd-demo/state.json"

@@ -36,12 +36,15 @@ extension Agent {
         let start = ContinuousClock.now
         do throws(IPVSError) {
             let services = try kernel.services()
-            var servers: [VirtualServer.ID: [ObservedRealServer]] = [:]
-            for service in services where core.owned.contains(service.virtualServer.id) {
-                servers[service.virtualServer.id] = try kernel.servers(of: service.virtualServer.id)
-            }
             if let binder { boundAddresses = try binder.addresses() }
-            core.adopt(services: services, servers: servers)
+            // Service by service: only one service's real servers are in memory at a time.
+            var adoption = core.beginAdoption(expecting: services.count)
+            for service in services {
+                let id = service.virtualServer.id
+                let servers = core.owned.contains(id) ? try kernel.servers(of: id) : nil
+                core.adopt(service, servers: servers, into: &adoption)
+            }
+            core.finishAdoption(adoption)
         } catch {
             failed("reading the kernel's IPVS table failed", error: "\(error)", now: now)
             return false

@@ -20,37 +20,63 @@ extension LoadBalancerState {
         services: [ObservedVirtualServer],
         servers: [VirtualServer.ID: [ObservedRealServer]]
     ) {
-        var present = Set<VirtualServer.ID>(minimumCapacity: services.count)
-        var newForeign = Set<VirtualServer.ID>()
+        var adoption = beginAdoption(expecting: services.count)
         for observed in services {
-            let id = observed.virtualServer.id
-            present.insert(id)
-            guard owned.contains(id) else {
-                newForeign.insert(id)
-                continue
-            }
-            var entry = ProgrammedService(
-                virtualServer: observed.virtualServer,
-                realServers: programmed[id]?.realServers ?? [:]
-            )
-            if let list = servers[id] {
-                entry.realServers = [:]
-                entry.realServers.reserveCapacity(list.count)
-                for server in list { entry.realServers[server.realServer.id] = server.realServer }
-                _ = updateConnections(of: id, servers: list)
-            }
-            if programmed[id] != entry {
-                programmed[id] = entry
-                dirty.insert(id)
-            }
+            adopt(observed, servers: servers[observed.virtualServer.id], into: &adoption)
         }
-        for id in strays.keys where !present.contains(id) { strays[id] = nil }
-        for id in owned where !present.contains(id) {
+        finishAdoption(adoption)
+    }
+
+    /// A full resync in steps: `beginAdoption`, `adopt(_:servers:into:)` for every service in the kernel,
+    /// then `finishAdoption`. The agent reads each owned service's real servers just before adopting it,
+    /// so the whole table's real servers are never in memory at once. Stopping before the finish (a read
+    /// failed) leaves the services adopted so far updated and nothing forgotten.
+    public struct Adoption: Sendable {
+        var present: Set<VirtualServer.ID>
+        var foreign = Set<VirtualServer.ID>()
+    }
+
+    public func beginAdoption(expecting count: Int = 0) -> Adoption {
+        Adoption(present: Set(minimumCapacity: count))
+    }
+
+    /// One service of the kernel's listing, with its real servers when the agent owns it (else nil).
+    public mutating func adopt(
+        _ observed: ObservedVirtualServer,
+        servers list: [ObservedRealServer]?,
+        into adoption: inout Adoption
+    ) {
+        let id = observed.virtualServer.id
+        adoption.present.insert(id)
+        guard owned.contains(id) else {
+            adoption.foreign.insert(id)
+            return
+        }
+        var entry = ProgrammedService(
+            virtualServer: observed.virtualServer,
+            realServers: programmed[id]?.realServers ?? [:]
+        )
+        if let list {
+            entry.realServers = [:]
+            entry.realServers.reserveCapacity(list.count)
+            for server in list { entry.realServers[server.realServer.id] = server.realServer }
+            _ = updateConnections(of: id, servers: list)
+        }
+        if programmed[id] != entry {
+            programmed[id] = entry
+            dirty.insert(id)
+        }
+    }
+
+    /// Forgets owned services the listing did not have and takes its foreign services as the new set.
+    public mutating func finishAdoption(_ adoption: Adoption) {
+        for id in strays.keys where !adoption.present.contains(id) { strays[id] = nil }
+        for id in owned where !adoption.present.contains(id) {
             forget(id)
             dirty.insert(id)
         }
-        dirty.formUnion(newForeign.symmetricDifference(foreign))
-        foreign = newForeign
+        dirty.formUnion(adoption.foreign.symmetricDifference(foreign))
+        foreign = adoption.foreign
     }
 
     /// New connection counts of a service's real servers; returns the id when a drain may finish.
