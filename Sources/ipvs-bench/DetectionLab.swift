@@ -136,14 +136,15 @@ final class DetectionLab {
         agent = try spawn([binary, "run", "--config", configPath, "--log-level", "info"], log: logPath)
     }
 
+    var logTail: String { String(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").suffix(3000)) }
+
     /// Throws with the end of ipvsd's log when it is no longer running.
     func checkAgent() throws {
         guard let agent else { return }
         var status: Int32 = 0
         guard waitpid(agent, &status, WNOHANG) == agent else { return }
         self.agent = nil
-        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        throw BenchError("detection: ipvsd exited (wait status \(status)):\n\(log.suffix(2000))")
+        throw BenchError("detection: ipvsd exited (wait status \(status)):\n\(logTail)")
     }
 
     /// SIGTERM, then SIGKILL if ipvsd is still running after 15 s.
@@ -163,8 +164,8 @@ final class DetectionLab {
         }
     }
 
-    /// posix_spawn with standard input from /dev/null and both outputs to `log`. (Foundation's Process did
-    /// not notice ipvsd's exit inside the VM's fresh namespace, and hung the bench.)
+    /// posix_spawn with standard input from /dev/null, both outputs to `log` and no other descriptor.
+    /// (Foundation's Process did not notice ipvsd's exit inside the VM's fresh namespace, and hung the bench.)
     private func spawn(_ arguments: [String], log: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -172,10 +173,20 @@ final class DetectionLab {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Not the listeners: an inherited listening socket would keep a "closed" backend accepting.
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in open.compactMap({ Int32($0) }) where fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        posix_spawnattr_setsigmask(&attributes, &signals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
         let argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+        let result = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
         guard result == 0 else {
             throw BenchError("detection: cannot start \(arguments[0]): \(String(cString: strerror(result)))")
         }
