@@ -76,7 +76,8 @@ struct DetectionBench: ParsableCommand {
         for sample in 0..<samples {
             let backend = order[sample % order.count]
             let delay = Duration.milliseconds(Int.random(in: 0..<intervalMs))
-            let (down, up) = try probe.sample(backend: backend, delay: delay)
+            let reopenDelay = Duration.milliseconds(Int.random(in: 0..<intervalMs))
+            let (down, up) = try probe.sample(backend: backend, delay: delay, reopenDelay: reopenDelay)
             detection.append(down.milliseconds)
             recovery.append(up.milliseconds)
             log(
@@ -137,7 +138,13 @@ struct Probe {
     let poll: Duration
     let limit: Duration
 
-    func sample(backend: Int, delay: Duration) throws -> (detection: Duration, recovery: Duration) {
+    func sample(
+        backend: Int,
+        delay: Duration,
+        reopenDelay: Duration = .zero
+    ) throws -> (
+        detection: Duration, recovery: Duration
+    ) {
         let service = try lab.serviceID(ofBackend: backend)
         let server = try lab.realServerID(backend)
         Thread.sleep(forTimeInterval: delay.milliseconds / 1000)
@@ -148,6 +155,9 @@ struct Probe {
         if remaining != lab.servers - 1 {
             log("detection: \(service) has \(remaining) real servers, not \(lab.servers - 1)")
         }
+        // Also a random delay before reopening: the removal happens right after a failed check, so reopening
+        // at once would always land at the same point of the check interval.
+        Thread.sleep(forTimeInterval: reopenDelay.milliseconds / 1000)
         try lab.open(backend)
         let recovery = try waitUntil(service, server, present: true)
         return (detection, recovery)

@@ -76,9 +76,8 @@ import Testing
         let agent = try sandbox.makeAgent()
         sandbox.kernel.failNext { $0 == .addService(VirtualServer(id: metrics, scheduler: .roundRobin)) }
 
-        let before = ContinuousClock.now
-        await agent.tick(now: before)
-        let after = ContinuousClock.now
+        let t0 = ContinuousClock.now
+        await agent.tick(now: t0)
         // The add failed, and the fake kernel refuses its two real servers (no such service).
         #expect(sandbox.kernel.entries.count == 3)
         var status = await agent.status()
@@ -86,22 +85,20 @@ import Testing
         #expect(status.lastSync?.failures == 3)
         #expect(status.ready == false)
 
-        // Within the first backoff (1 s) nothing is attempted; the retry fails again and doubles it. Retry
-        // instants are taken from the clock when a sync ends, so the bounds bracket each failing tick.
+        // Within the first backoff (1 s, counted from the failing tick) nothing is attempted; the retry fails
+        // again and doubles it.
         sandbox.kernel.clearLog()
-        await agent.tick(now: before + .milliseconds(900))
+        await agent.tick(now: t0 + .milliseconds(999))
         #expect(sandbox.kernel.log.isEmpty)
         sandbox.kernel.failNext { $0 == .addService(VirtualServer(id: metrics, scheduler: .roundRobin)) }
-        let before2 = ContinuousClock.now
-        await agent.tick(now: after + .seconds(1))
-        let after2 = ContinuousClock.now
+        await agent.tick(now: t0 + .seconds(1))
         #expect(sandbox.kernel.log.count == 3)
         #expect(await agent.status().lastError == "3 of 3 operations failed")
 
         sandbox.kernel.clearLog()
-        await agent.tick(now: before2 + .milliseconds(1900))
+        await agent.tick(now: t0 + .milliseconds(2999))
         #expect(sandbox.kernel.log.isEmpty)
-        await agent.tick(now: after2 + .seconds(2))
+        await agent.tick(now: t0 + .seconds(3))
         #expect(
             Set(sandbox.kernel.log) == [
                 .addService(VirtualServer(id: metrics, scheduler: .roundRobin)),

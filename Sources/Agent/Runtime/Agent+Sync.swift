@@ -26,7 +26,7 @@ extension Agent {
         let ids = dirty
         dirty = []
         let operations = core.plan(for: ids, now: now)
-        return finish(.incremental, operations: operations, start: start)
+        return finish(.incremental, operations: operations, start: start, now: now)
     }
 
     /// Reads the kernel (every service, and the real servers of the ones the agent owns), adopts it into
@@ -52,7 +52,7 @@ extension Agent {
         dirty = []
         nextFullResync = now + configuration.resyncPeriod
         let operations = core.plan(for: nil, now: now)
-        return finish(.full, operations: operations, start: start)
+        return finish(.full, operations: operations, start: start, now: now)
     }
 
     /// Reads the connection counts of services with draining real servers, so finished drains end.
@@ -73,7 +73,14 @@ extension Agent {
 
     /// Binds new addresses, applies `operations` in one bulk call, records the outcome, unbinds stale
     /// addresses, and saves ownership when it changed.
-    private func finish(_ kind: SyncKind, operations: [IPVSOperation], start: ContinuousClock.Instant) -> Bool {
+    /// - Parameters: start: when the sync began (real time, for its duration); now: the tick's time, which
+    ///   schedules the retry.
+    private func finish(
+        _ kind: SyncKind,
+        operations: [IPVSOperation],
+        start: ContinuousClock.Instant,
+        now: ContinuousClock.Instant
+    ) -> Bool {
         let wanted = configuration.bindAddresses ? core.desired.addresses : []
         var addressErrors: [String] = []
         if let binder {
@@ -125,7 +132,7 @@ extension Agent {
         if kind == .full { lastFullSync = report }
         if failures > 0 || !addressErrors.isEmpty {
             let message = addressErrors.first ?? "\(failures) of \(operations.count) operations failed"
-            failed("sync incomplete", error: message, now: end)
+            failed("sync incomplete", error: message, now: now)
             return false
         }
         lastError = nil

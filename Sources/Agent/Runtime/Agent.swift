@@ -118,9 +118,12 @@ public actor Agent {
     public func tick(now: ContinuousClock.Instant = .now) {
         if let retryAt, now < retryAt { return }
         let debounced = pendingSince.map { now >= $0 + configuration.debounce } ?? false
+        var transient = false
+        defer { if transient { FreedMemory.release() } }
         if reloadRequested && (debounced || !hasDesiredState) {
             reloadRequested = false
             reloadManifests()
+            transient = true
         }
         guard hasDesiredState else {
             pendingSince = nil
@@ -128,6 +131,7 @@ public actor Agent {
         }
         if fullResyncRequested || now >= nextFullResync {
             if syncFull(now: now) { fullResyncRequested = false }
+            transient = true
         } else if !dirty.isEmpty && (debounced || pendingSince == nil) {
             syncChanges(now: now)
         }
