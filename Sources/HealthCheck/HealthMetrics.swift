@@ -65,6 +65,7 @@ extension HealthCheckSpec.Kind {
         case .https: "https"
         case .udp: "udp"
         case .command: "command"
+        case .grpc: "grpc"
         }
     }
 }

@@ -85,6 +85,13 @@ enum Annotations {
             else { throw node.error("must be a JSON array of strings such as [\"/bin/check\", \"-v\"]") }
             o.healthCommand = argv
         case "health-udp-payload": o.healthUDPPayload = Array(text.utf8)
+        case "health-grpc-service":
+            guard !text.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 0x20 } == true }) else {
+                throw node.error(
+                    "must be a gRPC service name without spaces such as my.pkg.Orders, got \(node.rendered)"
+                )
+            }
+            o.healthGRPCService = text
         default: throw node.error("unknown ipvsd.io annotation")
         }
     }

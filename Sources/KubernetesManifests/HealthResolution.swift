@@ -49,6 +49,7 @@ enum HealthResolution {
                 throw error("health-check", "a command check needs \(Annotations.prefix)health-command")
             }
             spec.kind = .command(argv: command)
+        case .grpc(let service): spec.kind = .grpc(service: o.healthGRPCService ?? service)
         case .tcp: break
         }
         if let key = httpGiven.first, !spec.kind.isHTTP {
@@ -59,6 +60,9 @@ enum HealthResolution {
         }
         if o.healthCommand != nil, !spec.kind.isCommand {
             throw error("health-command", "applies only to command checks")
+        }
+        if o.healthGRPCService != nil, !spec.kind.isGRPC {
+            throw error("health-grpc-service", "applies only to grpc checks")
         }
         return spec
     }
@@ -71,13 +75,15 @@ enum HealthResolution {
         -> HealthCheckSpec.Kind
     {
         switch (name, current) {
-        case (.http, .http), (.https, .https), (.udp, .udp), (.command, .command), (.tcp, .tcp): current
+        case (.http, .http), (.https, .https), (.udp, .udp), (.command, .command), (.grpc, .grpc), (.tcp, .tcp):
+            current
         case (.http, .https(let probe)): .http(probe)
         case (.https, .http(let probe)): .https(probe)
         case (.http, _): .http(HealthCheckSpec.HTTPProbe())
         case (.https, _): .https(HealthCheckSpec.HTTPProbe())
         case (.udp, _): .udp(payload: [], expect: nil)
         case (.command, _): .command(argv: [])
+        case (.grpc, _): .grpc(service: "")
         case (.tcp, _), (.none, _): .tcp
         }
     }
@@ -105,6 +111,10 @@ extension HealthCheckSpec.Kind {
     }
     fileprivate var isCommand: Bool {
         if case .command = self { return true }
+        return false
+    }
+    fileprivate var isGRPC: Bool {
+        if case .grpc = self { return true }
         return false
     }
 }

@@ -5,7 +5,7 @@ import LoadBalancer
 public struct ServiceOverrides: Sendable, Hashable {
     /// The kind named by `ipvsd.io/health-check`.
     public enum HealthKind: String, Sendable, Hashable, CaseIterable {
-        case none, tcp, http, https, udp, command
+        case none, tcp, http, https, udp, command, grpc
     }
 
     public var scheduler: Scheduler?
@@ -27,6 +27,8 @@ public struct ServiceOverrides: Sendable, Hashable {
     public var healthFailureAction: HealthCheckSpec.FailureAction?
     public var healthCommand: [String]?
     public var healthUDPPayload: [UInt8]?
+    /// The `service` a gRPC health check asks about.
+    public var healthGRPCService: String?
     /// The line of each annotation given, by its name without the prefix (`health-path`), for errors that
     /// show only when combined with the agent's defaults.
     public var lines: [String: Int]

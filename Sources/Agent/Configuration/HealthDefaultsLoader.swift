@@ -6,11 +6,12 @@ extension AgentConfiguration {
     static func parseHealth(_ node: LocatedYAML, into config: inout AgentConfiguration) -> [ManifestError] {
         var errors = node.unknownKeys(allowed: [
             "enabled", "kind", "path", "host", "status", "body", "interval", "timeout", "rise", "fall", "jitter",
-            "port", "failureAction", "allDown", "maxConcurrentChecks",
+            "port", "failureAction", "allDown", "maxConcurrentChecks", "grpcService",
         ])
         var spec = config.health.spec
         var probe = HealthCheckSpec.HTTPProbe()
         var kind = "tcp"
+        var grpcService: LocatedYAML?
         func attempt(_ body: () throws(ManifestError) -> Void) {
             do throws(ManifestError) { try body() } catch { errors.append(error) }
         }
@@ -25,13 +26,14 @@ extension AgentConfiguration {
             if let value = try node.string("path") { probe.path = value }
             if let value = try node.string("host") { probe.host = value }
             if let value = try node.string("body") { probe.bodyContains = value }
+            grpcService = node["grpcService"]
         }
         attempt { () throws(ManifestError) in
             guard let item = node["kind"] else { return }
             kind = try item.asString()
-            guard ["tcp", "http", "https"].contains(kind) else {
+            guard ["tcp", "http", "https", "grpc"].contains(kind) else {
                 throw item.error(
-                    "must be tcp, http or https (udp and command checks are set per Service), got \"\(kind)\""
+                    "must be tcp, http, https or grpc (udp and command checks are set per Service), got \"\(kind)\""
                 )
             }
         }
@@ -78,7 +80,18 @@ extension AgentConfiguration {
         if spec.timeout > spec.interval {
             errors.append(node.error("timeout (\(spec.timeout)) must not exceed interval (\(spec.interval))"))
         }
-        spec.kind = kind == "http" ? .http(probe) : kind == "https" ? .https(probe) : .tcp
+        var service = ""
+        attempt { () throws(ManifestError) in
+            guard let grpcService else { return }
+            service = try grpcService.asString()
+            guard kind == "grpc" else { throw grpcService.error("applies only to kind grpc") }
+        }
+        switch kind {
+        case "http": spec.kind = .http(probe)
+        case "https": spec.kind = .https(probe)
+        case "grpc": spec.kind = .grpc(service: service)
+        default: spec.kind = .tcp
+        }
         config.health.spec = spec
         return errors
     }

@@ -23,6 +23,7 @@ public enum AgentPreview {
         case .https(let probe): "https \(probe.path)"
         case .udp: "udp"
         case .command(let argv): "command \(argv.joined(separator: " "))"
+        case .grpc(let service): service.isEmpty ? "grpc" : "grpc \(service)"
         }
     }
 

@@ -18,6 +18,7 @@ public struct NIOProber: Prober {
         case .https(let http): await probeHTTP(target, http, tls: true)
         case .udp(let payload, let expect): await probeUDP(target, payload: payload, expect: expect)
         case .command(let argv): await CommandProbe.run(argv: argv, target: target)
+        case .grpc(let service): await probeGRPC(target, service: service)
         }
     }
 

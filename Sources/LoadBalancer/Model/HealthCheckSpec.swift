@@ -15,6 +15,9 @@ public struct HealthCheckSpec: Sendable, Hashable {
         /// Run `argv` directly (no shell); exit status 0 is healthy. The target is passed in the
         /// environment as `IPVS_CHECK_ADDRESS` and `IPVS_CHECK_PORT`.
         case command(argv: [String])
+        /// A gRPC health check (grpc.health.v1.Health/Check) over plaintext HTTP/2; healthy when the server
+        /// answers SERVING for `service` ("" asks for the server's overall health).
+        case grpc(service: String)
     }
 
     public struct HTTPProbe: Sendable, Hashable {
@@ -113,6 +116,7 @@ public struct HealthTarget: Sendable, Hashable, CustomStringConvertible {
         case .https(let probe): return "https \(host)\(probe.path)"
         case .udp: return "udp \(host)"
         case .command(let argv): return "command \(argv.first ?? "") \(host)"
+        case .grpc(let service): return service.isEmpty ? "grpc \(host)" : "grpc \(host) \(service)"
         }
     }
 }
