@@ -176,8 +176,9 @@ struct SizeBench {
         samples["resync|operations planned (must be 0)|count", default: []].append(Double(operations.count))
     }
 
-    /// Flips one endpoint's weight per change: exactly one updateServer, and no reads. Changes alternate
-    /// between a delta (`updateDesired`, O(1)) and the whole new desired state (`setDesired`, compares all).
+    /// Flips one endpoint's weight per change: exactly one updateServer, and no reads. Half the changes go in
+    /// as a delta (`updateDesired`, O(1)), then half as the whole new desired state (`setDesired`, compares
+    /// all).
     private func singleChanges(
         _ path: inout AgentPath,
         _ desired: DesiredState,
@@ -193,16 +194,19 @@ struct SizeBench {
         var wholeStateLatencies: [Double] = []
         var reads = 0
         var operations: [Double] = []
-        for change in 0..<changes {
-            let id = ids[(change &* 7919) % ids.count]
-            let server = state.virtualServers[id]!.realServers.keys.sorted()[change % workload.servers]
+        // The first delta copies the table the core still shares with `desired` (the agent keeps no such
+        // copy): a warm-up change, applied but not timed.
+        for change in -1..<changes {
+            let id = ids[((change + 1) &* 7919) % ids.count]
+            let server = state.virtualServers[id]!.realServers.keys.sorted()[(change + 1) % workload.servers]
             let weight = state.virtualServers[id]!.realServers[server]!.realServer.weight
             state.virtualServers[id]!.realServers[server]!.realServer.weight = weight == 1 ? 2 : 1
             counting.reset()
             var count = 0
-            if change % 2 == 0 {
+            if change < changes / 2 {
                 let delta = [id: state.virtualServers[id]]
-                latencies.append(try measure { count = try changing.sync(delta: delta) }.milliseconds)
+                let time = try measure { count = try changing.sync(delta: delta) }
+                if change >= 0 { latencies.append(time.milliseconds) }
             } else {
                 wholeStateLatencies.append(try measure { count = try changing.sync(state) }.milliseconds)
             }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import HealthCheck
-import IPVS
+@_spi(Benchmarks) import IPVS
 import LoadBalancer
 import NIOCore
 import NIOPosix
@@ -25,6 +25,7 @@ struct NativeBench: ParsableCommand {
     @Option(help: "Where to write the JSON results.") var out = "bench/results/native.json"
 
     func run() throws {
+        Allocations.preloadIfPossible()
         var results = BenchRun(environment: "native", repetitions: runs)
         let workload = Workload(services: services, servers: servers)
         let label = "core \(services)x\(servers)"
@@ -62,8 +63,12 @@ struct NativeBench: ParsableCommand {
             let planOne = measure { single = state.plan(for: oneChange, now: .now) }
             guard single.count == 1 else { throw BenchError("one changed endpoint planned \(single.count) operations") }
             state.record(single, result: .init(operationCount: 1, failures: [], sendCalls: 1))
-            // The same change back as a delta: updateDesired touches only that service.
+            // The same change back as a delta: updateDesired touches only that service. The first delta after
+            // a setDesired copies the table the caller still shares (here `next`; the agent drops its copy),
+            // so it is not the one timed.
             var back = next.virtualServers[id]
+            back?.realServers[server]?.realServer.weight = 3
+            _ = state.updateDesired([id: back])
             back?.realServers[server]?.realServer.weight = 1
             var deltaChange = Set<VirtualServer.ID>()
             let delta = measure { deltaChange = state.updateDesired([id: back]) }
@@ -75,6 +80,18 @@ struct NativeBench: ParsableCommand {
             samples["one change: setDesired (compares every service)|ms", default: []].append(compare.milliseconds)
             samples["one change: updateDesired (delta)|ms", default: []].append(delta.milliseconds)
             samples["one change: plan(for: changed)|ms", default: []].append(planOne.milliseconds)
+            // Table insert and delete one service at a time (a delta each), as an event source would feed it.
+            var oneByOne = LoadBalancerState()
+            let inserts = measure {
+                for (id, entry) in desired.virtualServers { _ = oneByOne.updateDesired([id: entry]) }
+            }
+            let deletes = measure { for id in desired.virtualServers.keys { _ = oneByOne.updateDesired([id: nil]) } }
+            samples["updateDesired insert, per service|ns/op", default: []].append(ns(inserts, Double(services)))
+            samples["updateDesired delete, per service|ns/op", default: []].append(ns(deletes, Double(services)))
+            let encode = try measure { _ = try IPVSRequestEncoding.encode(operations) }
+            samples["netlink encoding (library), per message|ns/op", default: []].append(
+                ns(encode, Double(operations.count))
+            )
             var emptied = state
             let delete = measure { changed = emptied.setDesired(DesiredState()) }
             let deletions = emptied.plan(for: changed, now: .now)
@@ -95,6 +112,13 @@ struct NativeBench: ParsableCommand {
             let parts = key.split(separator: "|").map(String.init)
             results.add(label, parts[0], parts[1], samples[key] ?? [])
         }
+        if Allocations.counting {
+            for (name, value) in try allocationsPerOperation(workload, desired) {
+                results.add(label, name, "allocs/op", [value])
+            }
+        } else {
+            print("allocations not counted: \(Allocations.library) is not preloaded")
+        }
         try healthThroughput(into: &results)
         try results.write(to: URL(fileURLWithPath: out))
         print("wrote \(out)")
@@ -102,6 +126,58 @@ struct NativeBench: ParsableCommand {
 
     private func ns(_ duration: Duration, _ count: Double) -> Double {
         count > 0 ? duration.milliseconds * 1e6 / count : 0
+    }
+
+    /// Heap allocations per operation of the core's table operations and the library's encoder (counts are
+    /// deterministic: measured once).
+    private func allocationsPerOperation(_ workload: Workload, _ desired: DesiredState) throws -> [(String, Double)] {
+        var state = LoadBalancerState()
+        var changed = Set<VirtualServer.ID>()
+        let entries = Double(workload.services * (workload.servers + 1))
+        let insert = Allocations.count { changed = state.setDesired(desired) }
+        var operations: [IPVSOperation] = []
+        let plan = Allocations.count { operations = state.plan(for: changed, now: .now) }
+        let success = BulkApplyResult(operationCount: operations.count, failures: [], sendCalls: 1)
+        let record = Allocations.count { state.record(operations, result: success) }
+        let ids = Array(desired.virtualServers.keys)
+        let servers = ids.map { desired.virtualServers[$0]!.realServers.keys.first! }
+        var found = 0
+        let serviceLookup = Allocations.count {
+            for id in ids where state.desired.virtualServers[id] != nil { found += 1 }
+        }
+        let pairs = Array(zip(ids, servers))
+        let serverLookup = Allocations.count {
+            for (id, server) in pairs where state.desired.virtualServers[id]?.realServers[server] != nil {
+                found += 1
+            }
+        }
+        guard found == 2 * ids.count else { throw BenchError("lookups found \(found) of \(2 * ids.count)") }
+        var encodingError: (any Error)?
+        let encode = Allocations.count {
+            do { _ = try IPVSRequestEncoding.encode(operations) } catch { encodingError = error }
+        }
+        if let encodingError { throw encodingError }
+        let delete = Allocations.count { changed = state.setDesired(DesiredState()) }
+        var single = LoadBalancerState()
+        let inserts = Allocations.count {
+            for (id, entry) in desired.virtualServers { _ = single.updateDesired([id: entry]) }
+        }
+        let deletes = Allocations.count { for id in ids { _ = single.updateDesired([id: nil]) } }
+        let perOperation = Double(operations.count)
+        return [
+            ("setDesired from empty (insert), allocations per entry", Double(insert) / entries),
+            ("desired lookup by service ID, allocations per lookup", Double(serviceLookup) / Double(ids.count)),
+            (
+                "real server lookup (service, then server), allocations per lookup",
+                Double(serverLookup) / Double(ids.count)
+            ),
+            ("setDesired to empty (delete), allocations per entry", Double(delete) / entries),
+            ("updateDesired insert, allocations per service", Double(inserts) / Double(ids.count)),
+            ("updateDesired delete, allocations per service", Double(deletes) / Double(ids.count)),
+            ("plan from empty, allocations per operation", Double(plan) / perOperation),
+            ("record, allocations per operation", Double(record) / perOperation),
+            ("netlink encoding (library), allocations per message", Double(encode) / perOperation),
+        ]
     }
 
     /// What a kernel read of the programmed workload returns, built in memory.
