@@ -17,13 +17,14 @@ final class DetectionLab {
     let directory: String
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private var listeners: [Int: any Channel] = [:]
-    private var agent: pid_t?
+    private let agent: AgentProcess
 
     init(services: Int, servers: Int, health: DetectionHealth) throws {
         self.services = services
         self.servers = servers
         self.health = health
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("detection-\(getpid())").path
+        agent = AgentProcess(logPath: directory + "/ipvsd.log", context: "detection")
         try FileManager.default.createDirectory(
             atPath: directory + "/manifests",
             withIntermediateDirectories: true,
@@ -63,7 +64,11 @@ final class DetectionLab {
         var batch = "link set lo up\nlink add bench0 type dummy\nlink set bench0 up\n"
         for index in 0..<backendCount { batch += "addr add \(backendAddress(index))/32 dev bench0\n" }
         try batch.write(toFile: directory + "/network.batch", atomically: true, encoding: .utf8)
-        let pid = try spawn(["/usr/bin/env", "ip", "-batch", directory + "/network.batch"], log: "/dev/null")
+        let pid = try spawnProcess(
+            ["/usr/bin/env", "ip", "-batch", directory + "/network.batch"],
+            log: "/dev/null",
+            context: "detection"
+        )
         var status: Int32 = 0
         guard waitpid(pid, &status, 0) == pid, status == 0 else {
             throw BenchError("detection: ip -batch failed (wait status \(status)) setting up bench0")
@@ -87,31 +92,12 @@ final class DetectionLab {
 
     /// The manifests (one Service and one EndpointSlice per service) and the config file.
     func writeFiles() throws {
-        var text = ""
-        for service in 0..<services {
-            text += """
-                apiVersion: v1
-                kind: Service
-                metadata: {name: s\(service), namespace: bench}
-                spec:
-                  clusterIP: \(serviceAddress(service))
-                  ports:
-                  - {name: http, port: 80, targetPort: 8080}
-                ---
-                apiVersion: discovery.k8s.io/v1
-                kind: EndpointSlice
-                metadata: {name: s\(service)-1, namespace: bench, labels: {kubernetes.io/service-name: s\(service)}}
-                addressType: IPv4
-                ports:
-                - {name: http, protocol: TCP, port: 8080}
-                endpoints:
-
-                """
-            for server in 0..<servers {
-                text += "- addresses: [\(backendAddress(service * servers + server))]\n  conditions: {ready: true}\n"
-            }
-            text += "---\n"
-        }
+        let text = clusterManifests(
+            services: services,
+            servers: servers,
+            serviceAddress: serviceAddress,
+            backendAddress: { self.backendAddress($0 * self.servers + $1) }
+        )
         try text.write(toFile: directory + "/manifests/services.yaml", atomically: true, encoding: .utf8)
         try """
         manifests: \(directory)/manifests
@@ -130,68 +116,17 @@ final class DetectionLab {
     }
 
     var configPath: String { directory + "/config.yaml" }
-    var logPath: String { directory + "/ipvsd.log" }
+    var logPath: String { agent.logPath }
 
-    func startAgent(binary: String) throws {
-        agent = try spawn([binary, "run", "--config", configPath, "--log-level", "info"], log: logPath)
-    }
+    func startAgent(binary: String) throws { try agent.start(binary: binary, config: configPath) }
 
-    var logTail: String { String(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").suffix(3000)) }
+    var logTail: String { agent.logTail }
 
     /// Throws with the end of ipvsd's log when it is no longer running.
-    func checkAgent() throws {
-        guard let agent else { return }
-        var status: Int32 = 0
-        guard waitpid(agent, &status, WNOHANG) == agent else { return }
-        self.agent = nil
-        throw BenchError("detection: ipvsd exited (wait status \(status)):\n\(logTail)")
-    }
+    func checkAgent() throws { try agent.check() }
 
     /// SIGTERM, then SIGKILL if ipvsd is still running after 15 s.
-    func stopAgent() {
-        guard let agent else { return }
-        self.agent = nil
-        kill(agent, SIGTERM)
-        var status: Int32 = 0
-        let deadline = ContinuousClock.now + .seconds(15)
-        while waitpid(agent, &status, WNOHANG) == 0 {
-            if ContinuousClock.now > deadline {
-                kill(agent, SIGKILL)
-                waitpid(agent, &status, 0)
-                return
-            }
-            usleep(20_000)
-        }
-    }
-
-    /// posix_spawn with standard input from /dev/null, both outputs to `log` and no other descriptor.
-    /// (Foundation's Process did not notice ipvsd's exit inside the VM's fresh namespace, and hung the bench.)
-    private func spawn(_ arguments: [String], log: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // Not the listeners: an inherited listening socket would keep a "closed" backend accepting.
-        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        for fd in open.compactMap({ Int32($0) }) where fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        posix_spawnattr_setsigmask(&attributes, &signals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
-        guard result == 0 else {
-            throw BenchError("detection: cannot start \(arguments[0]): \(String(cString: strerror(result)))")
-        }
-        return pid
-    }
+    func stopAgent() { agent.stop() }
 }
 
 /// The health settings ipvsd is configured with, and the bounds the latencies are compared with.

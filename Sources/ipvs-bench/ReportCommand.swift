@@ -1,20 +1,22 @@
 import ArgumentParser
 import Foundation
 
-/// Merges the JSON of `kernel`, `native` and `memory` into results.json, results.md and SVG plots.
+/// Merges the JSON of `kernel`, `native`, `memory`, `detection` and `agent-memory` into results.json, results.md and SVG plots.
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write results.json, results.md and SVG plots from the kernel/native/memory/detection JSON in --out."
+        abstract: "Write results.json, results.md and SVG plots from the bench JSON files in --out."
     )
 
-    @Option(help: "Directory holding kernel.json, native.json, memory.json, detection.json; the report goes there.")
+    @Option(
+        help: "Directory holding kernel, native, memory, detection and agent-memory .json; the report goes there."
+    )
     var out = "bench/results"
 
     func run() throws {
         let directory = URL(fileURLWithPath: out)
         var runs: [BenchRun] = []
-        for name in ["kernel", "native", "memory", "detection"] {
+        for name in ["kernel", "native", "memory", "detection", "agent-memory"] {
             let url = directory.appendingPathComponent("\(name).json")
             guard FileManager.default.fileExists(atPath: url.path) else {
                 print("report: \(url.path) missing, skipped")
@@ -33,7 +35,13 @@ struct ReportCommand: ParsableCommand {
         let bars = Bars(runs: runs)
         var markdown = "# Benchmark results\n\n"
         for run in runs {
-            markdown += DetectionReport.isDetection(run) ? DetectionReport.markdown(run) : MarkdownTables.render(run)
+            if DetectionReport.isDetection(run) {
+                markdown += DetectionReport.markdown(run)
+            } else if AgentMemoryFigures.isAgentMemory(run) {
+                markdown += AgentMemoryFigures.markdown(run)
+            } else {
+                markdown += MarkdownTables.render(run)
+            }
         }
         markdown += bars.markdown
         var plots: [String] = []

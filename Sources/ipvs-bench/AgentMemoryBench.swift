@@ -1,0 +1,190 @@
+import ArgumentParser
+import Foundation
+import IPVS
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Resident memory of the real `ipvsd` holding SERVICES x SERVERS: steady, the initial load's peak and the peak of
+/// a full resync, read from /proc/PID/status (VmRSS, and VmHWM reset through /proc/PID/clear_refs).
+struct AgentMemoryBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent-memory",
+        abstract:
+            "Resident memory of the ipvsd binary at SERVICES x SERVERS: steady, load and resync peaks (root; VM).",
+        discussion: """
+            Each size runs in a fresh network namespace (unshare --net) with its own ipvsd, fed N ClusterIP \
+            Services x M ready endpoints as manifests, health checks off, addresses bound. Once the kernel holds \
+            every service and real server and the agent is ready, VmRSS is sampled; then, per resync, VmHWM is \
+            reset, POST /v1/sync is sent and VmHWM is read when the status shows a newer full sync.
+            """
+    )
+
+    @Option(help: "The ipvsd binary to run (a release build).") var ipvsd: String
+    @Option(help: "Comma-separated SERVICESxSERVERS sizes, each with its own ipvsd.") var sizes = "10000x10"
+    @Option(help: "Steady VmRSS samples, one per second.") var steadySamples = 5
+    @Option(help: "Full resyncs triggered, each one peak sample.") var resyncs = 3
+    @Option(help: "Seconds between status and kernel polls while ipvsd loads.") var pollSeconds = 2
+    @Option(help: "Seconds ipvsd may take to program a size, or one resync to finish.") var loadTimeout = 3600
+    @Option(help: "Where to write the JSON results; - for standard output (the VM's root is read-only).")
+    var out = "-"
+    @Option(help: .hidden) var size: String?
+    @Flag(help: .hidden) var inFreshNamespace = false
+
+    func validate() throws {
+        _ = try Self.parse(sizes)
+        guard steadySamples > 0, resyncs > 0, pollSeconds > 0, loadTimeout > 0 else {
+            throw ValidationError("--steady-samples, --resyncs, --poll-seconds and --load-timeout must be positive")
+        }
+        guard FileManager.default.isExecutableFile(atPath: ipvsd) else {
+            throw ValidationError("--ipvsd: \(ipvsd) is not an executable file")
+        }
+    }
+
+    static func parse(_ sizes: String) throws -> [Workload] {
+        try sizes.split(separator: ",").map { item in
+            let parts = item.split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, (1...65536).contains(parts[0]), (1...64).contains(parts[1]) else {
+                throw ValidationError("--sizes: '\(item)' is not SERVICESxSERVERS (1...65536 x 1...64)")
+            }
+            return Workload(services: parts[0], servers: parts[1])
+        }
+    }
+
+    func run() throws {
+        if inFreshNamespace {
+            guard let size, let workload = try Self.parse(size).first else {
+                throw ValidationError("--in-fresh-namespace needs --size")
+            }
+            var results = BenchRun(environment: "vm", repetitions: resyncs)
+            try measure(workload, into: &results)
+            print(try results.jsonText())
+            fflush(nil)
+            return
+        }
+        var results = BenchRun(environment: "vm", repetitions: resyncs)
+        for workload in try Self.parse(sizes) {
+            let arguments =
+                Array(CommandLine.arguments.dropFirst()) + ["--size", "\(workload.services)x\(workload.servers)"]
+            let output = try reexecInFreshNamespace(arguments: arguments, captureOutput: true)
+            do {
+                results.figures += try JSONDecoder().decode(BenchRun.self, from: output).figures
+            } catch {
+                throw BenchError(
+                    "agent-memory: the \(workload.services)x\(workload.servers) run printed no result: \(error)"
+                )
+            }
+        }
+        if out == "-" { print(try results.jsonText()) } else { try results.write(to: URL(fileURLWithPath: out)) }
+    }
+
+    /// One size, in this (fresh) namespace.
+    private func measure(_ workload: Workload, into results: inout BenchRun) throws {
+        let name = "\(workload.services)x\(workload.servers)"
+        let lab = try AgentMemoryLab(workload: workload)
+        try lab.writeFiles()
+        let kernel = try IPVSClient()
+        let started = ContinuousClock.now
+        try lab.agent.start(binary: ipvsd, config: lab.configPath)
+        log("agent-memory \(name): ipvsd started")
+        try waitUntilProgrammed(lab, kernel)
+        let loaded = ContinuousClock.now - started
+        let initialPeak = try lab.statusMegabytes("VmHWM")
+        var steady: [Double] = []
+        for _ in 0..<steadySamples {
+            steady.append(try lab.statusMegabytes("VmRSS"))
+            sleep(1)
+        }
+        let steadyMedian = IPVSBenchStats.median(steady)
+        log("agent-memory \(name): loaded in \(loaded), initial peak \(initialPeak) MB, steady \(steadyMedian) MB")
+        var peaks: [Double] = []
+        var after: [Double] = []
+        var operations: [Double] = []
+        for index in 0..<resyncs {
+            try lab.resetPeak()
+            let before = try lab.status().lastFullSync?.atSeconds ?? -1
+            try lab.requestSync()
+            let sync = try waitForFullSync(lab, after: before)
+            peaks.append(try lab.statusMegabytes("VmHWM"))
+            after.append(try lab.statusMegabytes("VmRSS"))
+            operations.append(Double(sync.operations))
+            log(
+                "agent-memory \(name): resync \(index + 1)/\(resyncs) peak \(peaks.last!) MB, \(sync.operations) operations"
+            )
+        }
+        lab.agent.stop()
+        let group = "agent memory \(name)"
+        let setup =
+            "ipvsd release build; health checks off (health.enabled false), bindAddresses true, no metrics listener"
+        results.add(group, "VmRSS, steady (programmed, idle)", "MB", steady, note: setup)
+        results.add(group, "VmHWM, initial load (manifest parse + first full sync)", "MB", [initialPeak])
+        results.add(
+            group,
+            "VmHWM, full resync (POST /v1/sync: manifest reload + kernel read + adopt + plan)",
+            "MB",
+            peaks
+        )
+        results.add(group, "VmRSS, after the resync", "MB", after)
+        results.add(group, "initial load peak / steady", "x", [initialPeak / steadyMedian])
+        results.add(group, "resync peak / steady", "x", peaks.map { $0 / steadyMedian })
+        results.add(group, "start to ready, kernel checked", "s", [loaded.milliseconds / 1000])
+        results.add(group, "operations in the resync (must be 0)", "count", operations)
+    }
+
+    /// Until the agent is ready with every service and real server, and the kernel holds them all.
+    private func waitUntilProgrammed(_ lab: AgentMemoryLab, _ kernel: IPVSClient) throws {
+        let workload = lab.workload
+        let deadline = ContinuousClock.now + .seconds(loadTimeout)
+        while true {
+            try lab.agent.check()
+            // The admin socket appears once ipvsd has read its config; before that there is nothing to ask.
+            guard FileManager.default.fileExists(atPath: lab.socketPath) else {
+                guard ContinuousClock.now < deadline else {
+                    throw BenchError("agent-memory: no admin socket within \(loadTimeout) s:\n\(lab.agent.logTail)")
+                }
+                sleep(1)
+                continue
+            }
+            let status = try lab.status()
+            if let error = status.manifestErrors.first { throw BenchError("agent-memory: manifest error: \(error)") }
+            if status.ready, status.virtualServers == workload.services,
+                status.realServers == workload.services * workload.servers
+            {
+                let services = try kernel.services()
+                let servers = try services.reduce(0) { $0 + (try kernel.servers(of: $1.virtualServer.id).count) }
+                if services.count == workload.services && servers == workload.services * workload.servers { return }
+                log("agent-memory: kernel holds \(services.count) services, \(servers) real servers; waiting")
+            }
+            guard ContinuousClock.now < deadline else {
+                throw BenchError(
+                    "agent-memory: ipvsd did not program \(lab.workload.services)x\(lab.workload.servers) within \(loadTimeout) s:\n\(lab.agent.logTail)"
+                )
+            }
+            sleep(UInt32(pollSeconds))
+        }
+    }
+
+    /// Until the status shows a full sync that ended after `before` (seconds since the agent started).
+    private func waitForFullSync(_ lab: AgentMemoryLab, after before: Double) throws -> AgentStatusSubset.Sync {
+        let deadline = ContinuousClock.now + .seconds(loadTimeout)
+        while true {
+            try lab.agent.check()
+            let status = try lab.status()
+            if let sync = status.lastFullSync, sync.atSeconds > before {
+                guard sync.failures == 0, status.lastError == nil else {
+                    throw BenchError(
+                        "agent-memory: the resync failed: \(status.lastError ?? "\(sync.failures) failures")"
+                    )
+                }
+                return sync
+            }
+            guard ContinuousClock.now < deadline else {
+                throw BenchError(
+                    "agent-memory: no full sync within \(loadTimeout) s of POST /v1/sync:\n\(lab.agent.logTail)"
+                )
+            }
+            usleep(500_000)
+        }
+    }
+}

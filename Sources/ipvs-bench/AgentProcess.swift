@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `ipvsd` binary run by a bench: started with its output in a log file, watched, stopped.
+final class AgentProcess {
+    let logPath: String
+    /// Prefixes error messages: the bench that ran it ("detection", "agent-memory").
+    let context: String
+    private(set) var pid: pid_t?
+
+    init(logPath: String, context: String) {
+        self.logPath = logPath
+        self.context = context
+    }
+
+    deinit { stop() }
+
+    func start(binary: String, config: String) throws {
+        pid = try spawnProcess(
+            [binary, "run", "--config", config, "--log-level", "info"],
+            log: logPath,
+            context: context
+        )
+    }
+
+    var logTail: String { String(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").suffix(3000)) }
+
+    /// Throws with the end of ipvsd's log when it is no longer running.
+    func check() throws {
+        guard let pid else { return }
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return }
+        self.pid = nil
+        throw BenchError("\(context): ipvsd exited (wait status \(status)):\n\(logTail)")
+    }
+
+    /// SIGTERM, then SIGKILL if ipvsd is still running after 15 s.
+    func stop() {
+        guard let pid else { return }
+        self.pid = nil
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        let deadline = ContinuousClock.now + .seconds(15)
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            if ContinuousClock.now > deadline {
+                kill(pid, SIGKILL)
+                waitpid(pid, &status, 0)
+                return
+            }
+            usleep(20_000)
+        }
+    }
+}
+
+/// posix_spawn with standard input from /dev/null, both outputs to `log` and no other descriptor.
+/// (Foundation's Process did not notice ipvsd's exit inside the VM's fresh namespace, and hung the bench.)
+func spawnProcess(_ arguments: [String], log: String, context: String) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    // Not the bench's sockets: an inherited listening socket would keep a "closed" backend accepting.
+    let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    for fd in open.compactMap({ Int32($0) }) where fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    posix_spawnattr_setsigmask(&attributes, &signals)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+    let argv = arguments.map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    let result = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
+    guard result == 0 else {
+        throw BenchError("\(context): cannot start \(arguments[0]): \(String(cString: strerror(result)))")
+    }
+    return pid
+}
+
+/// One Service and one EndpointSlice per service, every endpoint ready, as one YAML stream.
+/// - Parameters:
+///   - serviceAddress: the cluster IP of service `index`.
+///   - backendAddress: the address of endpoint `server` of service `service`.
+func clusterManifests(
+    services: Int,
+    servers: Int,
+    serviceAddress: (Int) -> String,
+    backendAddress: (_ service: Int, _ server: Int) -> String
+) -> String {
+    var text = ""
+    text.reserveCapacity(services * (servers * 48 + 480))
+    for service in 0..<services {
+        text += """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: s\(service), namespace: bench}
+            spec:
+              clusterIP: \(serviceAddress(service))
+              ports:
+              - {name: http, port: 80, targetPort: 8080}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: s\(service)-1, namespace: bench, labels: {kubernetes.io/service-name: s\(service)}}
+            addressType: IPv4
+            ports:
+            - {name: http, protocol: TCP, port: 8080}
+            endpoints:
+
+            """
+        for server in 0..<servers {
+            text += "- addresses: [\(backendAddress(service, server))]\n  conditions: {ready: true}\n"
+        }
+        text += "---\n"
+    }
+    return text
+}
+
+/// `unshare --net` this same command with `--in-fresh-namespace` added, so ipvsd and its IPVS table live in a
+/// namespace of their own that disappears with the process.
+/// - Returns: the child's standard output when `captureOutput`, else empty (it goes to ours).
+@discardableResult
+func reexecInFreshNamespace(arguments: [String], captureOutput: Bool = false) throws -> Data {
+    let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["unshare", "--net", "--", executable] + arguments + ["--in-fresh-namespace"]
+    let pipe = Pipe()
+    if captureOutput { process.standardOutput = pipe }
+    try process.run()
+    let output = captureOutput ? pipe.fileHandleForReading.readDataToEndOfFile() : Data()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw ExitCode(process.terminationStatus) }
+    return output
+}
