@@ -1,3 +1,5 @@
+import Foundation
+
 /// The agent-memory run in results.md and in the bars: ipvsd's own resident memory, not the core's tables.
 enum AgentMemoryFigures {
     static let groupPrefix = "agent memory "
@@ -12,7 +14,11 @@ enum AgentMemoryFigures {
         // The generic tables under a heading that says whose memory this is.
         let tables = MarkdownTables.render(run)
         let body = tables.firstRange(of: "\n").map { tables[$0.upperBound...] } ?? tables[...]
-        var text = "## ipvsd's resident memory, real kernel in the QEMU/TCG VM\n" + body
+        var text = "## ipvsd's resident memory, real kernel in the QEMU/TCG VM\n"
+        text += body.replacingOccurrences(
+            of: "\(run.repetitions) repetitions",
+            with: "\(run.repetitions) resyncs per size"
+        )
         let notes = Set(run.figures.filter { $0.group.hasPrefix(groupPrefix) }.compactMap(\.note)).sorted()
         for note in notes { text += "\(note).\n" }
         return text + "\n"
