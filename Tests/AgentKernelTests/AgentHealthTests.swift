@@ -37,8 +37,13 @@ struct AgentHealthTests {
     /// A backend whose check fails every other time never reaches `fall` consecutive failures: the agent
     /// leaves it in IPVS and writes nothing to the kernel however long it flaps.
     @Test func flappingBackendDoesNotThrashTheKernel() throws {
-        let lab = try AgentLab(healthInterval: "300ms")
-        let annotations = ["ipvsd.io/health-check": "http", "ipvsd.io/health-path": "/cgi-bin/flap"]
+        let lab = try AgentLab(healthInterval: "500ms")
+        // A CGI fork in the emulated VM can be slow: a generous timeout, and fall 4 so one stray timeout next
+        // to two designed failures cannot take it down either.
+        let annotations = [
+            "ipvsd.io/health-check": "http", "ipvsd.io/health-path": "/cgi-bin/flap",
+            "ipvsd.io/health-timeout": "3s", "ipvsd.io/health-fall": "4",
+        ]
         try lab.writeService(clusterIP: Self.vip, backends: [0, 1], annotations: annotations)
         try lab.startAgent()
         let up = try lab.waitUntil(.seconds(20)) {
