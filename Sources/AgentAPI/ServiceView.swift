@@ -105,6 +105,8 @@ public enum AdminPath {
     public static let health = "/v1/health"
     /// POST: re-read the manifests and do a full resync now.
     public static let sync = "/v1/sync"
+    /// POST: a full resync now (read the kernel, repair drift) without re-reading the manifests.
+    public static let resync = "/v1/resync"
     /// The default socket; the directory is root-only (0700) and the socket 0600.
     public static let defaultSocket = "/run/ipvsd/admin.sock"
 }

@@ -19,16 +19,27 @@ public struct LocatedYAML {
 
     /// Parses a stream of documents (`---`), dropping empty ones.
     public static func parseAll(_ text: String, file: String) throws(ManifestError) -> [LocatedYAML] {
+        var documents: [LocatedYAML] = []
+        try forEachDocument(text, file: file) { documents.append($0) }
+        return documents
+    }
+
+    /// Calls `body` with each non-empty document as soon as it is parsed, so only one document's nodes are
+    /// in memory at a time (a node tree takes some 25 times its text). Documents before a syntax error have
+    /// been passed to `body` when the error is thrown.
+    public static func forEachDocument(
+        _ text: String,
+        file: String,
+        _ body: (LocatedYAML) -> Void
+    ) throws(ManifestError) {
         do {
             // The sequence keeps a parse error instead of throwing it: check after reading.
             var sequence = try Yams.compose_all(yaml: text)
-            var documents: [LocatedYAML] = []
             while let node = sequence.next() {
                 let doc = LocatedYAML(node: node, file: file)
-                if !doc.isNull { documents.append(doc) }
+                if !doc.isNull { body(doc) }
             }
             if let error = sequence.error { throw error }
-            return documents
         } catch {
             throw syntaxError(error, file: file)
         }

@@ -65,14 +65,13 @@ private struct Reader {
     var firstSeen: [String: SourceLocation] = [:]
 
     mutating func read(_ text: String, file: String) {
-        let documents: [LocatedYAML]
+        // Decoded one document at a time; a syntax error fails the whole load (finish throws), so objects
+        // decoded before it are never used.
         do throws(ManifestError) {
-            documents = try LocatedYAML.parseAll(text, file: file)
+            try LocatedYAML.forEachDocument(text, file: file) { object($0) }
         } catch {
             sink.append(error)
-            return
         }
-        for document in documents { object(document) }
     }
 
     func finish() throws(ManifestErrors) -> ManifestSet {

@@ -17,7 +17,8 @@ struct AgentMemoryBench: ParsableCommand {
             Each size runs in a fresh network namespace (unshare --net) with its own ipvsd, fed N ClusterIP \
             Services x M ready endpoints as manifests, health checks off, addresses bound. Once the kernel holds \
             every service and real server and the agent is ready, VmRSS is sampled; then, per resync, VmHWM is \
-            reset, POST /v1/sync is sent and VmHWM is read when the status shows a newer full sync.
+            reset, POST /v1/resync (then POST /v1/sync, which reloads the manifests first) is sent and VmHWM is \
+            read when the status shows a newer full sync.
             """
     )
 
@@ -99,18 +100,23 @@ struct AgentMemoryBench: ParsableCommand {
         let steadyMedian = IPVSBenchStats.median(steady)
         log("agent-memory \(name): loaded in \(loaded), initial peak \(initialPeak) MB, steady \(steadyMedian) MB")
         var peaks: [Double] = []
+        var reloadPeaks: [Double] = []
         var after: [Double] = []
         var operations: [Double] = []
-        for index in 0..<resyncs {
+        // The resyncs first (what the periodic resync does), then as many manifest reloads with a resync.
+        for index in 0..<(2 * resyncs) {
+            let reload = index >= resyncs
             try lab.resetPeak()
             let before = try lab.status().lastFullSync?.atSeconds ?? -1
-            try lab.requestSync()
+            try lab.requestSync(reload: reload)
             let sync = try waitForFullSync(lab, after: before)
-            peaks.append(try lab.statusMegabytes("VmHWM"))
+            let peak = try lab.statusMegabytes("VmHWM")
+            if reload { reloadPeaks.append(peak) } else { peaks.append(peak) }
             after.append(try lab.statusMegabytes("VmRSS"))
             operations.append(Double(sync.operations))
             log(
-                "agent-memory \(name): resync \(index + 1)/\(resyncs) peak \(peaks.last!) MB, \(sync.operations) operations"
+                "agent-memory \(name): \(reload ? "reload + resync" : "resync") \(index % resyncs + 1)/\(resyncs) "
+                    + "peak \(peak) MB, \(sync.operations) operations"
             )
         }
         lab.agent.stop()
@@ -119,15 +125,17 @@ struct AgentMemoryBench: ParsableCommand {
             "ipvsd release build; health checks off (health.enabled false), bindAddresses true, no metrics listener"
         results.add(group, "VmRSS, steady (programmed, idle)", "MB", steady, note: setup)
         results.add(group, "VmHWM, initial load (manifest parse + first full sync)", "MB", [initialPeak])
+        results.add(group, "VmHWM, full resync (POST /v1/resync: kernel read + adopt + plan)", "MB", peaks)
         results.add(
             group,
-            "VmHWM, full resync (POST /v1/sync: manifest reload + kernel read + adopt + plan)",
+            "VmHWM, manifest reload + full resync (POST /v1/sync)",
             "MB",
-            peaks
+            reloadPeaks
         )
-        results.add(group, "VmRSS, after the resync", "MB", after)
+        results.add(group, "VmRSS, after the resyncs and reloads", "MB", after)
         results.add(group, "initial load peak / steady", "x", [initialPeak / steadyMedian])
         results.add(group, "resync peak / steady", "x", peaks.map { $0 / steadyMedian })
+        results.add(group, "reload + resync peak / steady", "x", reloadPeaks.map { $0 / steadyMedian })
         results.add(group, "start to ready, kernel checked", "s", [loaded.milliseconds / 1000])
         results.add(group, "operations in the resync (must be 0)", "count", operations)
     }
@@ -181,7 +189,7 @@ struct AgentMemoryBench: ParsableCommand {
             }
             guard ContinuousClock.now < deadline else {
                 throw BenchError(
-                    "agent-memory: no full sync within \(loadTimeout) s of POST /v1/sync:\n\(lab.agent.logTail)"
+                    "agent-memory: no full sync within \(loadTimeout) s of the sync request:\n\(lab.agent.logTail)"
                 )
             }
             usleep(500_000)

@@ -90,9 +90,10 @@ final class AgentMemoryLab {
         }
     }
 
-    /// `POST /v1/sync`: a manifest reload and a full resync at the agent's next tick.
-    func requestSync() throws {
-        _ = try AdminRequest(socket: socketPath).send("POST", "/v1/sync")
+    /// `POST /v1/resync` (a full resync at the agent's next tick), or with `reload` `POST /v1/sync` (a
+    /// manifest reload first).
+    func requestSync(reload: Bool) throws {
+        _ = try AdminRequest(socket: socketPath).send("POST", reload ? "/v1/sync" : "/v1/resync")
     }
 }
 

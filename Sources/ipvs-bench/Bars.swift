@@ -22,6 +22,21 @@ struct Bars {
                 )
             )
         }
+        if let native {
+            for name in [
+                "desired lookup by service ID, allocations per lookup",
+                "real server lookup (service, then server), allocations per lookup",
+            ] {
+                guard let figure = native.figures.first(where: { $0.name == name }) else { continue }
+                bars.append(
+                    Bar(
+                        bar: "table lookup with no allocation: \(name.prefix { $0 != "," })",
+                        measured: MarkdownTables.number(figure.maximum) + " allocations per lookup",
+                        met: figure.maximum == 0
+                    )
+                )
+            }
+        }
         // The agent's own figures decide the memory bars; the core's tables in a bench process stay as a
         // secondary row.
         if let agent = runs.first(where: AgentMemoryFigures.isAgentMemory) {

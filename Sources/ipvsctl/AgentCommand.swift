@@ -71,9 +71,11 @@ extension AgentCommand {
             abstract: "Reload the manifests and do a full resync now."
         )
         @Option(name: .long, help: "The admin socket.") var socket: String = AdminPath.defaultSocket
+        @Flag(name: .long, help: "Only resync with the kernel (repair drift); do not re-read the manifests.")
+        var noReload = false
         func run() throws {
             do {
-                _ = try AdminSocketClient(path: socket).request("POST", AdminPath.sync)
+                _ = try AdminSocketClient(path: socket).request("POST", noReload ? AdminPath.resync : AdminPath.sync)
             } catch {
                 fail(error)
             }

@@ -20,6 +20,10 @@ public enum AdminServer {
             await agent.requestFullResync()
             return Response(status: .accepted)
         }
+        router.post(RouterPath(AdminPath.resync)) { _, _ in
+            await agent.requestFullResync()
+            return Response(status: .accepted)
+        }
         return Application(
             router: router,
             configuration: .init(address: .unixDomainSocket(path: path), serverName: "ipvsd"),
