@@ -30,7 +30,8 @@ struct Bars {
                 guard let figure = native.figures.first(where: { $0.name == name }) else { continue }
                 bars.append(
                     Bar(
-                        bar: "table lookup with no allocation: \(name.prefix { $0 != "," })",
+                        bar:
+                            "table lookup with no allocation: \(name.replacingOccurrences(of: ", allocations per lookup", with: ""))",
                         measured: MarkdownTables.number(figure.maximum) + " allocations per lookup",
                         met: figure.maximum == 0
                     )
@@ -101,6 +102,13 @@ struct Bars {
                         met: figure.maximum == want
                     )
                 )
+            }
+        }
+        for group in Set(run.figures.map(\.group)).sorted() where group.hasPrefix("read ") {
+            if let ours = run.figure(group, "IPVS library (services + servers of each)"),
+                let peer = run.figure(group, "ipvsadm -Sn")
+            {
+                ratio("\(group): whole table no slower than ipvsadm -Sn", ours, peer, limit: 1, below: true)
             }
         }
         for figure in run.figures where figure.name == "operations planned (must be 0)" {
