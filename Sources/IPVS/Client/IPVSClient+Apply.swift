@@ -25,6 +25,10 @@ extension IPVSClient {
     /// Below this many operations, a second thread costs more than encoding does.
     static let pipelineThreshold = 512
 
+    /// Where the producer runs: a private serial queue is overcommitting, so it gets a thread even when every
+    /// worker of the global queues is busy (or blocked, as the caller is while it waits for batches).
+    private static let encodingQueue = DispatchQueue(label: "IPVSClient.apply.encoder", qos: .userInitiated)
+
     /// Encodes, sends and acknowledges one batch on this thread.
     private func applyBatch(_ run: inout ApplyRun) {
         let start = run.next
@@ -52,7 +56,7 @@ extension IPVSClient {
                 // Reserve a sequence number for every operation; refused ones leave gaps nobody answers.
                 sequence &+= UInt32(truncatingIfNeeded: operations.count - start)
                 let from = start
-                DispatchQueue.global(qos: .userInitiated).async {
+                Self.encodingQueue.async {
                     var index = from
                     var next = first
                     while index < operations.count, !queue.isCancelled {

@@ -148,9 +148,15 @@ extension LoadBalancerState {
         case .addServer(let server, let id) where !owned.contains(id):
             strays[id, default: []].insert(server.id)
         case .addServer(let server, let id), .updateServer(let server, let id):
-            programmed[id]?.realServers[server.id] = server
+            // Moved out and back: mutating through `programmed[id]?` copied the real-server table each time.
+            guard var entry = programmed.removeValue(forKey: id) else { return }
+            entry.realServers[server.id] = server
+            programmed[id] = entry
         case .deleteServer(let server, let id):
-            programmed[id]?.realServers[server] = nil
+            if var entry = programmed.removeValue(forKey: id) {
+                entry.realServers[server] = nil
+                programmed[id] = entry
+            }
             endDrain(of: server, in: id)
             removeStray(server, from: id)
         case .zero, .flush, .setTimeouts, .startDaemon, .stopDaemon:
@@ -185,7 +191,8 @@ extension LoadBalancerState {
     }
 
     private mutating func removeStray(_ server: RealServer.ID, from id: VirtualServer.ID) {
-        guard strays[id]?.remove(server) != nil else { return }
+        guard strays[id]?.contains(server) == true else { return }  // read first, as in endDrain
+        strays[id]?.remove(server)
         if strays[id]?.isEmpty == true { strays[id] = nil }
     }
 }

@@ -85,7 +85,8 @@ extension LoadBalancerState {
         var deletions: [IPVSOperation] = []
         for serverID in serverIDs.sorted() {
             let have = current?.realServers[serverID]
-            let decision = desired.realServers[serverID].map(policy.decide) ?? .notSelected
+            // A closure literal, not `policy.decide`: the partial application boxed the policy on every call.
+            let decision = desired.realServers[serverID].map { policy.decide($0) } ?? .notSelected
             switch decision {
             case .serve(let server), .healthWeightZero(let server):
                 endDrain(of: serverID, in: id)
@@ -123,7 +124,9 @@ extension LoadBalancerState {
 
     /// Forgets a drain: the server serves again, or leaves without one.
     mutating func endDrain(of server: RealServer.ID, in id: VirtualServer.ID) {
-        guard drains[id]?.removeValue(forKey: server) != nil else { return }
+        // Read first: a mutating `drains[id]?` access makes the table unique (allocating) even to find nothing.
+        guard drains[id]?[server] != nil else { return }
+        drains[id]?.removeValue(forKey: server)
         if drains[id]?.isEmpty == true { drains[id] = nil }
     }
 }
