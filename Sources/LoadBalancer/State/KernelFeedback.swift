@@ -148,15 +148,11 @@ extension LoadBalancerState {
         case .addServer(let server, let id) where !owned.contains(id):
             strays[id, default: []].insert(server.id)
         case .addServer(let server, let id), .updateServer(let server, let id):
-            // Moved out and back: mutating through `programmed[id]?` copied the real-server table each time.
-            guard var entry = programmed.removeValue(forKey: id) else { return }
-            entry.realServers[server.id] = server
-            programmed[id] = entry
+            // In place through `values[index]`: mutating through `programmed[id]?` allocated on every call.
+            guard let index = programmed.index(forKey: id) else { return }
+            programmed.values[index].realServers[server.id] = server
         case .deleteServer(let server, let id):
-            if var entry = programmed.removeValue(forKey: id) {
-                entry.realServers[server] = nil
-                programmed[id] = entry
-            }
+            if let index = programmed.index(forKey: id) { programmed.values[index].realServers[server] = nil }
             endDrain(of: server, in: id)
             removeStray(server, from: id)
         case .zero, .flush, .setTimeouts, .startDaemon, .stopDaemon:
