@@ -60,6 +60,48 @@ import Testing
         #expect(await agent.status().conflicts.isEmpty)
     }
 
+    /// Another tool creates a service after the agent's last read, then the manifests add the same one: the
+    /// agent's add is refused, and its real servers must not land in the other tool's service.
+    @Test func refusedNewServiceTakesNoRealServers() async throws {
+        let sandbox = try AgentSandbox()
+        let agent = try sandbox.makeAgent()
+        let t0 = ContinuousClock.now
+        await agent.tick(now: t0)
+        let id = tcp("10.96.77.77", 80)
+        addForeign(id, to: sandbox.kernel)
+        let foreign = sandbox.kernel.entries[id]
+        try sandbox.write(
+            """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: late, namespace: other}
+            spec:
+              clusterIP: 10.96.77.77
+              ports:
+              - {name: http, port: 80, targetPort: 8080}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: late-1, namespace: other, labels: {kubernetes.io/service-name: late}}
+            addressType: IPv4
+            ports:
+            - {name: http, protocol: TCP, port: 8080}
+            endpoints:
+            - addresses: [10.244.9.1]
+              conditions: {ready: true}
+            """,
+            to: sandbox.manifests + "/late.yaml"
+        )
+        sandbox.kernel.clearLog()
+        await agent.requestReload()
+        await agent.tick(now: t0 + .seconds(1))
+        #expect(sandbox.kernel.log == [.addService(VirtualServer(id: id, scheduler: .roundRobin))])
+        #expect(sandbox.kernel.entries[id] == foreign)
+        await agent.tick(now: t0 + .seconds(3))
+        #expect(sandbox.kernel.entries[id] == foreign)
+        #expect(await agent.status().conflicts == ["10.96.77.77:80/tcp"])
+    }
+
     @Test func cleanupRemovesOnlyOwnedServicesAndUnbindsAddresses() async throws {
         let sandbox = try AgentSandbox()
         let otherID = tcp("192.168.50.1", 443)

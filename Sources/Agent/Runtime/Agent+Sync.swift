@@ -94,19 +94,16 @@ extension Agent {
             }
         }
         var failures = 0
-        if !operations.isEmpty {
-            let result = kernel.apply(operations, progress: nil)
-            let failedIDs = core.record(operations, result: result)
-            failures = result.failures.count
-            dirty.formUnion(failedIDs)
-            for failure in result.failures {
-                logger.error(
-                    "kernel refused an operation",
-                    metadata: ["op": "\(failure.operation)", "error": "\(failure.error)"]
-                )
-            }
-            metrics.recordOperations(operations, failures: result.failures)
+        // New services go in first, on their own: when one is refused (EEXIST: another tool created it since
+        // the last read), its real servers must not follow in the same batch into that foreign service.
+        let newServices = operations.filter { if case .addService = $0 { true } else { false } }
+        let refused = newServices.isEmpty ? [] : applyAndRecord(newServices, failures: &failures)
+        let rest = operations.filter { operation in
+            if case .addService = operation { return false }
+            return operation.virtualServerID.map { !refused.contains($0) } ?? true
         }
+        if !rest.isEmpty { _ = applyAndRecord(rest, failures: &failures) }
+        let skipped = operations.count - newServices.count - rest.count
         if let binder {
             for address in boundAddresses.subtracting(wanted).sorted() {
                 do throws(IPVSError) {
@@ -131,7 +128,8 @@ extension Agent {
         lastSync = report
         if kind == .full { lastFullSync = report }
         if failures > 0 || !addressErrors.isEmpty {
-            let message = addressErrors.first ?? "\(failures) of \(operations.count) operations failed"
+            let skippedNote = skipped > 0 ? " (\(skipped) more skipped with the services refused)" : ""
+            let message = addressErrors.first ?? "\(failures) of \(operations.count) operations failed\(skippedNote)"
             failed("sync incomplete", error: message, now: now)
             return false
         }
@@ -152,6 +150,23 @@ extension Agent {
             )
         }
         return true
+    }
+
+    /// One bulk apply, recorded in the core, logged and counted; returns the virtual servers of the refused
+    /// operations.
+    private func applyAndRecord(_ operations: [IPVSOperation], failures: inout Int) -> Set<VirtualServer.ID> {
+        let result = kernel.apply(operations, progress: nil)
+        let failedIDs = core.record(operations, result: result)
+        failures += result.failures.count
+        dirty.formUnion(failedIDs)
+        for failure in result.failures {
+            logger.error(
+                "kernel refused an operation",
+                metadata: ["op": "\(failure.operation)", "error": "\(failure.error)"]
+            )
+        }
+        metrics.recordOperations(operations, failures: result.failures)
+        return Set(result.failures.compactMap(\.operation.virtualServerID))
     }
 
     /// Records a failed sync and schedules a retry with exponential backoff.

@@ -195,7 +195,8 @@ extension LoadBalancerState {
 
 extension IPVSOperation {
     /// The virtual server an operation changes; nil for global operations.
-    var virtualServerID: VirtualServer.ID? {
+    /// The virtual server the operation changes; nil for the global ones.
+    public var virtualServerID: VirtualServer.ID? {
         switch self {
         case .addService(let service), .updateService(let service): service.id
         case .deleteService(let id), .addServer(_, let id), .updateServer(_, let id), .deleteServer(_, let id): id
