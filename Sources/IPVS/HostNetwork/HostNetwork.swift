@@ -15,7 +15,8 @@ import Musl
 public final class HostNetwork: Sendable {
     /// The namespace this instance changes.
     public let namespace: NetworkNamespace
-    private let socket: Mutex<RouteSocket>
+    /// nil after a failure left the socket in an unknown state: the next request opens a new one.
+    private let socket: Mutex<RouteSocket?>
 
     /// Opens a route netlink socket in `namespace`.
     /// - Throws: ``IPVSError/Code/connectionFailed`` or ``IPVSError/Code/notFound`` (no such namespace).
@@ -24,8 +25,34 @@ public final class HostNetwork: Sendable {
         self.socket = Mutex(try RouteSocket(namespace: namespace))
     }
 
+    /// Runs `body` with the open socket, reopening it if an earlier failure closed it, as `IPVSClient` does.
     private func withSocket<R: Sendable>(_ body: (RouteSocket) throws(IPVSError) -> R) throws(IPVSError) -> R {
-        try socket.withLock { (socket: inout RouteSocket) throws(IPVSError) -> R in try body(socket) }
+        let namespace = namespace
+        return try socket.withLock { (socket: inout RouteSocket?) throws(IPVSError) -> R in
+            let open: RouteSocket
+            if let socket {
+                open = socket
+            } else {
+                open = try RouteSocket(namespace: namespace)
+                socket = open
+            }
+            do throws(IPVSError) {
+                return try body(open)
+            } catch {
+                switch error.code {
+                case .timedOut, .connectionFailed, .malformedReply, .acknowledgementLost: socket = nil
+                // libnl's catch-all (NLE_FAILURE, no errno): a socket error as often as not.
+                case .kernel where error.errno == nil: socket = nil
+                default: break
+                }
+                throw error
+            }
+        }
+    }
+
+    /// Test hook: breaks the open socket so the next request fails and the one after reopens it.
+    func breakSocketForTesting() {
+        socket.withLock { $0?.breakForTesting() }
     }
 
     /// Creates the dummy interface if missing (type dummy), and sets it up. Idempotent. Returns its index.

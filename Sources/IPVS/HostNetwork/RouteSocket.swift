@@ -28,6 +28,13 @@ final class RouteSocket {
 
     deinit { nl_socket_free(handle) }
 
+    /// Test hook: replaces the socket's descriptor with /dev/null, as if the socket had broken underneath.
+    func breakForTesting() {
+        let null = open("/dev/null", O_RDWR)
+        _ = dup2(null, nl_socket_get_fd(handle))
+        close(null)
+    }
+
     private static func connect(_ handle: OpaquePointer, namespace: NetworkNamespace) throws(IPVSError) {
         switch namespace {
         case .current:
