@@ -1,3 +1,4 @@
+import AgentAPI
 import ArgumentParser
 import Foundation
 import IPVS
@@ -174,7 +175,7 @@ struct AgentMemoryBench: ParsableCommand {
     }
 
     /// Until the status shows a full sync that ended after `before` (seconds since the agent started).
-    private func waitForFullSync(_ lab: AgentMemoryLab, after before: Double) throws -> AgentStatusSubset.Sync {
+    private func waitForFullSync(_ lab: AgentMemoryLab, after before: Double) throws -> SyncReport {
         let deadline = ContinuousClock.now + .seconds(loadTimeout)
         while true {
             try lab.agent.check()

@@ -57,7 +57,10 @@ struct DetectionBench: ParsableCommand {
     }
 
     func run() throws {
-        guard inFreshNamespace else { return try reexecInFreshNamespace() }
+        guard inFreshNamespace else {
+            try reexecInFreshNamespace(arguments: Array(CommandLine.arguments.dropFirst()))
+            return
+        }
         let lab = try DetectionLab(services: services, servers: servers, health: health)
         try lab.prepareNetwork()
         for index in 0..<lab.backendCount { try lab.open(index) }
@@ -113,21 +116,6 @@ struct DetectionBench: ParsableCommand {
         }
         log("detection: \(services)x\(servers) programmed; settling")
         Thread.sleep(forTimeInterval: Double(health.interval.milliseconds) * Double(rise + 2) / 1000)
-    }
-
-    /// `unshare --net` this same command, so the listeners, ipvsd and its IPVS table live in a namespace of
-    /// their own that disappears with the process.
-    private func reexecInFreshNamespace() throws {
-        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments =
-            ["unshare", "--net", "--", executable] + CommandLine.arguments.dropFirst() + [
-                "--in-fresh-namespace"
-            ]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw ExitCode(process.terminationStatus) }
     }
 }
 

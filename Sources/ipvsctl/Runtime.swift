@@ -1,3 +1,4 @@
+import AgentAPI
 import ArgumentParser
 import IPVS
 import IPVSAdmin
@@ -102,6 +103,11 @@ func finish(_ output: AdminOutput) -> Never {
 
 func fail(_ error: AdminError) -> Never {
     finish(AdminOutput(stderr: error.message + "\n", status: error.status))
+}
+
+/// Ends an `ipvsctl agent` command whose admin-socket request failed: exit status 1.
+func fail(_ error: AdminSocketError) -> Never {
+    fail(AdminError(error.message, status: 1))
 }
 
 /// Ends a read that the kernel refused: ipvsadm's wording, exit status 1.

@@ -21,9 +21,17 @@ struct BatchEncoder: Sendable {
     let maximumMessages: Int
 
     init(socket: NetlinkSocket) {
-        encoder = IPVSEncoder(familyID: socket.familyID)
-        maximumBytes = socket.maximumBatchBytes
-        maximumMessages = socket.maximumBatchMessages
+        self.init(
+            familyID: socket.familyID,
+            maximumBytes: socket.maximumBatchBytes,
+            maximumMessages: socket.maximumBatchMessages
+        )
+    }
+
+    init(familyID: UInt16, maximumBytes: Int, maximumMessages: Int) {
+        encoder = IPVSEncoder(familyID: familyID)
+        self.maximumBytes = maximumBytes
+        self.maximumMessages = maximumMessages
     }
 
     /// The next batch from `start`, numbered from `sequence`; always takes at least one operation.

@@ -2,25 +2,26 @@
 /// turning operations into netlink requests, apart from the kernel's.
 @_spi(Benchmarks)
 public enum IPVSRequestEncoding {
-    /// Encodes `operations` into batches as `apply` does (a new buffer every `batchBytes`); returns the
+    /// Encodes `operations` into batches exactly as `apply` does (with the given batch limits); returns the
     /// total size in bytes.
+    /// - Throws: the first operation refused before sending, as `apply` would report it.
     public static func encode(
         _ operations: [IPVSOperation],
         familyID: UInt16 = 0x1E,
-        batchBytes: Int = 1 << 20
+        batchBytes: Int = 1 << 20,
+        batchMessages: Int = 2048
     ) throws(IPVSError) -> Int {
-        let encoder = IPVSEncoder(familyID: familyID)
-        var writer = NetlinkWriter(reservingCapacity: batchBytes)
+        let encoder = BatchEncoder(familyID: familyID, maximumBytes: batchBytes, maximumMessages: batchMessages)
         var total = 0
+        var start = 0
         var sequence: UInt32 = 1
-        for operation in operations {
-            try encoder.encode(operation, sequence: sequence, into: &writer)
-            sequence &+= 1
-            if writer.bytes.count >= batchBytes {
-                total += writer.bytes.count
-                writer = NetlinkWriter(reservingCapacity: batchBytes)
-            }
+        while start < operations.count {
+            let batch = encoder.batch(of: operations, from: start, sequence: sequence)
+            if let refused = batch.refused.first { throw refused.error }
+            total += batch.bytes.count
+            sequence &+= UInt32(truncatingIfNeeded: batch.indices.count)
+            start = batch.end
         }
-        return total + writer.bytes.count
+        return total
     }
 }

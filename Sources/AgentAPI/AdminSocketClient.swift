@@ -1,6 +1,4 @@
-import AgentAPI
 import FoundationEssentials
-import IPVSAdmin
 
 #if canImport(Glibc)
 import Glibc
@@ -8,22 +6,30 @@ import Glibc
 import Musl
 #endif
 
-/// A minimal HTTP/1.0 client for ipvsd's admin socket: one request, read to end of stream.
+/// A minimal HTTP/1.1 client for ipvsd's admin socket: one request, read until Content-Length or the end of
+/// the stream. Used by `ipvsctl agent` and the benchmark harness.
 ///
 /// Hand-written rather than an HTTP client library, so that ipvsctl stays a small, fast-starting binary.
-struct AdminSocketClient {
-    var path: String
+public struct AdminSocketClient: Sendable {
+    public var path: String
+    /// How long to wait for data before giving up: a stuck agent must not hang the caller.
+    public var timeoutSeconds: Int
+
+    public init(path: String, timeoutSeconds: Int = 10) {
+        self.path = path
+        self.timeoutSeconds = timeoutSeconds
+    }
 
     /// Sends `method path` and returns the body of a 2xx response.
-    /// - Throws: ``AdminError`` naming the socket when ipvsd is not reachable or answers with an error.
-    func request(_ method: String, _ target: String) throws(AdminError) -> [UInt8] {
+    /// - Throws: ``AdminSocketError`` naming the socket when ipvsd is not reachable or answers with an error.
+    public func request(_ method: String, _ target: String) throws(AdminSocketError) -> [UInt8] {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw AdminError("socket: \(String(cString: strerror(errno)))", status: 1) }
+        guard fd >= 0 else { throw AdminSocketError("socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else { throw AdminError("socket path too long: \(path)", status: 1) }
+        guard path.utf8.count < capacity else { throw AdminSocketError("socket path too long: \(path)") }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
         }
@@ -34,7 +40,7 @@ struct AdminSocketClient {
         }
         guard connected == 0 else {
             let reason = String(cString: strerror(errno))
-            throw AdminError("cannot reach ipvsd at \(path): \(reason) (is ipvsd running? are you root?)", status: 1)
+            throw AdminSocketError("cannot reach ipvsd at \(path): \(reason) (is ipvsd running? are you root?)")
         }
         let request = Array(
             "\(method) \(target) HTTP/1.1\r\nHost: ipvsd\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".utf8
@@ -43,12 +49,11 @@ struct AdminSocketClient {
         while sent < request.count {
             let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard count > 0 else {
-                throw AdminError("writing to \(path): \(String(cString: strerror(errno)))", status: 1)
+                throw AdminSocketError("writing to \(path): \(String(cString: strerror(errno)))")
             }
             sent += count
         }
-        // A stuck agent must not hang the command: give up after 10 s without data.
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var response: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -56,7 +61,7 @@ struct AdminSocketClient {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0, errno == EINTR { continue }
             if count < 0, errno == EAGAIN {
-                throw AdminError("ipvsd at \(path) did not answer within 10 s", status: 1)
+                throw AdminSocketError("ipvsd at \(path) did not answer within \(timeoutSeconds) s")
             }
             if count <= 0 { break }
             response += chunk[0..<count]
@@ -81,28 +86,38 @@ struct AdminSocketClient {
     }
 
     /// The body of a raw HTTP response; non-2xx statuses become errors.
-    static func body(of response: [UInt8], from path: String) throws(AdminError) -> [UInt8] {
+    static func body(of response: [UInt8], from path: String) throws(AdminSocketError) -> [UInt8] {
         guard let end = headEnd(response) else {
-            throw AdminError("ipvsd at \(path) sent an incomplete response", status: 1)
+            throw AdminSocketError("ipvsd at \(path) sent an incomplete response")
         }
         let head = String(decoding: response[..<end], as: UTF8.self)
         let statusLine = head.split(separator: "\r\n").first.map(String.init) ?? ""
         let parts = statusLine.split(separator: " ")
         guard parts.count >= 2, let status = Int(parts[1]) else {
-            throw AdminError("ipvsd at \(path) sent an invalid status line: \(statusLine)", status: 1)
+            throw AdminSocketError("ipvsd at \(path) sent an invalid status line: \(statusLine)")
         }
         guard (200..<300).contains(status) else {
-            throw AdminError("ipvsd answered \(statusLine.dropFirst(parts[0].count + 1))", status: 1)
+            throw AdminSocketError("ipvsd answered \(statusLine.dropFirst(parts[0].count + 1))")
         }
         return Array(response[(end + 4)...])
     }
 
-    func get<T: Decodable>(_ type: T.Type, _ target: String) throws(AdminError) -> T {
+    /// GETs `target` and decodes its JSON body.
+    public func get<T: Decodable>(_ type: T.Type, _ target: String) throws(AdminSocketError) -> T {
         let body = try request("GET", target)
         do {
             return try JSONDecoder().decode(T.self, from: Data(body))
         } catch {
-            throw AdminError("ipvsd sent an unexpected \(target) payload: \(error)", status: 1)
+            throw AdminSocketError("ipvsd sent an unexpected \(target) payload: \(error)")
         }
     }
+}
+
+/// Why a request on the admin socket failed, naming the socket.
+public struct AdminSocketError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) { self.message = message }
+
+    public var description: String { message }
 }
