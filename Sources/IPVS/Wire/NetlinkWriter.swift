@@ -116,8 +116,4 @@ struct NetlinkWriter {
     private mutating func patch<T: FixedWidthInteger>(_ value: T, at offset: Int) {
         bytes.withUnsafeMutableBytes { $0.storeBytes(of: value, toByteOffset: offset, as: T.self) }
     }
-
-    static func hostBytes<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
-        withUnsafeBytes(of: value) { Array($0) }
-    }
 }
