@@ -125,9 +125,9 @@ public final class IPVSClient: IPVSKernel, Sendable {
         let confirmations = max(0, configuration.listingConfirmations)
         if confirmations == 0 { return listing }
         var quietReads = 0
-        for _ in 1..<Self.maximumListingReads + confirmations {
+        for reads in 1..<Self.maximumListingReads + confirmations {
             // Later reads only look for services the earlier ones missed: identities first, entries if new.
-            let (again, _) = try request(IPVSWire.Command.getService, dump: true, what: "services")
+            let (again, _) = try confirmingRead(reads)
             var foundNew = false
             for reply in again where seen.insert(try IPVSDecoder.serviceID(reply)).inserted {
                 listing.append(try IPVSDecoder.service(reply))
@@ -144,6 +144,23 @@ public final class IPVSClient: IPVSKernel, Sendable {
 
     /// Reads that may find new services before a listing gives up, besides the confirming ones.
     static let maximumListingReads = 6
+
+    /// The `recv` lengths of the re-reads, each on a socket of its own. A dump resumes by position, so a
+    /// service right after a seam is the one another namespace's deletions make it skip; parts sized apart
+    /// from the main socket's (about 32 KiB) and from each other put every re-read's seams elsewhere, so
+    /// a skip at one seam cannot repeat in every read. None is under 20 KiB: a fresh socket's first part
+    /// is sized by the kernel alone (16,320 bytes on Debian's 6.1).
+    static let rereadReceiveLengths = [28 << 10, 24 << 10, 20 << 10]
+
+    /// The `reads`-th re-read of the service listing, on a fresh socket with its own part size.
+    private func confirmingRead(_ reads: Int) throws(IPVSError) -> (replies: [NetlinkAttributes], parts: Int) {
+        let socket = try NetlinkSocket(
+            namespace: configuration.namespace,
+            bufferSize: configuration.socketBufferSize,
+            receiveLength: Self.rereadReceiveLengths[(reads - 1) % Self.rereadReceiveLengths.count]
+        )
+        return try query(on: socket, sequence: 1, IPVSWire.Command.getService, dump: true, what: "services")
+    }
 
     /// One virtual service.
     /// - Throws: ``IPVSError/Code/notFound`` when it does not exist.
@@ -213,39 +230,60 @@ public final class IPVSClient: IPVSKernel, Sendable {
         try withSocket { (socket, sequence) throws(IPVSError) -> (replies: [NetlinkAttributes], parts: Int) in
             let mine = sequence
             sequence &+= 1
-            var writer = NetlinkWriter()
-            IPVSEncoder(familyID: socket.familyID).query(
+            return try query(
+                on: socket,
+                sequence: mine,
                 command,
                 dump: dump,
-                sequence: mine,
-                into: &writer,
+                what: what(),
+                context: context,
                 attributes: attributes
             )
-            try socket.send(writer.bytes)
-            var replies: [NetlinkAttributes] = []
-            var parts = 0
-            while true {
-                let datagram = try socket.receive(timeoutMilliseconds: timeoutMilliseconds)
-                var counted = false
-                for message in try NetlinkMessage.split(datagram[...]) where message.sequence == mine {
-                    switch message.type {
-                    case NetlinkMessage.done:
-                        return (replies, parts)
-                    case NetlinkMessage.error:
-                        let errno = try message.errorCode()
-                        if errno == 0 { return (replies, parts) }
-                        throw Self.readError(errno: errno, what: what())
-                    case socket.familyID:
-                        if !counted {
-                            parts += 1
-                            counted = true
-                        }
-                        let (_, body) = try message.genericPayload()
-                        replies.append(try NetlinkAttributes(body, context: context ?? what()))
-                        if !dump { return (replies, parts) }
-                    default:
-                        throw malformed("unexpected message type \(message.type) in reply to \(what())")
+        }
+    }
+
+    /// One query on `socket`: sends it and collects the replies until the request is complete.
+    private func query(
+        on socket: NetlinkSocket,
+        sequence mine: UInt32,
+        _ command: UInt8,
+        dump: Bool,
+        what: @autoclosure () -> String,
+        context: String? = nil,
+        attributes: (inout NetlinkWriter) -> Void = { _ in }
+    ) throws(IPVSError) -> (replies: [NetlinkAttributes], parts: Int) {
+        var writer = NetlinkWriter()
+        IPVSEncoder(familyID: socket.familyID).query(
+            command,
+            dump: dump,
+            sequence: mine,
+            into: &writer,
+            attributes: attributes
+        )
+        try socket.send(writer.bytes)
+        var replies: [NetlinkAttributes] = []
+        var parts = 0
+        while true {
+            let datagram = try socket.receive(timeoutMilliseconds: timeoutMilliseconds)
+            var counted = false
+            for message in try NetlinkMessage.split(datagram[...]) where message.sequence == mine {
+                switch message.type {
+                case NetlinkMessage.done:
+                    return (replies, parts)
+                case NetlinkMessage.error:
+                    let errno = try message.errorCode()
+                    if errno == 0 { return (replies, parts) }
+                    throw Self.readError(errno: errno, what: what())
+                case socket.familyID:
+                    if !counted {
+                        parts += 1
+                        counted = true
                     }
+                    let (_, body) = try message.genericPayload()
+                    replies.append(try NetlinkAttributes(body, context: context ?? what()))
+                    if !dump { return (replies, parts) }
+                default:
+                    throw malformed("unexpected message type \(message.type) in reply to \(what())")
                 }
             }
         }

@@ -18,13 +18,18 @@ final class NetlinkSocket {
     /// Most acknowledgements one batch may produce before the receive buffer could overflow.
     let maximumBatchMessages: Int
     private var buffer: [UInt8]
+    /// The length passed to `recv`. The kernel sizes each later part of a dump to the largest length the
+    /// socket received with (capped near 32 KiB), so this decides where a multi-part listing's seams fall.
+    private let receiveLength: Int
 
-    init(namespace: NetworkNamespace, bufferSize: Int) throws(IPVSError) {
+    /// - Parameter receiveLength: the `recv` length, at most the 256 KiB buffer; smaller moves a dump's seams.
+    init(namespace: NetworkNamespace, bufferSize: Int, receiveLength: Int? = nil) throws(IPVSError) {
         guard let handle = nl_socket_alloc() else {
             throw IPVSError(.connectionFailed, "cannot allocate a netlink socket (out of memory)")
         }
         self.handle = handle
         self.buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        self.receiveLength = min(receiveLength ?? buffer.count, buffer.count)
         do throws(IPVSError) {
             try Self.connect(handle, namespace: namespace)
             descriptor = nl_socket_get_fd(handle)
@@ -139,11 +144,11 @@ final class NetlinkSocket {
         while true {
             // Replies are usually already queued: try first, and poll only when there is nothing yet.
             let count = buffer.withUnsafeMutableBytes {
-                recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_TRUNC) | Int32(MSG_DONTWAIT))
+                recv(descriptor, $0.baseAddress, receiveLength, Int32(MSG_TRUNC) | Int32(MSG_DONTWAIT))
             }
             if count >= 0 {
-                guard count <= buffer.count else {
-                    throw malformed("a \(count)-byte datagram exceeds the \(buffer.count)-byte receive buffer")
+                guard count <= receiveLength else {
+                    throw malformed("a \(count)-byte datagram exceeds the \(receiveLength)-byte receive buffer")
                 }
                 return try body(buffer[0..<count])
             }
