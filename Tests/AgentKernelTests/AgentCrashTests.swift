@@ -12,28 +12,7 @@ struct AgentCrashTests {
 
     /// A second Service, `late`, on `second`.
     private func writeLate(_ lab: AgentLab, backends indices: [Int]) throws {
-        var text = """
-            apiVersion: v1
-            kind: Service
-            metadata: {name: late, namespace: lab}
-            spec:
-              clusterIP: \(Self.second)
-              ports:
-              - {name: http, port: 80, targetPort: 8080}
-            ---
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata: {name: late-1, namespace: lab, labels: {kubernetes.io/service-name: late}}
-            addressType: IPv4
-            ports:
-            - {name: http, protocol: TCP, port: 8080}
-            endpoints:
-
-            """
-        for index in indices {
-            text += "- addresses: [\(lab.backends[index].address)]\n  conditions: {ready: true}\n"
-        }
-        try lab.writeManifest("late.yaml", text)
+        try lab.writeService(clusterIP: Self.second, backends: indices, name: "late", file: "late.yaml")
     }
 
     private func lateRules(_ lab: AgentLab) throws -> [String] {

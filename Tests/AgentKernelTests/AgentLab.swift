@@ -162,13 +162,14 @@ final class AgentLab {
         clusterIP: String,
         backends indices: [Int],
         annotations: [String: String] = [:],
+        name: String = "web",
         file: String = "service.yaml"
     ) throws {
         let annotationMap = annotations.sorted { $0.key < $1.key }.map { "\($0.key): \"\($0.value)\"" }
         var text = """
             apiVersion: v1
             kind: Service
-            metadata: {name: web, namespace: lab, annotations: {\(annotationMap.joined(separator: ", "))}}
+            metadata: {name: \(name), namespace: lab, annotations: {\(annotationMap.joined(separator: ", "))}}
             spec:
               clusterIP: \(clusterIP)
               ports:
@@ -177,9 +178,9 @@ final class AgentLab {
             apiVersion: discovery.k8s.io/v1
             kind: EndpointSlice
             metadata:
-              name: web-1
+              name: \(name)-1
               namespace: lab
-              labels: {kubernetes.io/service-name: web}
+              labels: {kubernetes.io/service-name: \(name)}
             addressType: IPv4
             ports:
             - {name: http, protocol: TCP, port: 8080}

@@ -23,27 +23,18 @@ import Testing
     /// A service another tool made on one of the agent's VIPs: never claimed, whatever the evidence.
     static let foreignOnOwnVIP = tcp("10.96.100.50", 8443)
 
-    /// A new Service (the sync adds it) and one removed (the sync deletes three virtual servers), so the
-    /// crashed sync both adds and deletes.
-    static let lateService = """
-        apiVersion: v1
-        kind: Service
-        metadata: {name: late, namespace: other}
-        spec:
-          clusterIP: 10.96.77.77
-          ports:
-          - {name: http, port: 80, targetPort: 8080}
-        ---
-        apiVersion: discovery.k8s.io/v1
-        kind: EndpointSlice
-        metadata: {name: late-1, namespace: other, labels: {kubernetes.io/service-name: late}}
-        addressType: IPv4
-        ports:
-        - {name: http, protocol: TCP, port: 8080}
-        endpoints:
-        - addresses: [10.244.9.1]
-          conditions: {ready: true}
-        """
+    /// The manifests change: a new Service (the sync adds it) and a cluster IP moved (the sync deletes three
+    /// virtual servers and adds three), so the crashed sync both adds and deletes.
+    private func changeManifests(_ sandbox: AgentSandbox) throws {
+        try sandbox.write(ExampleManifests.lateService, to: sandbox.manifests + "/late.yaml")
+        try sandbox.write(
+            try String(contentsOfFile: sandbox.servicesFile, encoding: .utf8).replacingOccurrences(
+                of: "clusterIP: 10.96.100.50",
+                with: "clusterIP: 10.96.100.51"
+            ),
+            to: sandbox.servicesFile
+        )
+    }
 
     private func addForeign(to kernel: FakeIPVSKernel) {
         for id in [Self.foreignOnOtherVIP, Self.foreignOnOwnVIP] {
@@ -66,14 +57,7 @@ import Testing
         await agent.tick(now: t0)
         #expect(await agent.status().ready)
 
-        try sandbox.write(Self.lateService, to: sandbox.manifests + "/late.yaml")
-        try sandbox.write(
-            try String(contentsOfFile: sandbox.servicesFile, encoding: .utf8).replacingOccurrences(
-                of: "clusterIP: 10.96.100.50",
-                with: "clusterIP: 10.96.100.51"
-            ),
-            to: sandbox.servicesFile
-        )
+        try changeManifests(sandbox)
         let remains = Mutex<Remains?>(nil)
         let stateFile = sandbox.stateFile
         let kernel = sandbox.kernel
@@ -106,14 +90,7 @@ import Testing
     /// A sandbox holding what a crash left, with the same manifests.
     private func restart(from remains: Remains, bindAddresses: Bool = true) throws -> AgentSandbox {
         let sandbox = try AgentSandbox()
-        try sandbox.write(Self.lateService, to: sandbox.manifests + "/late.yaml")
-        try sandbox.write(
-            try String(contentsOfFile: sandbox.servicesFile, encoding: .utf8).replacingOccurrences(
-                of: "clusterIP: 10.96.100.50",
-                with: "clusterIP: 10.96.100.51"
-            ),
-            to: sandbox.servicesFile
-        )
+        try changeManifests(sandbox)
         sandbox.configuration.bindAddresses = bindAddresses
         let services = remains.kernel.values.map { IPVSOperation.addService($0.service) }
         let servers = remains.kernel.values.flatMap { entry in
@@ -157,7 +134,7 @@ import Testing
         #expect(saved.pending.isEmpty, "\(context)")
         // Owned means managed: an endpoint edit reaches the recovered late service.
         try sandbox.write(
-            Self.lateService.replacingOccurrences(of: "10.244.9.1", with: "10.244.9.2"),
+            ExampleManifests.lateService.replacingOccurrences(of: "10.244.9.1", with: "10.244.9.2"),
             to: sandbox.manifests + "/late.yaml"
         )
         await agent.requestReload()
@@ -244,7 +221,7 @@ import Testing
             atPath: sandbox.stateFile + ".tmp/keep",
             withIntermediateDirectories: true
         )
-        try sandbox.write(Self.lateService, to: sandbox.manifests + "/late.yaml")
+        try sandbox.write(ExampleManifests.lateService, to: sandbox.manifests + "/late.yaml")
         sandbox.kernel.clearLog()
         await agent.requestReload()
         await agent.tick(now: t0 + .seconds(1))

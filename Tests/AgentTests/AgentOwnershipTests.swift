@@ -71,25 +71,7 @@ import Testing
         addForeign(id, to: sandbox.kernel)
         let foreign = sandbox.kernel.entries[id]
         try sandbox.write(
-            """
-            apiVersion: v1
-            kind: Service
-            metadata: {name: late, namespace: other}
-            spec:
-              clusterIP: 10.96.77.77
-              ports:
-              - {name: http, port: 80, targetPort: 8080}
-            ---
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata: {name: late-1, namespace: other, labels: {kubernetes.io/service-name: late}}
-            addressType: IPv4
-            ports:
-            - {name: http, protocol: TCP, port: 8080}
-            endpoints:
-            - addresses: [10.244.9.1]
-              conditions: {ready: true}
-            """,
+            ExampleManifests.lateService,
             to: sandbox.manifests + "/late.yaml"
         )
         sandbox.kernel.clearLog()
