@@ -23,6 +23,7 @@ public struct AdminSocketClient: Sendable {
     /// Sends `method path` and returns the body of a 2xx response.
     /// - Throws: ``AdminSocketError`` naming the socket when ipvsd is not reachable or answers with an error.
     public func request(_ method: String, _ target: String) throws(AdminSocketError) -> [UInt8] {
+        try Self.checkOwnership(of: path)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw AdminSocketError("socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -67,6 +68,33 @@ public struct AdminSocketClient: Sendable {
             response += chunk[0..<count]
         }
         return try Self.body(of: response, from: path)
+    }
+
+    /// Refuses a socket, or a directory holding it, that neither root nor the caller owns: its owner
+    /// could have put their own server there and answer in ipvsd's name. A missing socket is left to
+    /// connect(2) to report.
+    /// - Throws: ``AdminSocketError`` naming the path and its owner.
+    public static func checkOwnership(of path: String) throws(AdminSocketError) {
+        let trusted: Set<uid_t> = [0, geteuid()]
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+            .joined(separator: "/")
+        var info = stat()
+        if !directory.isEmpty, lstat(directory, &info) == 0, !trusted.contains(info.st_uid) {
+            throw AdminSocketError(
+                "refusing \(path): its directory \(directory) is owned by uid \(info.st_uid), not root or you; "
+                    + "that user could answer in ipvsd's name"
+            )
+        }
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw AdminSocketError("refusing \(path): it is not a socket")
+        }
+        guard trusted.contains(info.st_uid) else {
+            throw AdminSocketError(
+                "refusing \(path): the socket is owned by uid \(info.st_uid), not root or you; "
+                    + "that user could answer in ipvsd's name"
+            )
+        }
     }
 
     /// Whether `response` holds the whole head and as many body bytes as its Content-Length says.

@@ -16,8 +16,12 @@ struct CheckCommand: ParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() throws {
+        let descriptorLimit = try raiseDescriptorLimit()
         let configuration = try options.loadConfiguration()
         do {
+            // `run` would refuse this limit: say so here, and what it would clamp.
+            let budget = try ResourceBudget(descriptorLimit: descriptorLimit, configuration: configuration)
+            if let warning = budget.clampWarning { print("note: \(warning)") }
             let (state, notes) = try AgentPreview.desiredState(configuration)
             for note in notes { print("note: \(note)") }
             print(AgentPreview.render(state), terminator: "")
@@ -40,9 +44,11 @@ struct CleanupCommand: AsyncParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() async throws {
+        let descriptorLimit = try raiseDescriptorLimit()
         let configuration = try options.loadConfiguration()
         let logger = options.makeLogger()
         do {
+            _ = try ResourceBudget(descriptorLimit: descriptorLimit, configuration: configuration)
             let (client, network) = try AgentRunner.openKernel(configuration)
             let binder =
                 configuration.bindAddresses
@@ -54,5 +60,16 @@ struct CleanupCommand: AsyncParsableCommand {
             print(error.description)
             throw ExitCode(1)
         }
+    }
+}
+
+/// Raises RLIMIT_NOFILE before anything else opens a descriptor: the first thing every command does.
+/// A limit that cannot even be read is reported and exits 1, where running on would trap later.
+func raiseDescriptorLimit() throws -> Int {
+    do {
+        return try ResourceBudget.raiseDescriptorLimit()
+    } catch {
+        print(error.description)
+        throw ExitCode(1)
     }
 }

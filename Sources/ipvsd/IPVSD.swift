@@ -4,7 +4,6 @@ import KubernetesManifests
 import Logging
 import Metrics
 
-@main
 struct IPVSD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ipvsd",

@@ -14,12 +14,14 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() async throws {
+        let descriptorLimit = try raiseDescriptorLimit()
         let configuration = try options.loadConfiguration()
         let logger = options.makeLogger()
         let metrics = AgentMetrics()
         MetricsSystem.bootstrap(metrics.factory)
         do {
-            try await AgentRunner.run(configuration: configuration, metrics: metrics, logger: logger)
+            let budget = try ResourceBudget(descriptorLimit: descriptorLimit, configuration: configuration)
+            try await AgentRunner.run(configuration: configuration, budget: budget, metrics: metrics, logger: logger)
         } catch let error as AgentError {
             logger.critical("\(error.description)")
             throw ExitCode(1)

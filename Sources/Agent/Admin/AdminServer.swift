@@ -5,12 +5,21 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// The admin API on a Unix socket only root can reach: the socket is 0600 in a 0700 directory.
+/// The admin API on a Unix socket only root can reach: the socket is 0600 in a 0700 directory the agent's
+/// user owns. Anything else at those paths is refused rather than replaced: a directory another user owns
+/// or can write would let that user swap the socket and answer in the agent's name.
 public enum AdminServer {
-    /// An application serving `/v1/status`, `/v1/services`, `/v1/health` and `POST /v1/sync` at `path`.
-    public static func application(agent: Agent, path: String, logger: Logger) throws(AgentError) -> any Service {
-        try prepareDirectory(of: path)
-        unlink(path)  // a stale socket from a previous run
+    /// An application serving `/v1/status`, `/v1/services`, `/v1/health` and `POST /v1/sync` at `path`,
+    /// held to `limits` (see ``ResourceBudget``).
+    /// - Throws: ``AgentError`` when the socket's directory or path is unsafe (see ``prepareSocketPath(_:)``).
+    public static func application(
+        agent: Agent,
+        path: String,
+        limits: HTTPListenerLimits = .admin,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws(AgentError) -> any Service {
+        try prepareSocketPath(path)
         let router = Router()
         router.get(RouterPath(AdminPath.status)) { _, _ in try json(await agent.status()) }
         router.get(RouterPath(AdminPath.services)) { _, _ in try json(await agent.serviceViews()) }
@@ -24,31 +33,95 @@ public enum AdminServer {
             await agent.requestFullResync()
             return Response(status: .accepted)
         }
-        return Application(
+        return HTTPListener.service(
+            name: "admin socket",
             router: router,
-            configuration: .init(address: .unixDomainSocket(path: path), serverName: "ipvsd"),
-            onServerRunning: { _ in
+            address: .unixDomainSocket(path: path),
+            limits: limits,
+            // bind(2) creates the socket 0777 & ~umask: with 0177 it is 0600 from its first instant.
+            bindUmask: 0o177,
+            logger: logger,
+            onServerRunning: { channel in
                 if chmod(path, 0o600) != 0 {
                     logger.error("cannot restrict the admin socket", metadata: ["path": "\(path)"])
                 }
-            },
-            logger: logger
+                await onServerRunning(channel)
+            }
         )
     }
 
-    /// Creates the socket's directory root-only; an existing directory others can write is refused.
-    static func prepareDirectory(of path: String) throws(AgentError) {
+    /// Makes `path` ready for the agent to bind: its directory is created 0700 when missing, and must
+    /// otherwise be a real directory owned by the agent's user that neither group nor others can write
+    /// (sticky or not); at `path` itself only a socket (stale, from a previous run) is removed.
+    /// - Throws: ``AgentError`` naming the path and what is wrong with it.
+    public static func prepareSocketPath(_ path: String) throws(AgentError) {
         let directory = (path as NSString).deletingLastPathComponent
-        guard !directory.isEmpty else { return }
+        if !directory.isEmpty {
+            try prepareDirectory(directory)
+        }
         var info = stat()
-        if stat(directory, &info) != 0 {
-            guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
-                throw AgentError("admin socket directory \(directory): \(String(cString: strerror(errno)))")
+        if lstat(path, &info) != 0 {
+            guard errno == ENOENT else {
+                throw AgentError("admin socket \(path): \(String(cString: strerror(errno)))")
             }
             return
         }
-        if info.st_mode & 0o022 != 0 && info.st_mode & UInt32(S_ISVTX) == 0 {
-            throw AgentError("admin socket directory \(directory) is writable by others; use a root-only directory")
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw AgentError(
+                "admin socket \(path) exists and is \(kind(of: info.st_mode)), not a socket; "
+                    + "refusing to replace it (move it away or set another adminSocket)"
+            )
+        }
+        guard unlink(path) == 0 || errno == ENOENT else {
+            throw AgentError(
+                "admin socket \(path): cannot remove the stale socket: \(String(cString: strerror(errno)))"
+            )
+        }
+    }
+
+    private static func prepareDirectory(_ directory: String) throws(AgentError) {
+        var info = stat()
+        if lstat(directory, &info) != 0 {
+            guard errno == ENOENT else {
+                throw AgentError("admin socket directory \(directory): \(String(cString: strerror(errno)))")
+            }
+            guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+                throw AgentError("admin socket directory \(directory): \(String(cString: strerror(errno)))")
+            }
+            // mkdir's mode is masked by the umask; make sure, and check what is there now (it may have raced).
+            _ = chmod(directory, 0o700)
+            guard lstat(directory, &info) == 0 else {
+                throw AgentError("admin socket directory \(directory): \(String(cString: strerror(errno)))")
+            }
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw AgentError("admin socket directory \(directory) is \(kind(of: info.st_mode)), not a directory")
+        }
+        guard info.st_uid == geteuid() else {
+            throw AgentError(
+                "admin socket directory \(directory) is owned by uid \(info.st_uid), not \(geteuid()); "
+                    + "its owner could replace the socket: use a directory only root owns (chown root, chmod 0700)"
+            )
+        }
+        guard info.st_mode & 0o022 == 0 else {
+            throw AgentError(
+                "admin socket directory \(directory) has mode \(String(info.st_mode & 0o7777, radix: 8)), "
+                    + "writable by group or others who could replace the socket: chmod 0700 it"
+            )
+        }
+    }
+
+    /// What a file type is, for an error message.
+    static func kind(of mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFREG: "a regular file"
+        case S_IFDIR: "a directory"
+        case S_IFLNK: "a symbolic link"
+        case S_IFIFO: "a FIFO"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFSOCK: "a socket"
+        default: "a file of unknown type"
         }
     }
 
@@ -64,13 +137,16 @@ public enum AdminServer {
     }
 }
 
-/// /metrics (Prometheus text), /healthz (liveness) and /readyz (ready once the desired state is programmed).
+/// /metrics (Prometheus text), /healthz (liveness) and /readyz (ready once the desired state is programmed),
+/// held to `limits` (see ``ResourceBudget``).
 public enum MetricsServer {
     public static func application(
         agent: Agent,
         metrics: AgentMetrics,
         address: String,
-        logger: Logger
+        limits: HTTPListenerLimits = .metrics,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) throws(AgentError) -> any Service {
         let (host, port) = try parse(address)
         let router = Router()
@@ -92,10 +168,13 @@ public enum MetricsServer {
                     body: ResponseBody(byteBuffer: ByteBuffer(string: "not ready: desired state not programmed yet\n"))
                 )
         }
-        return Application(
+        return HTTPListener.service(
+            name: "metrics listener",
             router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "ipvsd"),
-            logger: logger
+            address: .hostname(host, port: port),
+            limits: limits,
+            logger: logger,
+            onServerRunning: onServerRunning
         )
     }
 

@@ -28,11 +28,17 @@ public enum AgentRunner {
     }
 
     /// Prepares the host (dummy interface, sysctls) and runs until shutdown.
+    /// - Parameter budget: the descriptor budget; established here (raising RLIMIT_NOFILE) when nil.
+    /// - Throws: ``AgentError`` when the descriptor limit, the kernel, the host network or a listener's
+    ///   address is unusable.
     public static func run(
         configuration: AgentConfiguration,
+        budget: ResourceBudget? = nil,
         metrics: AgentMetrics,
         logger: Logger
     ) async throws {
+        let budget = try budget ?? ResourceBudget.establish(for: configuration)
+        if let warning = budget.clampWarning { logger.warning("\(warning)") }
         let (client, network) = try openKernel(configuration)
         var binder: (any AddressBinder)?
         do throws(IPVSError) {
@@ -67,22 +73,30 @@ public enum AgentRunner {
         healthLogger[metadataKey: "component"] = "health"
         let monitor = HealthMonitor(
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            maxConcurrentChecks: configuration.health.maxConcurrentChecks,
+            maxConcurrentChecks: budget.healthConcurrency,
             logger: healthLogger,
             metricsFactory: metrics.factory
         )
         await agent.setHealthTargetHandler { monitor.setTargets($0) }
         await agent.setLiveHealthSource { (monitor.now, monitor.statuses()) }
         services.append(HealthService(monitor: monitor, agent: agent))
-        if !configuration.adminSocket.isEmpty {
-            services.append(try AdminServer.application(agent: agent, path: configuration.adminSocket, logger: logger))
+        if let limits = budget.admin {
+            services.append(
+                try AdminServer.application(
+                    agent: agent,
+                    path: configuration.adminSocket,
+                    limits: limits,
+                    logger: logger
+                )
+            )
         }
-        if !configuration.metricsAddress.isEmpty {
+        if let limits = budget.metrics {
             services.append(
                 try MetricsServer.application(
                     agent: agent,
                     metrics: metrics,
                     address: configuration.metricsAddress,
+                    limits: limits,
                     logger: logger
                 )
             )
@@ -92,6 +106,7 @@ public enum AgentRunner {
             metadata: [
                 "manifests": "\(configuration.manifests)", "interface": "\(configuration.interface)",
                 "admin_socket": "\(configuration.adminSocket)", "metrics": "\(configuration.metricsAddress)",
+                "open_file_limit": "\(budget.descriptorLimit)", "health_concurrency": "\(budget.healthConcurrency)",
             ]
         )
         let group = ServiceGroup(
