@@ -137,7 +137,8 @@ public enum AdminServer {
     }
 }
 
-/// /metrics (Prometheus text), /healthz (liveness) and /readyz (ready once the desired state is programmed),
+/// /metrics (Prometheus text), /healthz (liveness) and /readyz (ready once the desired state is programmed and
+/// while the manifests load; otherwise 503 with the reason),
 /// held to `limits` (see ``ResourceBudget``).
 public enum MetricsServer {
     public static func application(
@@ -161,11 +162,12 @@ public enum MetricsServer {
         }
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ in
-            await agent.isReady
+            let readiness = await agent.readiness
+            return readiness.ready
                 ? Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ready\n")))
                 : Response(
                     status: .serviceUnavailable,
-                    body: ResponseBody(byteBuffer: ByteBuffer(string: "not ready: desired state not programmed yet\n"))
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: "not ready: \(readiness.reason)\n"))
                 )
         }
         return HTTPListener.service(
