@@ -73,7 +73,7 @@ import Testing
                 )
             }
         }
-        await agent.requestReload()
+        await agent.requestReload(at: t0 + .seconds(1) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(1))
         await agent.setStepHook(nil)
         let copy = try #require(remains.withLock { $0 }, "the sync never reached \(step)")
@@ -137,7 +137,7 @@ import Testing
             ExampleManifests.lateService.replacingOccurrences(of: "10.244.9.1", with: "10.244.9.2"),
             to: sandbox.manifests + "/late.yaml"
         )
-        await agent.requestReload()
+        await agent.requestReload(at: t0 + .seconds(2) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(2))
         #expect(
             sandbox.kernel.entries[tcp("10.96.77.77", 80)]?.servers.map(\.id) == [rs("10.244.9.2", 8080)],
@@ -223,7 +223,7 @@ import Testing
         )
         try sandbox.write(ExampleManifests.lateService, to: sandbox.manifests + "/late.yaml")
         sandbox.kernel.clearLog()
-        await agent.requestReload()
+        await agent.requestReload(at: t0 + .seconds(1) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(1))
         #expect(sandbox.kernel.log.isEmpty, "\(sandbox.kernel.log)")
         #expect(sandbox.kernel.entries == before)

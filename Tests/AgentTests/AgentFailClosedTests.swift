@@ -32,7 +32,7 @@ import Testing
             atPath: sandbox.manifests + "/zz-unreadable.yaml",
             withDestinationPath: Self.unreadable
         )
-        await agent.requestReload()
+        await agent.requestReload(at: t0 + .seconds(1) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(1))
         await agent.tick(now: t0 + .seconds(31))  // a full resync too
         #expect(sandbox.kernel.log.isEmpty, "\(sandbox.kernel.log)")
@@ -46,7 +46,7 @@ import Testing
         #expect(metrics.registry.emitToString().contains("ipvsd_desired_state_stale 1"))
 
         try FileManager.default.removeItem(atPath: sandbox.manifests + "/zz-unreadable.yaml")
-        await agent.requestReload()
+        await agent.requestReload(at: t0 + .seconds(32) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(32))
         #expect(await agent.readiness.ready)
         #expect(metrics.registry.emitToString().contains("ipvsd_desired_state_stale 0"))
@@ -61,7 +61,7 @@ import Testing
         let table = sandbox.kernel.entries
         try FileManager.default.moveItem(atPath: sandbox.manifests, toPath: sandbox.root + "/moved")
         sandbox.kernel.clearLog()
-        await agent.requestReload()
+        await agent.requestReload(at: t0 + .seconds(1) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(1))
         await agent.tick(now: t0 + .seconds(31))
         #expect(sandbox.kernel.log.isEmpty)
@@ -94,7 +94,7 @@ import Testing
             """,
             to: sandbox.manifests + "/hijack.yaml"
         )
-        await agent.requestReload()
+        await agent.requestReload(at: t0 + .seconds(1) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(1))
         #expect(sandbox.kernel.log.isEmpty, "\(sandbox.kernel.log)")
         #expect(sandbox.kernel.entries == table)

@@ -28,7 +28,7 @@ import Testing
         let agent = try sandbox.makeAgent()
         let t0 = ContinuousClock.now
         await agent.tick(now: t0)
-        await agent.requestFullResync()
+        await agent.requestFullResync(at: t0 + .seconds(1) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(1))
         await agent.tick(now: t0 + .seconds(31))
 
@@ -48,7 +48,7 @@ import Testing
         // The other tool removes its service: the next full resync programs the desired one.
         sandbox.kernel.apply([.deleteService(sameID)], progress: nil)
         sandbox.kernel.clearLog()
-        await agent.requestFullResync()
+        await agent.requestFullResync(at: t0 + .seconds(32) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(32))
         #expect(
             Set(sandbox.kernel.log) == [
@@ -75,7 +75,7 @@ import Testing
             to: sandbox.manifests + "/late.yaml"
         )
         sandbox.kernel.clearLog()
-        await agent.requestReload()
+        await agent.requestReload(at: t0 + .seconds(1) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(1))
         #expect(sandbox.kernel.log == [.addService(VirtualServer(id: id, scheduler: .roundRobin))])
         #expect(sandbox.kernel.entries[id] == foreign)

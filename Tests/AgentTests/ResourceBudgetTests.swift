@@ -43,17 +43,21 @@ import Testing
         #expect(error?.description.contains("the open-file limit (RLIMIT_NOFILE) is 5") == true)
     }
 
+    /// A soft limit below what the configuration needs, under a high hard limit, is raised: `ipvsd check`
+    /// passes where the soft limit alone could not hold the budget. (In a child process: lowering this
+    /// process's limit would starve the tests running beside it.)
     @Test func theSoftLimitIsRaisedToTheHardLimit() throws {
-        var limit = rlimit()
-        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
-        let hard = limit.rlim_max
-        limit.rlim_cur = min(256, hard)
-        #expect(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
-        let raised = try ResourceBudget.raiseDescriptorLimit()
-        let expected = Int(min(hard, rlim_t(ResourceBudget.maximumDescriptorLimit)))
-        #expect(raised == expected)
-        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
-        #expect(Int(min(limit.rlim_cur, rlim_t(ResourceBudget.maximumDescriptorLimit))) == expected)
+        let manifests = FileManager.default.temporaryDirectory.appendingPathComponent("budget-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: manifests, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: manifests) }
+        let result = try ChildProcess.run(
+            "/bin/bash",
+            [
+                "-c", "ulimit -S -n 150 && ulimit -H -n 4096 && exec \"$0\" check --manifests \"$1\"",
+                ChildProcess.builtProduct("ipvsd"), manifests.path,
+            ]
+        )
+        #expect(result.status == 0, "\(result)")
     }
 
     /// `ulimit -n 5` made `ipvsd check` die of SIGILL (libdispatch, before any command ran); now it says

@@ -38,8 +38,9 @@ public enum AdminServer {
             router: router,
             address: .unixDomainSocket(path: path),
             limits: limits,
-            // bind(2) creates the socket 0777 & ~umask: with 0177 it is 0600 from its first instant.
-            bindUmask: 0o177,
+            // bind(2) creates the socket 0777 & ~umask; it is 0600 right after, and before that only root can
+            // reach it: its directory is the agent's and 0700 (checked above). The umask is not narrowed for
+            // the bind: it is process-wide, and other threads create files and directories meanwhile.
             logger: logger,
             onServerRunning: { channel in
                 if chmod(path, 0o600) != 0 {

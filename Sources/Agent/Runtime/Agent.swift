@@ -131,27 +131,28 @@ public actor Agent {
     // MARK: Events
 
     /// The manifests changed (file watcher, SIGHUP or the admin API): reload at the next tick.
-    public func requestReload() {
+    /// - Parameter now: when the event happened (tests drive the agent with their own instants).
+    public func requestReload(at now: ContinuousClock.Instant = .now) {
         reloadRequested = true
-        markPending()
+        markPending(now)
     }
 
     /// Asks for a full resync (read the kernel, repair drift) at the next tick.
-    public func requestFullResync() {
+    public func requestFullResync(at now: ContinuousClock.Instant = .now) {
         fullResyncRequested = true
-        markPending()
+        markPending(now)
     }
 
     /// A health target changed state.
-    public func healthChanged(_ target: HealthTarget, _ status: HealthStatus) {
+    public func healthChanged(_ target: HealthTarget, _ status: HealthStatus, at now: ContinuousClock.Instant = .now) {
         let changed = core.setHealth(status, for: target)
         guard !changed.isEmpty else { return }
         dirty.formUnion(changed)
-        markPending()
+        markPending(now)
     }
 
-    private func markPending() {
-        if pendingSince == nil { pendingSince = .now }
+    private func markPending(_ now: ContinuousClock.Instant) {
+        if pendingSince == nil { pendingSince = now }
     }
 
     /// When the next tick has work: the debounce end of pending events, or nil when idle.
