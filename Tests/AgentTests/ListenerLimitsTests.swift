@@ -134,7 +134,7 @@ import Testing
                 attack.append(socket)
             }
             #expect(await waitForClosed(attack, atLeast: 10) >= 10)
-            let status = try AdminSocketClient(path: path).get(AgentStatus.self, AdminPath.status)
+            let status = try AdminSocketClient(path: path, timeoutSeconds: 60).get(AgentStatus.self, AdminPath.status)
             #expect(status.version == Agent.version)
 
             let body = try RawSocket(path: path)
