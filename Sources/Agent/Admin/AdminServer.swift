@@ -150,7 +150,13 @@ public enum MetricsServer {
         logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) throws(AgentError) -> any Service {
-        let (host, port) = try parse(address)
+        let listen: ListenAddress
+        do throws(ListenAddress.ParseError) {
+            listen = try ListenAddress(parsing: address)
+        } catch {
+            throw AgentError("metricsAddress \"\(address)\": \(error)")
+        }
+        let (host, port) = (listen.host, Int(listen.port))
         let router = Router()
         router.get("/metrics") { _, _ in
             var text = metrics.registry.emitToString()
@@ -179,15 +185,5 @@ public enum MetricsServer {
             logger: logger,
             onServerRunning: onServerRunning
         )
-    }
-
-    /// `127.0.0.1:9750` or `[::1]:9750`.
-    static func parse(_ address: String) throws(AgentError) -> (String, Int) {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
-            (1...65535).contains(port)
-        else { throw AgentError("metricsAddress \"\(address)\": expected HOST:PORT, such as 127.0.0.1:9750") }
-        var host = String(address[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host, port)
     }
 }

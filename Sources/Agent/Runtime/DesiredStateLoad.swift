@@ -46,28 +46,17 @@ public struct DesiredStateLoad: Sendable {
     }
 }
 
-/// The agent's TCP listener as `host:port`, where a wildcard host reserves the port on every address.
+/// The agent's TCP listener, where a wildcard address reserves the port on every address.
 struct ReservedListener {
-    var address: IPAddress?
-    var port: UInt16
+    var listen: ListenAddress
 
     init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
-            return nil
-        }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        self.port = port
-        if host.isEmpty || host == "0.0.0.0" || host == "::" {
-            address = nil
-        } else if let address = IPAddress(host) {
-            self.address = address
-        } else {
-            return nil
-        }
+        guard let listen = try? ListenAddress(parsing: text) else { return nil }
+        self.listen = listen
     }
 
     func captures(_ candidate: IPAddress, _ candidatePort: UInt16) -> Bool {
-        candidatePort == port && (address == nil || address == candidate)
+        let wildcard = listen.address == IPAddress("0.0.0.0")! || listen.address == IPAddress("::")!
+        return candidatePort == listen.port && (wildcard || listen.address == candidate)
     }
 }
