@@ -61,6 +61,7 @@ struct AgentSoakTests {
         try #require(programmed, "ipvsd did not program the two services\n\(context())")
         let pid = try #require(lab.agentPID(), "no ipvsd process found\n\(context())")
 
+        try TrafficGenerator.boundConnects(in: lab)
         let stableTraffic = try TrafficGenerator(service: "stable", vip: Self.stableVIP, lab: lab)
         let churnTraffic = try TrafficGenerator(service: "churn", vip: Self.churnVIP, lab: lab)
         var plan = SoakPlan(lab: lab, pid: pid)
@@ -83,6 +84,7 @@ struct AgentSoakTests {
                 Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
             }
         }
+        let loopEnd = ContinuousClock.now
         let agentAlive = kill(pid, 0) == 0
         try #require(agentAlive, "ipvsd died during the soak\n\(context())")
 
@@ -91,7 +93,8 @@ struct AgentSoakTests {
         try writeChurn()
         try plan.endFlap(Self.flapper)
         let converged = try lab.waitUntil(.seconds(60)) { try lab.rules() == expected() }
-        plan.sample(at: Int((ContinuousClock.now - start).components.seconds))
+        let convergeEnd = ContinuousClock.now
+        plan.sample(at: Int((convergeEnd - start).components.seconds))
         stableTraffic.stop()
         churnTraffic.stop()
         let names = { (indices: [Int]) in Set(indices.map { lab.backends[$0].name }) }
@@ -113,9 +116,11 @@ struct AgentSoakTests {
             }.joined(separator: ", ")
         }
         let wall = (ContinuousClock.now - wallStart).components.seconds
+        let phases = [wallStart, start, loopEnd, convergeEnd].adjacentSeconds
         print(
             """
-            soak summary: \(Self.duration) s of churn, wall \(wall) s; \
+            soak summary: \(Self.duration) s of churn, wall \(wall) s (setup \(phases[0]) s, churn loop \(phases[1]) s, \
+            converging \(phases[2]) s); \
             stable ok \(stable.ok) failed \(stable.failures.count); \
             churn ok \(churn.ok) failed \(churn.failures.count) (answered by \(spread(churn))); \
             \(plan.churnEvents) endpoint changes, \(plan.healthDowns) health downs (\(plan.hardFlaps) with httpd restarted), \
@@ -136,11 +141,11 @@ struct AgentSoakTests {
         #expect((status["conflicts"] as? [Any])?.isEmpty == true, "\(statusText)")
         #expect(
             stable.failures.isEmpty,
-            "stable failures:\n\(stable.failures.prefix(20).joined(separator: "\n"))\n\(context())"
+            "stable failures:\n\(stable.failures.prefix(20).joined(separator: "\n"))\n\(stableTraffic.errors.suffix(2000))\n\(context())"
         )
         #expect(
             churn.failures.isEmpty,
-            "churn failures:\n\(churn.failures.prefix(20).joined(separator: "\n"))\n\(context())"
+            "churn failures:\n\(churn.failures.prefix(20).joined(separator: "\n"))\n\(churnTraffic.errors.suffix(2000))\n\(context())"
         )
         #expect(plan.adminFailures.isEmpty, "admin requests failed:\n\(plan.adminFailures.joined(separator: "\n"))")
         #expect(descriptors.flat, "ipvsd descriptors grew: \(descriptors.summary); samples \(plan.samples)")
@@ -239,4 +244,9 @@ struct SoakPlan {
         try lab.setHealthPage(index, up: true)
         flap = .up(since: 0)
     }
+}
+
+extension [ContinuousClock.Instant] {
+    /// Whole seconds between each instant and the next.
+    fileprivate var adjacentSeconds: [Int64] { zip(self, dropFirst()).map { ($1 - $0).components.seconds } }
 }
