@@ -66,9 +66,15 @@ struct AgentSoakTests {
         let churnTraffic = try TrafficGenerator(service: "churn", vip: Self.churnVIP, lab: lab)
         var plan = SoakPlan(lab: lab, pid: pid)
         let start = ContinuousClock.now
-        for tick in 0..<Self.duration {
+        // Time-based: a tick that overruns (a rules read, an httpd restart in the slow VM) shortens the pause.
+        var tick = 0
+        var nextSample = 0
+        while case let elapsed = Int((ContinuousClock.now - start).components.seconds), elapsed < Self.duration {
             guard kill(pid, 0) == 0 else { break }
-            if tick % 10 == 0 { plan.sample(at: tick) }
+            if elapsed >= nextSample {
+                plan.sample(at: elapsed)
+                nextSample = (elapsed / 10 + 1) * 10
+            }
             // One endpoint change a second: the next churner leaves or comes back.
             let churner = Self.churners[tick % Self.churners.count]
             if churnSet.remove(churner) == nil { churnSet.insert(churner) }
@@ -76,9 +82,9 @@ struct AgentSoakTests {
             plan.churnEvents += 1
             if tick % 7 == 3 { plan.reload() }
             if tick % 11 == 5 { plan.resync(reload: tick % 22 == 5) }
-            try plan.flap(Self.flapper, now: tick)
-            let next = start + .seconds(tick + 1)
-            let remaining = next - ContinuousClock.now
+            try plan.flap(Self.flapper, now: elapsed)
+            tick += 1
+            let remaining = start + .seconds(tick) - ContinuousClock.now
             if remaining > .zero {
                 let (seconds, attoseconds) = remaining.components
                 Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
@@ -115,6 +121,8 @@ struct AgentSoakTests {
                 outcome.answeredBy[lab.backends[index].name].map { "backend \(index): \($0)" }
             }.joined(separator: ", ")
         }
+        let log = lab.log
+        func logCount(_ text: String) -> Int { log.split(separator: "\n").count { $0.contains(text) } }
         let wall = (ContinuousClock.now - wallStart).components.seconds
         let phases = [wallStart, start, loopEnd, convergeEnd].adjacentSeconds
         print(
@@ -125,7 +133,9 @@ struct AgentSoakTests {
             churn ok \(churn.ok) failed \(churn.failures.count) (answered by \(spread(churn))); \
             \(plan.churnEvents) endpoint changes, \(plan.healthDowns) health downs (\(plan.hardFlaps) with httpd restarted), \
             \(plan.reloads) SIGHUP, \(plan.resyncs) admin syncs; \
-            \(descriptors.summary); \(memory.summary); \(plan.samples.count) samples
+            \(descriptors.summary); \(memory.summary); \(plan.samples.count) samples; \
+            agent log: \(logCount("level=warning")) warnings, \(logCount("level=error")) errors
+            soak samples (s fds RSS-KiB): \(plan.samples.map { "\($0.seconds) \($0.descriptors) \($0.rssKiB)" }.joined(separator: ", "))
             """
         )
 
