@@ -167,6 +167,18 @@ import Testing
         #expect(try messages.map { try $0.errorCode() } == [17, 0])
     }
 
+    /// Found by fuzz-netlink-replies: an error code of -2^31 trapped on negation, in the acknowledgement
+    /// reader of bulk apply and in `errorCode()`. It is an errno like any other now.
+    @Test func anErrorCodeOfMinusTwoToTheThirtyOneDoesNotTrap() throws {
+        let reply =
+            le32(36) + le16(2) + le16(0x100) + le32(9) + le32(0) + le32(0x8000_0000) + [UInt8](repeating: 0, count: 16)
+        var seen: [(UInt32, Int32)] = []
+        try NetlinkMessage.forEachAcknowledgement(in: reply[...]) { seen.append(($0, $1)) }
+        #expect(seen.map(\.0) == [9])
+        #expect(seen.map(\.1) == [Int32.min])
+        #expect(try NetlinkMessage.split(reply[...]).map { try $0.errorCode() } == [Int32.min])
+    }
+
     @Test func timeoutsInfoAndDaemon() throws {
         let timeouts = try IPVSDecoder.timeouts(
             attributes(of: message(command: 13, attr(4, le32(900)) + attr(5, le32(120)) + attr(6, le32(300))))

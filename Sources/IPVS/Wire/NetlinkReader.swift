@@ -47,7 +47,7 @@ struct NetlinkMessage {
             }
             if try readInteger(UInt16.self, datagram, at: offset + 4) == error {
                 let code = try readInteger(UInt32.self, datagram, at: offset + headerLength)
-                body(try readInteger(UInt32.self, datagram, at: offset + 8), -Int32(bitPattern: code))
+                body(try readInteger(UInt32.self, datagram, at: offset + 8), errno(fromWire: code))
             }
             offset += (length + 3) & ~3
         }
@@ -55,7 +55,13 @@ struct NetlinkMessage {
 
     /// For `NLMSG_ERROR`: the errno (positive) or 0 for an acknowledgement.
     func errorCode() throws(IPVSError) -> Int32 {
-        -Int32(bitPattern: try readInteger(UInt32.self, payload, at: payload.startIndex))
+        Self.errno(fromWire: try readInteger(UInt32.self, payload, at: payload.startIndex))
+    }
+
+    /// `nlmsgerr.error` is a negative errno; negated without trapping, since a reply that says -2^31 (no kernel
+    /// sends one; the fuzzer did) must be an error like any other, not a crash of the agent.
+    static func errno(fromWire code: UInt32) -> Int32 {
+        0 &- Int32(bitPattern: code)
     }
 
     /// For generic-netlink messages: the command and the attributes after the 4-byte `genlmsghdr`.
