@@ -23,8 +23,12 @@ import Musl
 /// `idleTimeout` for the idle ones to be dropped. The listener never holds more than
 /// ``HTTPListenerLimits/descriptors`` descriptors.
 enum HTTPListener {
+    /// - Parameters:
+    ///   - name: what the listener is, for errors ("metrics listener").
+    ///   - location: where it listens as the config says it, for errors ("127.0.0.1:9750", a path).
     static func service(
         name: String,
+        location: String,
         router: Router<BasicRequestContext>,
         address: BindAddress,
         limits: HTTPListenerLimits,
@@ -62,13 +66,13 @@ enum HTTPListener {
             },
             logger: logger
         )
-        return Listener(name: name, address: address, application: application, umask: umask)
+        return Listener(name: name, location: location, application: application, umask: umask)
     }
 
     /// Runs the application; a failure (most often: cannot bind) becomes an error naming the listener.
     private struct Listener<Wrapped: Service>: Service {
         let name: String
-        let address: BindAddress
+        let location: String
         let application: Wrapped
         let umask: BindUmask
 
@@ -78,7 +82,7 @@ enum HTTPListener {
             do {
                 try await application.run()
             } catch {
-                throw AgentError("\(name) on \(address): cannot serve: \(error)")
+                throw AgentError("\(name) on \(location): cannot serve: \(error)")
             }
         }
     }
