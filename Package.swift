@@ -111,3 +111,34 @@ let package = Package(
         .testTarget(name: "AgentKernelTests", dependencies: ["Agent", "IPVS", "TestSupport"]),
     ]
 )
+
+// libFuzzer targets, built only by Tests/Fuzz/run (IPVSD_FUZZ=1, `swift build --sanitize=fuzzer`, its own scratch
+// path): each has no `main` of its own, libFuzzer's provides it, so an ordinary build could not link them.
+// Each depends on as little as it can, since the fuzz build instruments and rebuilds all of it.
+if Context.environment["IPVSD_FUZZ"] == "1" {
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("fuzz-manifests", ["KubernetesManifests"]),
+        ("fuzz-config", ["Agent"]),
+        ("fuzz-ipvsadm-rules", ["IPVSAdmin"]),
+        ("fuzz-netlink-replies", ["IPVS"]),
+        ("fuzz-state-file", ["Agent"]),
+        (
+            "fuzz-admin-request",
+            [
+                "AgentAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+    ]
+    for target in fuzzTargets {
+        package.targets.append(
+            .executableTarget(
+                name: target.name,
+                dependencies: target.dependencies,
+                path: "Tests/Fuzz/Targets/\(target.name)"
+            )
+        )
+    }
+}

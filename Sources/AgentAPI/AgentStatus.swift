@@ -20,6 +20,8 @@ public struct AgentStatus: Codable, Sendable, Equatable {
     public var lastFullSync: SyncReport?
     /// The last sync error, until a sync succeeds.
     public var lastError: String?
+    /// Operations the kernel refused in the last sync, with its error, until a sync succeeds.
+    public var refusedOperations: [String]
 
     public init(
         version: String,
@@ -33,7 +35,8 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         conflicts: [String],
         lastSync: SyncReport?,
         lastFullSync: SyncReport?,
-        lastError: String?
+        lastError: String?,
+        refusedOperations: [String] = []
     ) {
         self.version = version
         self.ready = ready
@@ -47,6 +50,25 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         self.lastSync = lastSync
         self.lastFullSync = lastFullSync
         self.lastError = lastError
+        self.refusedOperations = refusedOperations
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        version = try container.decode(String.self, forKey: .version)
+        ready = try container.decode(Bool.self, forKey: .ready)
+        uptimeSeconds = try container.decode(Double.self, forKey: .uptimeSeconds)
+        manifests = try container.decode(String.self, forKey: .manifests)
+        manifestErrors = try container.decode([String].self, forKey: .manifestErrors)
+        virtualServers = try container.decode(Int.self, forKey: .virtualServers)
+        realServers = try container.decode(Int.self, forKey: .realServers)
+        drainingRealServers = try container.decode(Int.self, forKey: .drainingRealServers)
+        conflicts = try container.decode([String].self, forKey: .conflicts)
+        lastSync = try container.decodeIfPresent(SyncReport.self, forKey: .lastSync)
+        lastFullSync = try container.decodeIfPresent(SyncReport.self, forKey: .lastFullSync)
+        lastError = try container.decodeIfPresent(String.self, forKey: .lastError)
+        // Absent from agents before 0.3.
+        refusedOperations = try container.decodeIfPresent([String].self, forKey: .refusedOperations) ?? []
     }
 }
 

@@ -12,6 +12,7 @@ public enum AgentText {
             lines.append("last full sync: \(describe(sync, uptime: status.uptimeSeconds))")
         }
         if let error = status.lastError { lines.append("last error: \(error)") }
+        for refused in status.refusedOperations { lines.append("refused by the kernel: \(refused)") }
         for conflict in status.conflicts { lines.append("conflict: \(conflict) is owned by another tool; left alone") }
         if !status.manifestErrors.isEmpty {
             lines.append("manifest errors (the previous state stays programmed):")

@@ -54,28 +54,43 @@ struct ClusterIPAllocator {
             }
         }
         for (key, network) in pending {
-            let count = network.size - 2
-            let start = Self.fnv1a(key) % count
-            var chosen: IPAddress?
-            var probe: UInt64 = 0
-            while probe < count {
-                let candidate = network.address(at: 1 + (start &+ probe) % count)
-                if !taken.contains(candidate) {
-                    chosen = candidate
-                    break
-                }
-                probe += 1
-            }
+            let chosen = pick(for: key, in: network)
             if let chosen { taken.insert(chosen) }
             result[key] = .some(chosen)
         }
         return result
     }
 
-    /// Inside the network and neither its network nor its broadcast address.
+    /// The first free, usable address at or after the key's hashed offset (wrapping around), or nil when
+    /// there is none. Whole special ranges inside the network (`SpecialAddresses`) are stepped over at once,
+    /// so a network such as 0.0.0.0/0 is no slower than any other.
+    private func pick(for key: String, in network: IPNetwork) -> IPAddress? {
+        // Offsets 1...size-2: never the network address (offset 0) nor the last one, IPv4's broadcast.
+        guard network.size >= 4 else { return nil }
+        let count = network.size - 2
+        let start = Self.fnv1a(key) % count
+        var probe: UInt64 = 0
+        while probe < count {
+            let candidate = network.address(at: 1 + (start &+ probe) % count)
+            if let special = SpecialAddresses.network(containing: candidate)?.network {
+                // Step to just past the special network, or give up when it covers the service network.
+                guard special.prefixLength > network.prefixLength, let offset = special.offset(of: candidate) else {
+                    return nil
+                }
+                let remaining = special.size - offset
+                probe = probe.addingReportingOverflow(remaining).overflow ? count : probe + remaining
+                continue
+            }
+            if !taken.contains(candidate) { return candidate }
+            probe += 1
+        }
+        return nil
+    }
+
+    /// Inside the network, neither its network nor its last (IPv4 broadcast) address, and not special.
     private func usable(_ address: IPAddress, in network: IPNetwork) -> Bool {
-        guard let offset = network.offset(of: address) else { return false }
-        return offset != 0 && offset != network.size - 1
+        guard network.size >= 4, let offset = network.offset(of: address) else { return false }
+        return offset != 0 && offset != network.size - 1 && SpecialAddresses.rule(for: address) == nil
     }
 
     /// FNV-1a: stable across processes, unlike `Hasher`.

@@ -16,7 +16,7 @@ enum EndpointDecoder {
     {
         let before = sink.errors.count
         let serviceName = sink.attempt { () throws(ManifestError) in
-            try meta.metadata["labels"]?.string(serviceNameLabel) ?? ""
+            try meta.metadata.mapping("labels")?.string(serviceNameLabel) ?? ""
         }
         let family = sink.attempt { () throws(ManifestError) -> AddressFamily? in
             let node = try doc.required("addressType")
@@ -29,7 +29,8 @@ enum EndpointDecoder {
         }
         let ports = sink.attempt { () throws(ManifestError) in
             try doc.each("ports") { node throws(ManifestError) in
-                EndpointPort(
+                _ = try node.asMapping()
+                return EndpointPort(
                     name: try node.string("name") ?? "",
                     proto: try node.protocolField(),
                     port: try node.int("port", in: 1...65535).map(UInt16.init)
@@ -45,12 +46,13 @@ enum EndpointDecoder {
         var endpoints: [Endpoint] = []
         for node in (sink.attempt { () throws(ManifestError) in try doc.list("endpoints") } ?? nil) ?? [] {
             let endpoint = sink.attempt { () throws(ManifestError) -> Endpoint in
+                _ = try node.asMapping()
                 let addressList = try node.required("addresses")
                 let addresses = try addressList.asList().map { a throws(ManifestError) in
-                    try a.asIPAddress(addressType)
+                    try a.asServiceAddress(addressType)
                 }
                 if addresses.isEmpty { throw addressList.error("must not be empty") }
-                let conditions = node["conditions"]
+                let conditions = try node.mapping("conditions")
                 let ready = try conditions?.bool("ready") ?? true
                 let serving = try conditions?.bool("serving") ?? ready
                 let terminating = try conditions?.bool("terminating") ?? false
@@ -63,6 +65,13 @@ enum EndpointDecoder {
             if let endpoint { endpoints.append(endpoint) }
         }
         guard sink.errors.count == before, let serviceName, let ports else { return nil }
+        guard !serviceName.isEmpty else {
+            notes.append(
+                "\(doc.file):\(doc.line): EndpointSlice \(meta.namespace)/\(meta.name) skipped: "
+                    + "no \(serviceNameLabel) label"
+            )
+            return nil
+        }
         return EndpointSlice(
             namespace: meta.namespace,
             name: meta.name,
@@ -79,6 +88,7 @@ enum EndpointDecoder {
         var subsets: [Endpoints.Subset] = []
         for node in (sink.attempt { () throws(ManifestError) in try doc.list("subsets") } ?? nil) ?? [] {
             let subset = sink.attempt { () throws(ManifestError) -> Endpoints.Subset in
+                _ = try node.asMapping()
                 let ready = try node.each("addresses") { a throws(ManifestError) in
                     try address(a, conditions: .ready, namespace: meta.namespace)
                 }
@@ -90,7 +100,8 @@ enum EndpointDecoder {
                     )
                 }
                 let ports = try node.each("ports") { p throws(ManifestError) in
-                    EndpointPort(
+                    _ = try p.asMapping()
+                    return EndpointPort(
                         name: try p.string("name") ?? "",
                         proto: try p.protocolField(),
                         port: UInt16(try p.required("port").asInt(in: 1...65535))
@@ -116,7 +127,8 @@ enum EndpointDecoder {
     )
         throws(ManifestError) -> Endpoint
     {
-        let ip = try node.required("ip").asIPAddress()
+        _ = try node.asMapping()
+        let ip = try node.required("ip").asServiceAddress()
         return Endpoint(addresses: [ip], conditions: conditions, target: try target(node, namespace: namespace))
     }
 

@@ -24,15 +24,22 @@ struct ObjectMeta {
     var nameNode: LocatedYAML
     var metadata: LocatedYAML
 
-    /// Reads `metadata.name` (required) and `metadata.namespace` (default `default`).
-    static func read(_ doc: LocatedYAML, sink: inout ErrorSink) -> ObjectMeta? {
+    /// Reads `metadata.name` (required, in the format `nameRule` names) and `metadata.namespace` (a DNS-1123
+    /// label, default `default`).
+    static func read(_ doc: LocatedYAML, nameRule: ObjectNames.Rule, sink: inout ErrorSink) -> ObjectMeta? {
         sink.attempt { () throws(ManifestError) -> ObjectMeta in
             let metadata = try doc.required("metadata")
             _ = try metadata.asMapping()
             let nameNode = try metadata.required("name")
             let name = try nameNode.asString()
             guard !name.isEmpty else { throw nameNode.error("must not be empty") }
+            if let problem = ObjectNames.problem(name, nameRule) { throw nameNode.error(problem) }
             let namespace = try metadata.string("namespace") ?? ""
+            if !namespace.isEmpty, let problem = ObjectNames.problem(namespace, .dns1123Label),
+                let namespaceNode = metadata["namespace"]
+            {
+                throw namespaceNode.error(problem)
+            }
             return ObjectMeta(
                 namespace: namespace.isEmpty ? "default" : namespace,
                 name: name,
@@ -52,7 +59,8 @@ extension LocatedYAML {
     /// The node as an IP address of `family` (either family when nil).
     func asIPAddress(_ family: AddressFamily? = nil) throws(ManifestError) -> IPAddress {
         let text = try asString()
-        guard let address = IPAddress(text), family == nil || address.family == family else {
+        // inet_pton reads up to a NUL: "10.0.0.1\0junk" must not pass as 10.0.0.1.
+        guard !text.utf8.contains(0), let address = IPAddress(text), family == nil || address.family == family else {
             let what = family.map { $0 == .inet ? "an IPv4 address" : "an IPv6 address" } ?? "an IP address"
             throw error("must be \(what), got \(rendered)")
         }

@@ -10,11 +10,20 @@ public struct LocatedYAML {
     public let file: String
     /// The field path from the document root, such as `spec.ports[1]`; empty at the root.
     public let path: String
+    /// The work budget of the text this node came from, shared by every node of it.
+    public let budget: YAMLBudget
 
-    public init(node: Node, file: String, path: String = "") {
+    /// A node with its own budget; nodes made by hand get an unlimited one.
+    public init(node: Node, file: String, path: String = "", budget: YAMLBudget = .unlimited()) {
         self.node = node
         self.file = file
         self.path = path
+        self.budget = budget
+    }
+
+    /// A node below this one, sharing its budget.
+    private func child(_ node: Node, path: String) -> LocatedYAML {
+        LocatedYAML(node: node, file: file, path: path, budget: budget)
     }
 
     /// Parses a stream of documents (`---`), dropping empty ones.
@@ -27,19 +36,28 @@ public struct LocatedYAML {
     /// Calls `body` with each non-empty document as soon as it is parsed, so only one document's nodes are
     /// in memory at a time (a node tree takes some 25 times its text). Documents before a syntax error have
     /// been passed to `body` when the error is thrown.
+    ///
+    /// The text is checked first (`YAMLPrescan`: no alias in a mapping key, bounded nesting), and all its
+    /// documents share one `YAMLBudget` sized to the text.
+    /// - Throws: a syntax or prescan error; or the budget error, right after the document that spent it.
     public static func forEachDocument(
         _ text: String,
         file: String,
         _ body: (LocatedYAML) -> Void
     ) throws(ManifestError) {
+        try YAMLPrescan.check(text, file: file)
+        let budget = YAMLBudget(textBytes: text.utf8.count)
         do {
             // The sequence keeps a parse error instead of throwing it: check after reading.
             var sequence = try Yams.compose_all(yaml: text)
             while let node = sequence.next() {
-                let doc = LocatedYAML(node: node, file: file)
+                let doc = LocatedYAML(node: node, file: file, budget: budget)
                 if !doc.isNull { body(doc) }
+                if let exhaustion = budget.exhaustion { throw exhaustion }
             }
             if let error = sequence.error { throw error }
+        } catch let error as ManifestError {
+            throw error
         } catch {
             throw syntaxError(error, file: file)
         }
@@ -51,7 +69,7 @@ public struct LocatedYAML {
         guard docs.count <= 1 else {
             throw ManifestError(file: file, line: docs[1].line, field: "", message: "expected one YAML document")
         }
-        return docs.first ?? LocatedYAML(node: .mapping(Node.Mapping([])), file: file)
+        return docs.first ?? LocatedYAML(node: .mapping(Node.Mapping([])), file: file, budget: YAMLBudget(textBytes: 0))
     }
 
     /// The 1-based line where the node starts.
@@ -138,11 +156,12 @@ public struct LocatedYAML {
     /// The node's entries, in document order; keys must be strings.
     public func asMapping() throws(ManifestError) -> [(key: String, value: LocatedYAML)] {
         guard case .mapping(let mapping) = node else { throw error("must be a mapping, got \(rendered)") }
+        try budget.spend(mapping.count, at: self)
         var entries: [(key: String, value: LocatedYAML)] = []
         for (keyNode, valueNode) in mapping {
-            let keyDoc = LocatedYAML(node: keyNode, file: file, path: path)
+            let keyDoc = child(keyNode, path: path)
             let key = try keyDoc.asString()
-            entries.append((key, LocatedYAML(node: valueNode, file: file, path: path(of: key))))
+            entries.append((key, child(valueNode, path: path(of: key))))
         }
         return entries
     }
@@ -150,15 +169,19 @@ public struct LocatedYAML {
     /// The node's elements, each with its index in the path.
     public func asList() throws(ManifestError) -> [LocatedYAML] {
         guard case .sequence(let sequence) = node else { throw error("must be a list, got \(rendered)") }
-        return sequence.enumerated().map { LocatedYAML(node: $1, file: file, path: "\(path)[\($0)]") }
+        try budget.spend(sequence.count, at: self)
+        return sequence.enumerated().map { child($1, path: "\(path)[\($0)]") }
     }
 
     // MARK: Reading keys of this mapping
 
-    /// The value under `key`, or nil when it is absent or null (or this node is not a mapping).
+    /// The value under `key`, or nil when it is absent or null (or this node is not a mapping, or the budget
+    /// is spent: `forEachDocument` then fails with the budget error).
     public subscript(key: String) -> LocatedYAML? {
-        guard case .mapping(let mapping) = node, let value = mapping[key] else { return nil }
-        let child = LocatedYAML(node: value, file: file, path: path(of: key))
+        // Yams looks a key up by comparing it with every key of the mapping.
+        guard case .mapping(let mapping) = node, budget.charge(mapping.count, at: self), let value = mapping[key]
+        else { return nil }
+        let child = child(value, path: path(of: key))
         return child.isNull ? nil : child
     }
 

@@ -1,31 +1,27 @@
-import Foundation
-
 /// Reads Kubernetes manifests (YAML or JSON, multi-document, `kind: List`) into a `ManifestSet`.
 public enum ManifestLoader {
     /// Extensions of files a directory load reads.
-    public static let extensions: Set<String> = ["yaml", "yml", "json"]
+    public static var extensions: Set<String> { ManifestFiles.extensions }
 
     /// Loads a file, or every manifest file under a directory (recursively, hidden entries skipped, in path
-    /// order so results never depend on the file system's listing order).
-    /// - Throws: every problem of every file, each with file, line and field.
+    /// order so results never depend on the file system's listing order); see `ManifestFiles.list`.
+    /// - Throws: every problem of every file, each with file, line and field. A path that cannot be listed
+    ///   or a file that cannot be read is an error: a load never mistakes a failure for an empty set.
     public static func load(path: String) throws(ManifestErrors) -> ManifestSet {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ManifestErrors([ManifestError(file: path, line: nil, field: "", message: "no such file or directory")]
-            )
+        let listing: (files: [ManifestFile], notes: [String])
+        do throws(ManifestError) {
+            listing = try ManifestFiles.list(path)
+        } catch {
+            throw ManifestErrors([error])
         }
-        let files = isDirectory.boolValue ? manifestFiles(under: path) : [path]
         var reader = Reader()
-        for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                reader.sink.append(ManifestError(file: file, line: nil, field: "", message: "cannot be read"))
-                continue
+        reader.set.notes = listing.notes
+        for file in listing.files {
+            do throws(ManifestError) {
+                reader.read(try ManifestFiles.read(file.path), file: file.path)
+            } catch {
+                reader.sink.append(error)
             }
-            guard let text = String(data: data, encoding: .utf8) else {
-                reader.sink.append(ManifestError(file: file, line: nil, field: "", message: "is not UTF-8 text"))
-                continue
-            }
-            reader.read(text, file: file)
         }
         return try reader.finish()
     }
@@ -35,26 +31,6 @@ public enum ManifestLoader {
         var reader = Reader()
         reader.read(text, file: file)
         return try reader.finish()
-    }
-
-    private static func manifestFiles(under root: String) -> [String] {
-        let base = root.hasSuffix("/") ? String(root.dropLast()) : root
-        guard let enumerator = FileManager.default.enumerator(atPath: base) else { return [] }
-        var files: [String] = []
-        while let relative = enumerator.nextObject() as? String {
-            let name = (relative as NSString).lastPathComponent
-            if name.hasPrefix(".") {
-                enumerator.skipDescendants()
-                continue
-            }
-            let full = base + "/" + relative
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue,
-                extensions.contains((name as NSString).pathExtension.lowercased())
-            else { continue }
-            files.append(full)
-        }
-        return files.sorted()
     }
 }
 
@@ -67,9 +43,16 @@ private struct Reader {
     mutating func read(_ text: String, file: String) {
         // Decoded one document at a time; a syntax error fails the whole load (finish throws), so objects
         // decoded before it are never used.
+        var errorsBefore = sink.errors.count
         do throws(ManifestError) {
-            try LocatedYAML.forEachDocument(text, file: file) { object($0) }
+            try LocatedYAML.forEachDocument(text, file: file) { doc in
+                errorsBefore = sink.errors.count
+                object(doc)
+            }
         } catch {
+            // A spent budget leaves a trail of errors from the accessors that refused after it: report the
+            // budget alone for that document.
+            if error.message.hasPrefix(YAMLBudget.message) { sink.errors.removeSubrange(errorsBefore...) }
             sink.append(error)
         }
     }
@@ -96,10 +79,18 @@ private struct Reader {
             return
         }
         guard apiVersion == expected else {
-            sink.append(doc["apiVersion"]!.error("must be \(expected) for kind \(kind), got \"\(apiVersion)\""))
+            sink.append(
+                ManifestError(
+                    file: doc.file,
+                    line: doc["apiVersion"]?.line ?? doc.line,
+                    field: "apiVersion",
+                    message: "must be \(expected) for kind \(kind), got \"\(apiVersion)\""
+                )
+            )
             return
         }
-        guard let meta = ObjectMeta.read(doc, sink: &sink) else { return }
+        let nameRule: ObjectNames.Rule = kind == "Service" ? .dns1035Label : .dns1123Subdomain
+        guard let meta = ObjectMeta.read(doc, nameRule: nameRule, sink: &sink) else { return }
         let key = "\(kind) \(meta.namespace)/\(meta.name)"
         if let first = firstSeen[key] {
             sink.append(meta.nameNode.error("duplicate \(key), first defined at \(first)"))

@@ -36,7 +36,7 @@ enum ServiceDecoder {
         service.ports = ports(spec, sink: &sink)
         service.externalIPs =
             sink.attempt { () throws(ManifestError) in
-                try spec.each("externalIPs") { n throws(ManifestError) in try n.asIPAddress() }
+                try spec.each("externalIPs") { n throws(ManifestError) in try n.asServiceAddress() }
             } ?? []
         service.loadBalancerIngress = ingress(doc, sink: &sink)
         service.clientIPAffinityTimeout = affinity(spec, sink: &sink)
@@ -48,9 +48,10 @@ enum ServiceDecoder {
             let text = try node.asString()
             if text.isEmpty { return .unset }
             if text == "None" { return .headless }
-            guard let address = IPAddress(text) else {
+            guard !text.utf8.contains(0), let address = IPAddress(text) else {
                 throw node.error("must be an IP address, \"None\" or empty, got \(node.rendered)")
             }
+            try node.checkNotSpecial(address)
             return .addresses([address])
         }
         let single = spec["clusterIP"].flatMap { node in sink.attempt { () throws(ManifestError) in try parse(node) } }
@@ -127,8 +128,13 @@ enum ServiceDecoder {
 
     private static func ingress(_ doc: LocatedYAML, sink: inout ErrorSink) -> [IPAddress] {
         guard let list = doc["status"]?["loadBalancer"]?["ingress"] else { return [] }
-        return sink.attempt { () throws(ManifestError) in
-            try list.asList().compactMap { $0["ip"] }.map { n throws(ManifestError) in try n.asIPAddress() }
+        return sink.attempt { () throws(ManifestError) -> [IPAddress] in
+            var addresses: [IPAddress] = []
+            for entry in try list.asList() {
+                _ = try entry.asMapping()
+                if let ip = entry["ip"] { addresses.append(try ip.asServiceAddress()) }
+            }
+            return addresses
         } ?? []
     }
 
@@ -138,7 +144,8 @@ enum ServiceDecoder {
             switch try node.asString() {
             case "None": return nil
             case "ClientIP":
-                let timeout = try spec["sessionAffinityConfig"]?["clientIP"]?.int("timeoutSeconds", in: 1...86400)
+                let timeout = try spec.mapping("sessionAffinityConfig")?.mapping("clientIP")?
+                    .int("timeoutSeconds", in: 1...86400)
                 return UInt32(timeout ?? 10800)
             default: throw node.error("must be None or ClientIP, got \(node.rendered)")
             }

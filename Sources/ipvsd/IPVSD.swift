@@ -1,5 +1,6 @@
 import Agent
 import ArgumentParser
+import Foundation
 import KubernetesManifests
 import Logging
 import Metrics
@@ -36,17 +37,33 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: "Log format: logfmt or json.")
     var logFormat: StructuredLogHandler.Format = .logfmt
 
-    func loadConfiguration() throws -> AgentConfiguration {
+    /// The configuration from `--config` (defaults without it) and `--manifests`.
+    ///
+    /// A bad config is not a usage error: ArgumentParser would exit 64 and print the usage, which hides the
+    /// errors' file:line lines. Every error goes to standard error and the exit status is 1, as
+    /// docs/ipvsd.md says.
+    func loadConfiguration() throws(ExitCode) -> AgentConfiguration {
         var configuration = AgentConfiguration()
         if let config {
             do throws(ManifestErrors) {
                 configuration = try AgentConfiguration.load(path: config)
             } catch {
-                throw ValidationError("invalid config:\n\(error)")
+                Self.printToStandardError("ipvsd: invalid config:\n\(error)")
+                throw ExitCode(1)
             }
         }
-        if let manifests { configuration.manifests = manifests }
+        if let manifests {
+            guard !manifests.isEmpty else {
+                Self.printToStandardError("ipvsd: --manifests: must be a file or directory path, got \"\"")
+                throw ExitCode(1)
+            }
+            configuration.manifests = manifests
+        }
         return configuration
+    }
+
+    private static func printToStandardError(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
     func makeLogger() -> Logger {

@@ -162,13 +162,14 @@ final class AgentLab {
         clusterIP: String,
         backends indices: [Int],
         annotations: [String: String] = [:],
+        name: String = "web",
         file: String = "service.yaml"
     ) throws {
         let annotationMap = annotations.sorted { $0.key < $1.key }.map { "\($0.key): \"\($0.value)\"" }
         var text = """
             apiVersion: v1
             kind: Service
-            metadata: {name: web, namespace: lab, annotations: {\(annotationMap.joined(separator: ", "))}}
+            metadata: {name: \(name), namespace: lab, annotations: {\(annotationMap.joined(separator: ", "))}}
             spec:
               clusterIP: \(clusterIP)
               ports:
@@ -177,9 +178,9 @@ final class AgentLab {
             apiVersion: discovery.k8s.io/v1
             kind: EndpointSlice
             metadata:
-              name: web-1
+              name: \(name)-1
               namespace: lab
-              labels: {kubernetes.io/service-name: web}
+              labels: {kubernetes.io/service-name: \(name)}
             addressType: IPv4
             ports:
             - {name: http, protocol: TCP, port: 8080}
@@ -198,15 +199,17 @@ final class AgentLab {
 
     // MARK: The agent
 
-    func startAgent() throws {
+    /// - Parameter environment: extra variables for ipvsd (`IPVSD_CRASH_AT` for the crash tests).
+    func startAgent(environment: [String: String] = [:]) throws {
         let process = Process()
         // Inside the load-balancer namespace, as on a real node: IPVS, the VIPs and the health probes all
         // live there. (`ip netns exec` execs ipvsd, so SIGTERM reaches it.)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "ip", "netns", "exec", lbNamespace, ChildProcess.builtProduct("ipvsd"), "run", "--config", configPath,
-            "--log-level", "debug",
-        ]
+        process.arguments =
+            environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + [
+                "ip", "netns", "exec", lbNamespace, ChildProcess.builtProduct("ipvsd"), "run", "--config", configPath,
+                "--log-level", "debug",
+            ]
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         try log.seekToEnd()
@@ -229,6 +232,16 @@ final class AgentLab {
         }
         agent.waitUntilExit()
         self.agent = nil
+    }
+
+    /// Waits up to `timeout` for the agent to exit by itself; returns how it ended, or nil if still running.
+    func waitForAgentExit(_ timeout: Duration) -> (reason: Process.TerminationReason, status: Int32)? {
+        guard let agent else { return nil }
+        let deadline = ContinuousClock.now + timeout
+        while agent.isRunning && ContinuousClock.now < deadline { usleep(50_000) }
+        guard !agent.isRunning else { return nil }
+        self.agent = nil
+        return (agent.terminationReason, agent.terminationStatus)
     }
 
     var logPath: String { directory + "/ipvsd.log" }

@@ -58,8 +58,6 @@ import Testing
     @Test func aMissingDirectoryIsCreatedRootOnly() throws {
         let scratch = try Scratch()
         let directory = scratch.root + "/run"
-        let previous = umask(0)
-        defer { umask(previous) }
         try AdminServer.prepareSocketPath(directory + "/admin.sock")
         var info = stat()
         #expect(stat(directory, &info) == 0)

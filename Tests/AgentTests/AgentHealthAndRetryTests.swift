@@ -28,7 +28,8 @@ import Testing
 
         await agent.healthChanged(
             target("10.244.1.11"),
-            HealthStatus(state: .down, lastResult: "connection refused", since: .seconds(1), consecutive: 3)
+            HealthStatus(state: .down, lastResult: "connection refused", since: .seconds(1), consecutive: 3),
+            at: t0 + .seconds(1) - .milliseconds(500)
         )
         await agent.tick(now: t0 + .seconds(1))
         #expect(sandbox.kernel.log == [.deleteServer(rs("10.244.1.11", 8080), from: production)])
@@ -46,7 +47,11 @@ import Testing
         #expect(liveView?.sinceSeconds == 10)
 
         sandbox.kernel.clearLog()
-        await agent.healthChanged(target("10.244.1.11"), HealthStatus(state: .up, lastResult: "ok", consecutive: 2))
+        await agent.healthChanged(
+            target("10.244.1.11"),
+            HealthStatus(state: .up, lastResult: "ok", consecutive: 2),
+            at: t0 + .seconds(2) - .milliseconds(500)
+        )
         await agent.tick(now: t0 + .seconds(2))
         #expect(sandbox.kernel.log == [.addServer(masq("10.244.1.11", 8080, weight: 1), to: production)])
         #expect(sandbox.kernel.entries[production]?.servers.count == 2)
@@ -59,12 +64,20 @@ import Testing
         await agent.tick(now: t0)
         let allocated = try #require(try sandbox.savedState()?.clusterIPs.values.first.flatMap { IPAddress($0) })
         let production = VirtualServer.ID.service(.tcp, allocated, port: 80)
-        await agent.healthChanged(target("10.244.1.11"), HealthStatus(state: .down))
+        await agent.healthChanged(
+            target("10.244.1.11"),
+            HealthStatus(state: .down),
+            at: t0 + .seconds(1) - .milliseconds(500)
+        )
         await agent.tick(now: t0 + .seconds(1))
         sandbox.kernel.clearLog()
 
         // keep-all (the default): with both down, the failing checks are distrusted and both serve.
-        await agent.healthChanged(target("10.244.1.12"), HealthStatus(state: .down))
+        await agent.healthChanged(
+            target("10.244.1.12"),
+            HealthStatus(state: .down),
+            at: t0 + .seconds(2) - .milliseconds(500)
+        )
         await agent.tick(now: t0 + .seconds(2))
         #expect(sandbox.kernel.log == [.addServer(masq("10.244.1.11", 8080, weight: 1), to: production)])
         #expect(sandbox.kernel.entries[production]?.servers.count == 2)

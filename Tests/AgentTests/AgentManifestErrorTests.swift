@@ -26,7 +26,7 @@ import Testing
         sandbox.kernel.clearLog()
 
         try sandbox.write(badServices, to: sandbox.servicesFile)
-        await agent.requestReload()
+        await agent.requestReload(at: t0 + .seconds(1) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(1))
         #expect(sandbox.kernel.log.isEmpty)
         #expect(sandbox.kernel.entries == table)
@@ -40,7 +40,7 @@ import Testing
         #expect(sandbox.kernel.log.isEmpty)
 
         try sandbox.write(ExampleManifests.services, to: sandbox.servicesFile)
-        await agent.requestReload()
+        await agent.requestReload(at: t0 + .seconds(32) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(32))
         status = await agent.status()
         #expect(status.manifestErrors.isEmpty)
@@ -77,7 +77,7 @@ import Testing
 
         // Fixed: the examples are programmed and the stale owned service goes.
         try sandbox.write(ExampleManifests.services, to: sandbox.servicesFile)
-        await agent.requestReload()
+        await agent.requestReload(at: t0 + .seconds(32) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(32))
         #expect(sandbox.kernel.log.contains(.deleteService(stale)))
         #expect(sandbox.kernel.entries[stale] == nil)

@@ -28,7 +28,7 @@ import Testing
         let agent = try sandbox.makeAgent()
         let t0 = ContinuousClock.now
         await agent.tick(now: t0)
-        await agent.requestFullResync()
+        await agent.requestFullResync(at: t0 + .seconds(1) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(1))
         await agent.tick(now: t0 + .seconds(31))
 
@@ -48,7 +48,7 @@ import Testing
         // The other tool removes its service: the next full resync programs the desired one.
         sandbox.kernel.apply([.deleteService(sameID)], progress: nil)
         sandbox.kernel.clearLog()
-        await agent.requestFullResync()
+        await agent.requestFullResync(at: t0 + .seconds(32) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(32))
         #expect(
             Set(sandbox.kernel.log) == [
@@ -71,29 +71,11 @@ import Testing
         addForeign(id, to: sandbox.kernel)
         let foreign = sandbox.kernel.entries[id]
         try sandbox.write(
-            """
-            apiVersion: v1
-            kind: Service
-            metadata: {name: late, namespace: other}
-            spec:
-              clusterIP: 10.96.77.77
-              ports:
-              - {name: http, port: 80, targetPort: 8080}
-            ---
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata: {name: late-1, namespace: other, labels: {kubernetes.io/service-name: late}}
-            addressType: IPv4
-            ports:
-            - {name: http, protocol: TCP, port: 8080}
-            endpoints:
-            - addresses: [10.244.9.1]
-              conditions: {ready: true}
-            """,
+            ExampleManifests.lateService,
             to: sandbox.manifests + "/late.yaml"
         )
         sandbox.kernel.clearLog()
-        await agent.requestReload()
+        await agent.requestReload(at: t0 + .seconds(1) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(1))
         #expect(sandbox.kernel.log == [.addService(VirtualServer(id: id, scheduler: .roundRobin))])
         #expect(sandbox.kernel.entries[id] == foreign)

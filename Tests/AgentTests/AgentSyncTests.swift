@@ -68,7 +68,7 @@ import Testing
         #expect(await agent.status().lastFullSync?.operations == 0)
 
         let before = sandbox.kernel.readCount
-        await agent.requestFullResync()
+        await agent.requestFullResync(at: t0 + .seconds(32) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(32))
         #expect(sandbox.kernel.readCount > before)
         #expect(sandbox.kernel.log.isEmpty)
@@ -91,7 +91,7 @@ import Testing
         let edited = ExampleManifests.endpointSlicesWithoutSecondProductionPod
         #expect(edited != ExampleManifests.endpointSlices)
         try sandbox.write(edited, to: sandbox.slicesFile)
-        await agent.requestReload()
+        await agent.requestReload(at: t0 + .seconds(2) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(2))
 
         #expect(sandbox.kernel.log == [.updateServer(masq("10.244.1.12", 8080, weight: 0), in: production)])

@@ -76,8 +76,8 @@ private func errors(_ text: String) -> [String] {
             ),
             (
                 "scheduler: round-robin\n",
-                "ipvsd.yaml:1: scheduler: must be an IPVS scheduler name such as rr, wrr, lc, wlc, sh or mh, "
-                    + "got \"round-robin\""
+                "ipvsd.yaml:1: scheduler: must be one of the kernel's IPVS schedulers rr, wrr, lc, wlc, lblc, "
+                    + "lblcr, dh, sh, sed, nq, fo, ovf, mh, twos, got \"round-robin\""
             ),
             (
                 "serviceCIDRs:\n- 10.96.0.0/12\n- 10.96.0.0/33\n",
@@ -96,7 +96,7 @@ private func errors(_ text: String) -> [String] {
         #expect(found.count == 4)
         #expect(found.contains("ipvsd.yaml:4: colour: unknown field"))
         #expect(found.contains { $0.hasPrefix("ipvsd.yaml:1: scheduler: ") })
-        #expect(found.contains("ipvsd.yaml:2: resyncPeriod: must be a positive duration such as 500ms or 30s"))
+        #expect(found.contains("ipvsd.yaml:2: resyncPeriod: must be from 1s to 24h, got 0s"))
         #expect(found.contains { $0.hasPrefix("ipvsd.yaml:3: weight: ") })
     }
 }

@@ -19,6 +19,27 @@ enum ExampleManifests {
         )
     }
 
+    /// A Service the examples do not have, `other/late` on 10.96.77.77:80 with one endpoint, 10.244.9.1:8080.
+    static let lateService = """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: late, namespace: other}
+        spec:
+          clusterIP: 10.96.77.77
+          ports:
+          - {name: http, port: 80, targetPort: 8080}
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: late-1, namespace: other, labels: {kubernetes.io/service-name: late}}
+        addressType: IPv4
+        ports:
+        - {name: http, protocol: TCP, port: 8080}
+        endpoints:
+        - addresses: [10.244.9.1]
+          conditions: {ready: true}
+        """
+
     /// The file's text; a checkout without it cannot run these tests, so the failure names the path and stops.
     private static func shipped(_ relativePath: String) -> String {
         do throws(RepositoryFiles.ReadError) {

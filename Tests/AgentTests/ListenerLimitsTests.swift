@@ -149,7 +149,7 @@ import Testing
             }
             #expect(await waitForClosed(attack, atLeast: 10) >= 10)
             let status = try await offThePool {
-                try AdminSocketClient(path: path).get(AgentStatus.self, AdminPath.status)
+                try AdminSocketClient(path: path, timeoutSeconds: 60).get(AgentStatus.self, AdminPath.status)
             }
             #expect(status.version == Agent.version)
 

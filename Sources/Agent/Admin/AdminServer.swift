@@ -39,8 +39,9 @@ public enum AdminServer {
             router: router,
             address: .unixDomainSocket(path: path),
             limits: limits,
-            // bind(2) creates the socket 0777 & ~umask: with 0177 it is 0600 from its first instant.
-            bindUmask: 0o177,
+            // bind(2) creates the socket 0777 & ~umask; it is 0600 right after, and before that only root can
+            // reach it: its directory is the agent's and 0700 (checked above). The umask is not narrowed for
+            // the bind: it is process-wide, and other threads create files and directories meanwhile.
             logger: logger,
             onServerRunning: { channel in
                 if chmod(path, 0o600) != 0 {
@@ -138,7 +139,8 @@ public enum AdminServer {
     }
 }
 
-/// /metrics (Prometheus text), /healthz (liveness) and /readyz (ready once the desired state is programmed),
+/// /metrics (Prometheus text), /healthz (liveness) and /readyz (ready once the desired state is programmed and
+/// while the manifests load; otherwise 503 with the reason),
 /// held to `limits` (see ``ResourceBudget``).
 public enum MetricsServer {
     public static func application(
@@ -149,7 +151,13 @@ public enum MetricsServer {
         logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) throws(AgentError) -> any Service {
-        let (host, port) = try parse(address)
+        let listen: ListenAddress
+        do throws(ListenAddress.ParseError) {
+            listen = try ListenAddress(parsing: address)
+        } catch {
+            throw AgentError("metricsAddress \"\(address)\": \(error)")
+        }
+        let (host, port) = (listen.host, Int(listen.port))
         let router = Router()
         router.get("/metrics") { _, _ in
             var text = metrics.registry.emitToString()
@@ -162,11 +170,12 @@ public enum MetricsServer {
         }
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ in
-            await agent.isReady
+            let readiness = await agent.readiness
+            return readiness.ready
                 ? Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ready\n")))
                 : Response(
                     status: .serviceUnavailable,
-                    body: ResponseBody(byteBuffer: ByteBuffer(string: "not ready: desired state not programmed yet\n"))
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: "not ready: \(readiness.reason)\n"))
                 )
         }
         return HTTPListener.service(
@@ -178,15 +187,5 @@ public enum MetricsServer {
             logger: logger,
             onServerRunning: onServerRunning
         )
-    }
-
-    /// `127.0.0.1:9750` or `[::1]:9750`.
-    static func parse(_ address: String) throws(AgentError) -> (String, Int) {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
-            (1...65535).contains(port)
-        else { throw AgentError("metricsAddress \"\(address)\": expected HOST:PORT, such as 127.0.0.1:9750") }
-        var host = String(address[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host, port)
     }
 }

@@ -32,11 +32,9 @@ enum HTTPListener {
         router: Router<BasicRequestContext>,
         address: BindAddress,
         limits: HTTPListenerLimits,
-        bindUmask: mode_t? = nil,
         logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> any Service {
-        let umask = BindUmask(mask: bindUmask)
         let limiter = ConnectionLimiter(maxConnections: limits.maxConnections)
         let http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [ListenerGuard(limiter: limiter, maxBodyBytes: limits.maxBodyBytes)],
@@ -60,13 +58,10 @@ enum HTTPListener {
                     logger: logger
                 )
             ),
-            onServerRunning: { channel in
-                umask.restore()
-                await onServerRunning(channel)
-            },
+            onServerRunning: onServerRunning,
             logger: logger
         )
-        return Listener(name: name, location: location, application: application, umask: umask)
+        return Listener(name: name, location: location, application: application)
     }
 
     /// Runs the application; a failure (most often: cannot bind) becomes an error naming the listener.
@@ -74,11 +69,8 @@ enum HTTPListener {
         let name: String
         let location: String
         let application: Wrapped
-        let umask: BindUmask
 
         func run() async throws {
-            umask.restrict()
-            defer { umask.restore() }
             do {
                 try await application.run()
             } catch {
@@ -223,28 +215,5 @@ final class ListenerGuard: ChannelDuplexHandler, RemovableChannelHandler {
         )
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in bound.value.close(promise: nil) }
-    }
-}
-
-/// The process umask while a listener binds. The umask is process-wide: it only ever narrows what other
-/// threads create in that instant, and it is put back as soon as the server runs (or fails to).
-private final class BindUmask: Sendable {
-    private let mask: mode_t?
-    private let saved = Mutex<mode_t?>(nil)
-
-    init(mask: mode_t?) { self.mask = mask }
-
-    func restrict() {
-        guard let mask else { return }
-        saved.withLock { saved in
-            if saved == nil { saved = umask(mask) }
-        }
-    }
-
-    func restore() {
-        saved.withLock { saved in
-            if let previous = saved { umask(previous) }
-            saved = nil
-        }
     }
 }

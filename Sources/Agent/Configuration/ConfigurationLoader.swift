@@ -16,6 +16,9 @@ extension AgentConfiguration {
         return try parse(text, file: path)
     }
 
+    /// Parses a config file's text.
+    /// - Throws: ``ManifestErrors`` with every problem found, each checked on its own, so one run shows
+    ///   them all.
     public static func parse(_ text: String, file: String) throws(ManifestErrors) -> AgentConfiguration {
         var config = AgentConfiguration()
         var errors: [ManifestError] = []
@@ -34,62 +37,57 @@ extension AgentConfiguration {
             "resyncPeriod", "debounce", "watchInterval", "gracePeriod", "drainCheckInterval", "maxRetryBackoff",
             "metricsAddress", "kernelStatistics", "adminSocket", "networkNamespace", "sysctls", "health",
         ])
-        attempt { () throws(ManifestError) in
-            if let value = try root.string("manifests") { config.manifests = value }
-            if let value = try root.string("stateFile") { config.stateFile = value }
-            if let value = try root.string("adminSocket") { config.adminSocket = value }
-            if let value = try root.string("networkNamespace") { config.networkNamespace = value }
-        }
-        attempt { () throws(ManifestError) in
-            guard let node = root["interface"] else { return }
-            let name = try node.asString()
-            guard (1...15).contains(name.utf8.count), !name.contains("/"), !name.contains(" ") else {
-                throw node.error("must be an interface name of 1 to 15 characters without / or spaces, got \"\(name)\"")
+        let paths: [(String, WritableKeyPath<AgentConfiguration, String>, (String) -> String?)] = [
+            ("manifests", \.manifests, { $0.isEmpty ? "must be a file or directory path, got \"\"" : nil }),
+            ("stateFile", \.stateFile, ConfigurationRules.stateFileProblem),
+            ("adminSocket", \.adminSocket, ConfigurationRules.socketPathProblem),
+            ("interface", \.interface, ConfigurationRules.interfaceProblem),
+            ("networkNamespace", \.networkNamespace, { _ in nil }),
+        ]
+        for (key, keyPath, problem) in paths {
+            attempt { () throws(ManifestError) in
+                guard let node = root[key] else { return }
+                let value = try node.asString()
+                if let message = problem(value) { throw node.error(message) }
+                config[keyPath: keyPath] = value
             }
-            config.interface = name
         }
         attempt { () throws(ManifestError) in
             if let value = try root.bool("bindAddresses") { config.bindAddresses = value }
+        }
+        attempt { () throws(ManifestError) in
             if let value = try root.bool("kernelStatistics") { config.kernelStatistics = value }
+        }
+        attempt { () throws(ManifestError) in
             if let value = try root.int("weight", in: 0...Int(Int32.max)) { config.weight = UInt32(value) }
         }
         attempt { () throws(ManifestError) in
             guard let node = root["scheduler"] else { return }
             config.scheduler = try scheduler(node)
         }
-        attempt { () throws(ManifestError) in
-            guard let list = try root.list("serviceCIDRs") else { return }
-            var cidrs: [String] = []
-            for item in list {
-                let text = try item.asString()
-                guard IPNetwork(text) != nil else {
-                    throw item.error("must be a CIDR such as 10.96.0.0/12 or fd00:10:96::/112, got \"\(text)\"")
-                }
-                cidrs.append(text)
-            }
-            config.serviceCIDRs = cidrs
-        }
-        let durations: [(String, WritableKeyPath<AgentConfiguration, Duration>)] = [
-            ("resyncPeriod", \.resyncPeriod), ("debounce", \.debounce), ("watchInterval", \.watchInterval),
-            ("gracePeriod", \.gracePeriod), ("drainCheckInterval", \.drainCheckInterval),
-            ("maxRetryBackoff", \.maxRetryBackoff),
+        if let node = root["serviceCIDRs"] { errors += parseServiceCIDRs(node, into: &config) }
+        let durations: [(String, WritableKeyPath<AgentConfiguration, Duration>, ClosedRange<Duration>)] = [
+            ("resyncPeriod", \.resyncPeriod, ConfigurationBounds.resyncPeriod),
+            ("debounce", \.debounce, ConfigurationBounds.debounce),
+            ("watchInterval", \.watchInterval, ConfigurationBounds.watchInterval),
+            ("gracePeriod", \.gracePeriod, ConfigurationBounds.gracePeriod),
+            ("drainCheckInterval", \.drainCheckInterval, ConfigurationBounds.drainCheckInterval),
+            ("maxRetryBackoff", \.maxRetryBackoff, ConfigurationBounds.maxRetryBackoff),
         ]
-        for (key, keyPath) in durations {
+        for (key, keyPath, bounds) in durations {
             attempt { () throws(ManifestError) in
                 guard let node = root[key] else { return }
-                let value = try node.asDuration()
-                guard value >= .zero, key == "debounce" || key == "gracePeriod" || value > .zero else {
-                    throw node.error("must be a positive duration such as 500ms or 30s")
-                }
-                config[keyPath: keyPath] = value
+                config[keyPath: keyPath] = try node.asDuration(in: bounds)
             }
         }
         attempt { () throws(ManifestError) in
             guard let node = root["metricsAddress"] else { return }
             let value = try node.asString()
             if !value.isEmpty {
-                do throws(AgentError) { _ = try MetricsServer.parse(value) } catch {
-                    throw node.error("must be HOST:PORT such as 127.0.0.1:9750, or empty to disable")
+                do throws(ListenAddress.ParseError) { _ = try ListenAddress(parsing: value) } catch {
+                    throw node.error(
+                        "must be IP:PORT such as 127.0.0.1:9750 or [::1]:9750, or empty to disable: \(error)"
+                    )
                 }
             }
             config.metricsAddress = value
@@ -102,26 +100,73 @@ extension AgentConfiguration {
 
     static func scheduler(_ node: LocatedYAML) throws(ManifestError) -> Scheduler {
         let name = try node.asString()
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber }) else {
-            throw node.error("must be an IPVS scheduler name such as rr, wrr, lc, wlc, sh or mh, got \"\(name)\"")
+        guard let scheduler = Scheduler.known.first(where: { $0.rawValue == name }) else {
+            let names = Scheduler.known.map(\.rawValue).joined(separator: ", ")
+            throw node.error("must be one of the kernel's IPVS schedulers \(names), got \(node.rendered)")
         }
-        return Scheduler(rawValue: name)
+        return scheduler
+    }
+
+    /// At most one CIDR per family, each no larger than kube-apiserver allows and clear of special ranges.
+    private static func parseServiceCIDRs(
+        _ node: LocatedYAML,
+        into config: inout AgentConfiguration
+    ) -> [ManifestError] {
+        let list: [LocatedYAML]
+        do throws(ManifestError) { list = try node.asList() } catch { return [error] }
+        var errors: [ManifestError] = []
+        var cidrs: [String] = []
+        var families: [AddressFamily: IPNetwork] = [:]
+        for item in list {
+            do throws(ManifestError) {
+                let text = try item.asString()
+                guard let network = IPNetwork(text) else {
+                    throw item.error("must be a CIDR such as 10.96.0.0/12 or fd00:10:96::/112, got \"\(text)\"")
+                }
+                if let problem = ConfigurationRules.serviceCIDRProblem(network) { throw item.error(problem) }
+                if let first = families[network.family] {
+                    throw item.error("must be at most one CIDR per address family, \(first) is already given")
+                }
+                families[network.family] = network
+                cidrs.append(text)
+            } catch {
+                errors.append(error)
+            }
+        }
+        if errors.isEmpty { config.serviceCIDRs = cidrs }
+        return errors
     }
 
     private static func parseSysctls(_ node: LocatedYAML, into config: inout AgentConfiguration) -> [ManifestError] {
         var errors = node.unknownKeys(allowed: [
             "manage", "conntrack", "expireNodestConn", "expireQuiescentTemplate", "connReuseMode", "strictARP",
         ])
+        let flags: [(String, WritableKeyPath<AgentConfiguration, Bool>)] = [
+            ("manage", \.manageSysctls), ("conntrack", \.sysctls.conntrack),
+            ("expireNodestConn", \.sysctls.expireNodestConn),
+            ("expireQuiescentTemplate", \.sysctls.expireQuiescentTemplate), ("strictARP", \.sysctls.strictARP),
+        ]
+        for (key, keyPath) in flags {
+            do throws(ManifestError) {
+                if let value = try node.bool(key) { config[keyPath: keyPath] = value }
+            } catch {
+                errors.append(error)
+            }
+        }
         do throws(ManifestError) {
-            if let value = try node.bool("manage") { config.manageSysctls = value }
-            if let value = try node.bool("conntrack") { config.sysctls.conntrack = value }
-            if let value = try node.bool("expireNodestConn") { config.sysctls.expireNodestConn = value }
-            if let value = try node.bool("expireQuiescentTemplate") { config.sysctls.expireQuiescentTemplate = value }
             if let value = try node.int("connReuseMode", in: 0...2) { config.sysctls.connReuseMode = value }
-            if let value = try node.bool("strictARP") { config.sysctls.strictARP = value }
         } catch {
             errors.append(error)
         }
         return errors
+    }
+}
+
+extension LocatedYAML {
+    /// The node as a duration within `bounds`.
+    func asDuration(in bounds: ClosedRange<Duration>) throws(ManifestError) -> Duration {
+        let value = try asDuration()
+        if let message = ConfigurationBounds.violation(value, of: bounds) { throw error(message) }
+        return value
     }
 }

@@ -11,22 +11,36 @@ extension AgentConfiguration {
         var spec = config.health.spec
         var probe = HealthCheckSpec.HTTPProbe()
         var kind = "tcp"
-        var grpcService: LocatedYAML?
+        let grpcService = node["grpcService"]
         func attempt(_ body: () throws(ManifestError) -> Void) {
             do throws(ManifestError) { try body() } catch { errors.append(error) }
         }
+        // One attempt per key, so a bad `rise` does not hide a bad `fall`.
         attempt { () throws(ManifestError) in
             if let value = try node.bool("enabled") { config.health.enabled = value }
+        }
+        attempt { () throws(ManifestError) in
             if let value = try node.int("maxConcurrentChecks", in: 1...1_000_000) {
                 config.health.maxConcurrentChecks = value
             }
+        }
+        attempt { () throws(ManifestError) in
             if let value = try node.int("rise", in: 1...100) { spec.rise = value }
+        }
+        attempt { () throws(ManifestError) in
             if let value = try node.int("fall", in: 1...100) { spec.fall = value }
+        }
+        attempt { () throws(ManifestError) in
             if let value = try node.int("port", in: 1...65535) { spec.port = UInt16(value) }
+        }
+        attempt { () throws(ManifestError) in
             if let value = try node.string("path") { probe.path = value }
+        }
+        attempt { () throws(ManifestError) in
             if let value = try node.string("host") { probe.host = value }
+        }
+        attempt { () throws(ManifestError) in
             if let value = try node.string("body") { probe.bodyContains = value }
-            grpcService = node["grpcService"]
         }
         attempt { () throws(ManifestError) in
             guard let item = node["kind"] else { return }
@@ -37,12 +51,14 @@ extension AgentConfiguration {
                 )
             }
         }
-        for (key, keyPath) in [("interval", \HealthCheckSpec.interval), ("timeout", \HealthCheckSpec.timeout)] {
+        let durations = [
+            ("interval", \HealthCheckSpec.interval, ConfigurationBounds.healthInterval),
+            ("timeout", \HealthCheckSpec.timeout, ConfigurationBounds.healthTimeout),
+        ]
+        for (key, keyPath, bounds) in durations {
             attempt { () throws(ManifestError) in
                 guard let item = node[key] else { return }
-                let value = try item.asDuration()
-                guard value >= .milliseconds(10) else { throw item.error("must be at least 10ms") }
-                spec[keyPath: keyPath] = value
+                spec[keyPath: keyPath] = try item.asDuration(in: bounds)
             }
         }
         attempt { () throws(ManifestError) in
@@ -78,7 +94,12 @@ extension AgentConfiguration {
             config.health.allDownPolicy = policy
         }
         if spec.timeout > spec.interval {
-            errors.append(node.error("timeout (\(spec.timeout)) must not exceed interval (\(spec.interval))"))
+            errors.append(
+                node.error(
+                    "timeout (\(ConfigurationBounds.text(spec.timeout))) must not exceed interval "
+                        + "(\(ConfigurationBounds.text(spec.interval)))"
+                )
+            )
         }
         var service = ""
         attempt { () throws(ManifestError) in

@@ -10,6 +10,8 @@ public final class AgentMetrics: Sendable {
     public let factory: PrometheusMetricsFactory
     let syncErrors: Metrics.Counter
     let manifestErrors: Metrics.Counter
+    /// 1 while the last manifest load failed and the last good desired state stays programmed, else 0.
+    let desiredStateStale: Metrics.Gauge
     private let fullSyncDuration: Metrics.Timer
     private let incrementalSyncDuration: Metrics.Timer
     private let virtualServers: Metrics.Gauge
@@ -26,6 +28,7 @@ public final class AgentMetrics: Sendable {
         self.factory = factory
         syncErrors = Metrics.Counter(label: "ipvsd_sync_errors_total", factory: factory)
         manifestErrors = Metrics.Counter(label: "ipvsd_manifest_errors_total", factory: factory)
+        desiredStateStale = Metrics.Gauge(label: "ipvsd_desired_state_stale", factory: factory)
         fullSyncDuration = Metrics.Timer(
             label: "ipvsd_sync_duration_seconds",
             dimensions: [("kind", "full")],

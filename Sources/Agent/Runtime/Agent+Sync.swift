@@ -11,6 +11,25 @@ struct SyncReportValue: Sendable {
     var failures: Int
 }
 
+/// The step boundaries of a sync, in order. The state file and the kernel must let a restarted agent converge
+/// to exactly its own services after a crash at any of them (docs/ipvsd.md, "Failure behaviour").
+public enum SyncStep: String, Sendable, CaseIterable {
+    /// New virtual IPs are bound on the interface; nothing in IPVS changed yet.
+    case addressesBound = "addresses-bound"
+    /// The services about to be added are in the state file's intent record (fsynced).
+    case intentRecorded = "intent-recorded"
+    /// The kernel accepted the new services; ownership is not yet in the state file.
+    case servicesAdded = "services-added"
+    /// The new services are in the state file as owned.
+    case ownershipRecorded = "ownership-recorded"
+    /// Every other change (real servers, updates, deletions) is in the kernel.
+    case changesApplied = "changes-applied"
+    /// Addresses no longer used are unbound.
+    case addressesUnbound = "addresses-unbound"
+    /// The final state (deletions included) is in the state file.
+    case stateSaved = "state-saved"
+}
+
 enum SyncKind: String, Sendable {
     /// Reads the kernel's table and repairs drift.
     case full
@@ -38,12 +57,13 @@ extension Agent {
             let services = try kernel.services()
             if let binder { boundAddresses = try binder.addresses() }
             // Service by service: only one service's real servers are in memory at a time.
-            var adoption = core.beginAdoption(expecting: services.count)
+            var adoption = core.beginAdoption(expecting: services.count, claiming: ownershipClaims())
             for service in services {
                 let id = service.virtualServer.id
-                let servers = core.owned.contains(id) ? try kernel.servers(of: id) : nil
+                let servers = core.owned.contains(id) || adoption.claims(id) ? try kernel.servers(of: id) : nil
                 core.adopt(service, servers: servers, into: &adoption)
             }
+            reportRecovery(adoption, services: services)
             core.finishAdoption(adoption)
         } catch {
             failed("reading the kernel's IPVS table failed", error: "\(error)", now: now)
@@ -53,6 +73,45 @@ extension Agent {
         nextFullResync = now + configuration.resyncPeriod
         let operations = core.plan(for: nil, now: now)
         return finish(.full, operations: operations, start: start, now: now)
+    }
+
+    /// Services the agent has evidence of having created although `owned` lacks them: the intent record of a
+    /// sync a crash interrupted, and, when the state file was missing or corrupt, desired services whose VIP
+    /// is bound on the agent's own interface (only the agent binds addresses there).
+    private func ownershipClaims() -> Set<VirtualServer.ID> {
+        var claims = pendingClaims
+        if recovering && binder != nil && configuration.bindAddresses {
+            for id in core.desired.virtualServers.keys {
+                if case .service(_, let address, _) = id, boundAddresses.contains(address) { claims.insert(id) }
+            }
+        }
+        return claims
+    }
+
+    /// Logs what the first full resync recovered, and services on the agent's VIPs it did not claim.
+    private func reportRecovery(_ adoption: LoadBalancerState.Adoption, services: [ObservedVirtualServer]) {
+        for id in adoption.claimed.sorted() {
+            let evidence = pendingClaims.contains(id) ? "intent record" : "VIP bound on \(configuration.interface)"
+            logger.notice("recovered ownership", metadata: ["vs": "\(id)", "evidence": "\(evidence)"])
+        }
+        if recovering {
+            for service in services {
+                let id = service.virtualServer.id
+                guard !core.owned.contains(id), case .service(_, let address, _) = id, boundAddresses.contains(address)
+                else { continue }
+                logger.warning(
+                    "a service on one of ipvsd's VIPs is not desired and not owned; left alone",
+                    metadata: [
+                        "vs": "\(id)",
+                        "fix":
+                            "if it is a leftover of ipvsd's (state file lost), delete it: ipvsadm -D \(id.ipvsadmArguments)",
+                    ]
+                )
+            }
+        }
+        // The evidence has been used: from now on ownership comes from the state file alone.
+        pendingClaims = []
+        recovering = false
     }
 
     /// Reads the connection counts of services with draining real servers, so finished drains end.
@@ -81,41 +140,73 @@ extension Agent {
         start: ContinuousClock.Instant,
         now: ContinuousClock.Instant
     ) -> Bool {
+        let conflictsBefore = core.conflicts
         let wanted = configuration.bindAddresses ? core.desired.addresses : []
-        var addressErrors: [String] = []
+        var problems: [String] = []
         if let binder {
             for address in wanted.subtracting(boundAddresses).sorted() {
                 do throws(IPVSError) {
                     try binder.add(address)
                     boundAddresses.insert(address)
                 } catch {
-                    addressErrors.append("bind \(address): \(error)")
+                    problems.append("bind \(address): \(error)")
                 }
             }
         }
+        stepHook?(.addressesBound)
         var failures = 0
         // New services go in first, on their own: when one is refused (EEXIST: another tool created it since
         // the last read), its real servers must not follow in the same batch into that foreign service.
         let newServices = operations.filter { if case .addService = $0 { true } else { false } }
-        let refused = newServices.isEmpty ? [] : applyAndRecord(newServices, failures: &failures)
+        var refused = Set<VirtualServer.ID>()
+        if !newServices.isEmpty {
+            // Intent first: a crash after the kernel accepts the adds but before ownership is saved must not
+            // leave services nobody owns. Without a durable record, adding would risk exactly that.
+            pendingAdds = Set(newServices.compactMap(\.virtualServerID))
+            if savePersisted() {
+                stepHook?(.intentRecorded)
+                refused = applyAndRecord(newServices, failures: &failures)
+                stepHook?(.servicesAdded)
+                pendingAdds = []
+                if savePersisted() { stepHook?(.ownershipRecorded) }
+            } else {
+                refused = pendingAdds
+                pendingAdds = []
+                dirty.formUnion(refused)
+                problems.append(
+                    "cannot record \(refused.count) new services in the state file \(configuration.stateFile); "
+                        + "not adding them"
+                )
+            }
+        }
         let rest = operations.filter { operation in
             if case .addService = operation { return false }
             return operation.virtualServerID.map { !refused.contains($0) } ?? true
         }
         if !rest.isEmpty { _ = applyAndRecord(rest, failures: &failures) }
+        stepHook?(.changesApplied)
         let skipped = operations.count - newServices.count - rest.count
         if let binder {
             for address in boundAddresses.subtracting(wanted).sorted() {
                 do throws(IPVSError) {
                     try binder.remove(address)
                     boundAddresses.remove(address)
+                    // The interface is the agent's alone (docs/host-network.md): every address on it that no
+                    // desired virtual server uses goes, including ones another program added.
+                    logger.notice(
+                        "unbound an address no virtual server uses",
+                        metadata: ["address": "\(address)", "interface": "\(configuration.interface)"]
+                    )
                 } catch {
-                    addressErrors.append("unbind \(address): \(error)")
+                    problems.append("unbind \(address): \(error)")
                 }
             }
         }
-        savePersisted()
+        stepHook?(.addressesUnbound)
+        if !savePersisted() { problems.append("cannot write the state file \(configuration.stateFile)") }
+        stepHook?(.stateSaved)
         publishHealthTargets()
+        reportConflicts(since: conflictsBefore)
         let end = ContinuousClock.now
         let report = SyncReportValue(
             kind: kind,
@@ -127,13 +218,17 @@ extension Agent {
         metrics.recordSync(report, counts: core.programmedCounts)
         lastSync = report
         if kind == .full { lastFullSync = report }
-        if failures > 0 || !addressErrors.isEmpty {
+        if failures > 0 || !problems.isEmpty {
             let skippedNote = skipped > 0 ? " (\(skipped) more skipped with the services refused)" : ""
-            let message = addressErrors.first ?? "\(failures) of \(operations.count) operations failed\(skippedNote)"
-            failed("sync incomplete", error: message, now: now)
+            var messages = problems
+            if failures > 0 {
+                messages.insert("\(failures) of \(operations.count) operations failed\(skippedNote)", at: 0)
+            }
+            failed("sync incomplete", error: messages.joined(separator: "; "), now: now)
             return false
         }
         lastError = nil
+        refusedOperations = []
         retryAt = nil
         retryBackoff = .seconds(1)
         if !ready {
@@ -145,11 +240,27 @@ extension Agent {
                 "synced",
                 metadata: [
                     "kind": "\(kind.rawValue)", "operations": "\(operations.count)",
-                    "duration_ms": "\(Double((end - start).components.attoseconds) / 1e15)",
+                    "duration_ms": "\((end - start).milliseconds)",
                 ]
             )
         }
         return true
+    }
+
+    /// Warns once about each new conflict, with the fix.
+    private func reportConflicts(since before: Set<VirtualServer.ID>) {
+        for id in core.conflicts.subtracting(before).sorted() {
+            logger.warning(
+                "another tool holds a desired virtual server; left alone",
+                metadata: [
+                    "vs": "\(id)",
+                    "fix": .string(
+                        "remove the other tool's service (ipvsadm -D \(id.ipvsadmArguments)) or change the Service; "
+                            + "ipvsd then creates its own"
+                    ),
+                ]
+            )
+        }
     }
 
     /// One bulk apply, recorded in the core, logged and counted; returns the virtual servers of the refused
@@ -159,6 +270,7 @@ extension Agent {
         let failedIDs = core.record(operations, result: result)
         failures += result.failures.count
         dirty.formUnion(failedIDs)
+        refusedOperations = result.failures.prefix(Self.refusedOperationsShown).map { "\($0.operation): \($0.error)" }
         for failure in result.failures {
             logger.error(
                 "kernel refused an operation",
@@ -182,23 +294,42 @@ extension Agent {
         fullResyncRequested = true
     }
 
-    /// Deletes everything the agent owns and unbinds its addresses (`ipvsd cleanup`).
+    /// Deletes everything the agent owns and unbinds its addresses (`ipvsd cleanup`). Services in the intent
+    /// record of an interrupted sync are the agent's too; addresses still used by services it does not own
+    /// stay bound.
     public func cleanup() throws(AgentError) -> Int {
+        let services: [ObservedVirtualServer]
         do throws(IPVSError) {
-            let services = try kernel.services()
-            core.adopt(services: services, servers: [:])
+            services = try kernel.services()
+            core.adopt(services: services, servers: [:], claiming: pendingClaims)
         } catch {
             throw AgentError("reading the kernel's IPVS table: \(error)")
         }
+        pendingClaims = []
+        let owned = core.owned
         let operations = core.cleanupPlan()
         let result = kernel.apply(operations, progress: nil)
         core.record(operations, result: result)
         if let failure = result.failures.first {
+            savePersisted()
             throw AgentError("cleanup: \(failure.operation): \(failure.error)")
         }
         if let binder {
+            var inUse = Set<IPAddress>()
+            for service in services where !owned.contains(service.virtualServer.id) {
+                if case .service(_, let address, _) = service.virtualServer.id { inUse.insert(address) }
+            }
             do throws(IPVSError) {
-                for address in try binder.addresses() { try binder.remove(address) }
+                for address in try binder.addresses() {
+                    guard !inUse.contains(address) else {
+                        logger.warning(
+                            "address kept: a service ipvsd does not own uses it",
+                            metadata: ["address": "\(address)", "interface": "\(configuration.interface)"]
+                        )
+                        continue
+                    }
+                    try binder.remove(address)
+                }
             } catch {
                 throw AgentError("cleanup: \(error)")
             }

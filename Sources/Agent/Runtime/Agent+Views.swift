@@ -6,8 +6,20 @@ import LoadBalancer
 extension Agent {
     public static let version = "0.2.0"
 
-    /// Whether the desired state has been programmed since start (readiness).
+    /// Whether the desired state has been programmed since start.
     public var isReady: Bool { ready }
+
+    /// /readyz: ready once the desired state was programmed and while the manifests load; otherwise the reason.
+    /// A failing load keeps the last good state programmed, but the node no longer follows its Services.
+    public var readiness: (ready: Bool, reason: String) {
+        if !ready { return (false, "desired state not programmed yet") }
+        if !manifestErrors.isEmpty {
+            return (
+                false, "manifests fail to load (\(manifestErrors.count) errors); the last good state stays programmed"
+            )
+        }
+        return (true, "ready")
+    }
 
     public func status(now: ContinuousClock.Instant = .now) -> AgentStatus {
         let snapshot = core.snapshot(now: now)
@@ -25,7 +37,8 @@ extension Agent {
             conflicts: core.conflicts.sorted().map(\.description),
             lastSync: lastSync.map(report),
             lastFullSync: lastFullSync.map(report),
-            lastError: lastError
+            lastError: lastError,
+            refusedOperations: refusedOperations
         )
     }
 
@@ -112,4 +125,25 @@ extension Agent {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    /// Whole and fractional milliseconds, seconds included (a sync of 1 s or more is not logged short).
+    var milliseconds: Double { seconds * 1000 }
+}
+
+extension VirtualServer.ID {
+    /// The service as ipvsadm's arguments, for the fixes log messages suggest: `-t 10.0.0.1:80`.
+    var ipvsadmArguments: String {
+        switch self {
+        case .service(let proto, let address, let port):
+            let host = address.family == .inet6 ? "[\(address)]" : "\(address)"
+            let option =
+                switch proto {
+                case .udp: "-u"
+                case .sctp: "--sctp-service"
+                default: "-t"
+                }
+            return "\(option) \(host):\(port)"
+        case .firewallMark(let mark, let family):
+            return family == .inet ? "-f \(mark)" : "-f \(mark) -6"
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import IPVS
 import KubernetesManifests
 import LoadBalancer
@@ -24,6 +25,10 @@ public actor Agent {
     var lastSync: SyncReportValue?
     var lastFullSync: SyncReportValue?
     var lastError: String?
+    /// The operations the kernel refused in the last sync (at most ``refusedOperationsShown``), until one
+    /// succeeds: an endpoint the kernel will never accept shows here, not only in the log.
+    var refusedOperations: [String] = []
+    static let refusedOperationsShown = 20
     /// Addresses known to be on the interface; refreshed from the kernel at each full sync.
     var boundAddresses: Set<IPAddress> = []
     /// Called with the deduplicated health targets whenever they change.
@@ -43,7 +48,20 @@ public actor Agent {
     var retryAt: ContinuousClock.Instant?
     var retryBackoff: Duration = .seconds(1)
 
-    /// - Throws: ``AgentError`` when the state file cannot be read or the config is invalid.
+    // Ownership evidence (docs/ipvsd.md, "Failure behaviour").
+    /// Whether the state file was missing or corrupt at start: the first full resync then also claims desired
+    /// services whose VIP is bound on the agent's own interface.
+    var recovering: Bool
+    /// Services the state file's intent record says were being added when the agent last stopped.
+    var pendingClaims: Set<VirtualServer.ID>
+    /// Services being added now: recorded in the state file before the kernel sees them.
+    var pendingAdds: Set<VirtualServer.ID> = []
+    var stateFileWritten = false
+    /// Test seam: called at each step boundary of a sync, where a crash leaves the state file and the
+    /// kernel as they are at that step (the crash-consistency tests kill the agent there).
+    var stepHook: (@Sendable (SyncStep) -> Void)?
+
+    /// - Throws: ``AgentError`` when the state file cannot be read safely or the config is invalid.
     public init(
         configuration: AgentConfiguration,
         kernel: any IPVSKernel,
@@ -58,15 +76,44 @@ public actor Agent {
         self.metrics = metrics
         self.stateFile = AgentStateFile(path: configuration.stateFile)
         self.translation = try TranslationOptions(configuration)
-        let persisted = try stateFile.load()
+        let loaded = try stateFile.load()
+        let persisted = loaded.state
+        switch loaded {
+        case .valid:
+            recovering = false
+        case .missing:
+            recovering = true
+            logger.notice(
+                "no state file; ownership is recovered from the intent record and from VIPs bound on the interface",
+                metadata: ["path": "\(configuration.stateFile)"]
+            )
+        case .corrupt(let reason, let setAside):
+            recovering = true
+            logger.error(
+                "corrupt state file set aside; ownership is recovered from VIPs bound on the interface",
+                metadata: [
+                    "path": "\(configuration.stateFile)", "reason": "\(reason)", "set_aside": "\(setAside ?? "")",
+                ]
+            )
+        }
         self.persisted = persisted
+        self.pendingClaims = try persisted.pendingIDs()
         self.core = LoadBalancerState(
             settings: LoadBalancerSettings(gracePeriod: configuration.gracePeriod),
             owned: try persisted.ownedIDs()
         )
         self.nextFullResync = started
         self.nextDrainCheck = started
+        #if DEBUG
+        // Crash-consistency tests kill the real binary at a named step: IPVSD_CRASH_AT=services-added.
+        if let step = ProcessInfo.processInfo.environment["IPVSD_CRASH_AT"].flatMap(SyncStep.init(rawValue:)) {
+            stepHook = { if $0 == step { kill(getpid(), SIGKILL) } }
+        }
+        #endif
     }
+
+    /// Sets the test seam called at each step boundary of a sync (see ``SyncStep``).
+    public func setStepHook(_ hook: (@Sendable (SyncStep) -> Void)?) { stepHook = hook }
 
     /// Sets the function that receives the health targets (the health monitor's `setTargets`).
     public func setHealthTargetHandler(_ handler: @escaping @Sendable (Set<HealthTarget>) -> Void) {
@@ -84,27 +131,28 @@ public actor Agent {
     // MARK: Events
 
     /// The manifests changed (file watcher, SIGHUP or the admin API): reload at the next tick.
-    public func requestReload() {
+    /// - Parameter now: when the event happened (tests drive the agent with their own instants).
+    public func requestReload(at now: ContinuousClock.Instant = .now) {
         reloadRequested = true
-        markPending()
+        markPending(now)
     }
 
     /// Asks for a full resync (read the kernel, repair drift) at the next tick.
-    public func requestFullResync() {
+    public func requestFullResync(at now: ContinuousClock.Instant = .now) {
         fullResyncRequested = true
-        markPending()
+        markPending(now)
     }
 
     /// A health target changed state.
-    public func healthChanged(_ target: HealthTarget, _ status: HealthStatus) {
+    public func healthChanged(_ target: HealthTarget, _ status: HealthStatus, at now: ContinuousClock.Instant = .now) {
         let changed = core.setHealth(status, for: target)
         guard !changed.isEmpty else { return }
         dirty.formUnion(changed)
-        markPending()
+        markPending(now)
     }
 
-    private func markPending() {
-        if pendingSince == nil { pendingSince = .now }
+    private func markPending(_ now: ContinuousClock.Instant) {
+        if pendingSince == nil { pendingSince = now }
     }
 
     /// When the next tick has work: the debounce end of pending events, or nil when idle.
@@ -115,14 +163,14 @@ public actor Agent {
     // MARK: Ticks
 
     /// Does whatever is due: reload, full resync, incremental sync, drain checks. Called by ``SyncLoop``.
-    public func tick(now: ContinuousClock.Instant = .now) {
+    public func tick(now: ContinuousClock.Instant = .now) async {
         if let retryAt, now < retryAt { return }
         let debounced = pendingSince.map { now >= $0 + configuration.debounce } ?? false
         var transient = false
         defer { if transient { FreedMemory.release() } }
         if reloadRequested && (debounced || !hasDesiredState) {
             reloadRequested = false
-            reloadManifests()
+            await reloadManifests()
             transient = true
         }
         guard hasDesiredState else {
@@ -148,40 +196,51 @@ public actor Agent {
 
     // MARK: Desired state
 
-    /// Loads the manifests. On any error the previous desired state stays, and nothing is removed.
+    /// Loads the manifests off the actor (parsing a large or hostile file must not stall the admin API or
+    /// health transitions). On any error the previous desired state stays programmed, nothing is removed,
+    /// and the failure is reported: log, `ipvsd_manifest_errors_total`, `ipvsd_desired_state_stale`, agent
+    /// status and /readyz.
     @discardableResult
-    func reloadManifests() -> Bool {
-        let built: (state: DesiredState, allocations: ClusterIPAllocations, notes: [String])
-        do throws(ManifestErrors) {
-            let set = try ManifestLoader.load(path: configuration.manifests)
-            built = try DesiredStateBuilder.build(
-                set,
-                options: translation,
-                allocations: ClusterIPAllocations(addresses: persisted.clusterIPs)
-            )
-            for note in set.notes { logger.notice("manifest note", metadata: ["note": "\(note)"]) }
-        } catch {
+    func reloadManifests() async -> Bool {
+        let configuration = configuration
+        let translation = translation
+        let allocations = ClusterIPAllocations(addresses: persisted.clusterIPs)
+        let outcome = await Task.detached { () -> Result<DesiredStateLoad, ManifestErrors> in
+            do throws(ManifestErrors) {
+                return .success(
+                    try DesiredStateLoad.load(configuration, translation: translation, allocations: allocations)
+                )
+            } catch {
+                return .failure(error)
+            }
+        }.value
+        let loaded: DesiredStateLoad
+        switch outcome {
+        case .success(let value):
+            loaded = value
+        case .failure(let error):
             manifestErrors = error.errors.map(\.description)
             metrics.manifestErrors.increment()
+            metrics.desiredStateStale.record(1)
             for message in manifestErrors {
-                logger.error("invalid manifest; keeping the previous state", metadata: ["error": "\(message)"])
+                logger.error("invalid manifests; keeping the last good state", metadata: ["error": "\(message)"])
             }
             return false
         }
-        for note in built.notes { logger.notice("manifest note", metadata: ["note": "\(note)"]) }
+        for note in loaded.notes { logger.notice("manifest note", metadata: ["note": "\(note)"]) }
         manifestErrors = []
+        metrics.desiredStateStale.record(0)
         hasDesiredState = true
-        let state = built.state
-        let changed = core.setDesired(state)
+        let changed = core.setDesired(loaded.state)
         dirty.formUnion(changed)
-        if built.allocations.addresses != persisted.clusterIPs {
-            persisted.clusterIPs = built.allocations.addresses
+        if loaded.allocations.addresses != persisted.clusterIPs {
+            persisted.clusterIPs = loaded.allocations.addresses
             savePersisted()
         }
         publishHealthTargets()
         logger.info(
             "manifests loaded",
-            metadata: ["virtual_servers": "\(state.virtualServers.count)", "changed": "\(changed.count)"]
+            metadata: ["virtual_servers": "\(loaded.state.virtualServers.count)", "changed": "\(changed.count)"]
         )
         return true
     }
@@ -193,17 +252,21 @@ public actor Agent {
         onHealthTargets?(targets)
     }
 
-    func savePersisted() {
+    /// Saves ownership and allocations when they changed; returns false when the file could not be written.
+    @discardableResult
+    func savePersisted() -> Bool {
         var state = persisted
         state.setOwned(core.owned)
-        guard state != persisted || !stateFileWritten else { return }
+        state.setPending(pendingAdds.union(pendingClaims))
+        guard state != persisted || !stateFileWritten else { return true }
         do throws(AgentError) {
             try stateFile.save(state)
             persisted = state
             stateFileWritten = true
+            return true
         } catch {
             logger.error("cannot write the state file", metadata: ["error": "\(error)"])
+            return false
         }
     }
-    var stateFileWritten = false
 }

@@ -4,16 +4,26 @@ import LoadBalancer
 
 /// The desired state a configuration's manifests describe, without a kernel (`ipvsd check`).
 public enum AgentPreview {
+    /// The desired state `run` would program, loaded exactly as `run` loads it; the state file is read as
+    /// strictly as `run` reads it, but never changed.
+    /// - Throws: ``AgentError`` when the state file is unsafe, unreadable or corrupt (run refuses the first
+    ///   two and sets a corrupt one aside), ``ManifestErrors`` for the manifests.
     public static func desiredState(_ configuration: AgentConfiguration) throws -> (DesiredState, [String]) {
         let stateFile = AgentStateFile(path: configuration.stateFile)
-        let previous = (try? stateFile.load())?.clusterIPs ?? [:]
-        let set = try ManifestLoader.load(path: configuration.manifests)
-        let built = try DesiredStateBuilder.build(
-            set,
-            options: try TranslationOptions(configuration),
-            allocations: ClusterIPAllocations(addresses: previous)
+        let loaded = try stateFile.load(setAsideCorrupt: false)
+        if case .corrupt(let reason, _) = loaded {
+            throw AgentError(
+                "state file \(configuration.stateFile) is corrupt (\(reason)); `ipvsd run` would set it aside as "
+                    + "\(configuration.stateFile).corrupt and recover ownership from the VIPs on \(configuration.interface)"
+            )
+        }
+        _ = try loaded.state.ownedIDs()
+        let load = try DesiredStateLoad.load(
+            configuration,
+            translation: try TranslationOptions(configuration),
+            allocations: ClusterIPAllocations(addresses: loaded.state.clusterIPs)
         )
-        return (built.state, set.notes + built.notes)
+        return (load.state, load.notes)
     }
 
     static func kindName(_ kind: HealthCheckSpec.Kind) -> String {

@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
+import enum KubernetesManifests.ManifestFiles
+
 /// Drives the agent: ticks at each event's debounce end and at least every `tickInterval` for timed work
 /// (full resync period, drain checks, retries). Ends at graceful shutdown, leaving the kernel as it is.
 public struct SyncLoop: Service {
@@ -52,19 +54,10 @@ public struct ManifestWatcher: Service {
         }
     }
 
-    static func fingerprint(_ path: String) -> [String] {
-        let manager = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else { return [] }
-        var files = [path]
-        if isDirectory.boolValue, let enumerator = manager.enumerator(atPath: path) {
-            files = enumerator.compactMap { ($0 as? String).map { "\(path)/\($0)" } }.sorted()
-        }
-        return files.map { file in
-            let attributes = try? manager.attributesOfItem(atPath: file)
-            let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
-            let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            return "\(file) \(size) \(modified)"
-        }
+    /// What the loader would read, through the same walker; nil when the path cannot be listed, so a failed
+    /// listing reads as "unknown" (the reload it triggers reports the error) and never as "now empty".
+    static func fingerprint(_ path: String) -> [String]? {
+        guard let listing = try? ManifestFiles.list(path) else { return nil }
+        return listing.files.map { "\($0.path) \($0.size) \($0.modified) \($0.device):\($0.inode)" } + listing.notes
     }
 }

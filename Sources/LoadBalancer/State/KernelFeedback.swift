@@ -18,9 +18,10 @@ extension LoadBalancerState {
     /// Every service whose model changed is re-planned by the next `plan`, whatever IDs it is given.
     public mutating func adopt(
         services: [ObservedVirtualServer],
-        servers: [VirtualServer.ID: [ObservedRealServer]]
+        servers: [VirtualServer.ID: [ObservedRealServer]],
+        claiming claims: Set<VirtualServer.ID> = []
     ) {
-        var adoption = beginAdoption(expecting: services.count)
+        var adoption = beginAdoption(expecting: services.count, claiming: claims)
         for observed in services {
             adopt(observed, servers: servers[observed.virtualServer.id], into: &adoption)
         }
@@ -34,10 +35,20 @@ extension LoadBalancerState {
     public struct Adoption: Sendable {
         var present: Set<VirtualServer.ID>
         var foreign = Set<VirtualServer.ID>()
+        /// Services to take as owned when found: the caller has evidence that the agent created them.
+        let claimSet: Set<VirtualServer.ID>
+        /// The claims that were found and taken.
+        public internal(set) var claimed = Set<VirtualServer.ID>()
+
+        /// Whether the caller claims `id` (the agent then reads its real servers, as for an owned service).
+        public func claims(_ id: VirtualServer.ID) -> Bool { claimSet.contains(id) }
     }
 
-    public func beginAdoption(expecting count: Int = 0) -> Adoption {
-        Adoption(present: Set(minimumCapacity: count))
+    /// - Parameter claims: services not in `owned` that the agent has evidence of having created (an intent
+    ///   record written before a crash, or its own VIP); found in the kernel, they become owned. Everything
+    ///   else not owned stays foreign.
+    public func beginAdoption(expecting count: Int = 0, claiming claims: Set<VirtualServer.ID> = []) -> Adoption {
+        Adoption(present: Set(minimumCapacity: count), claimSet: claims)
     }
 
     /// One service of the kernel's listing, with its real servers when the agent owns it (else nil).
@@ -48,6 +59,13 @@ extension LoadBalancerState {
     ) {
         let id = observed.virtualServer.id
         adoption.present.insert(id)
+        if !owned.contains(id) && adoption.claimSet.contains(id) {
+            owned.insert(id)
+            foreign.remove(id)
+            conflicts.remove(id)
+            adoption.claimed.insert(id)
+            dirty.insert(id)
+        }
         guard owned.contains(id) else {
             adoption.foreign.insert(id)
             return

@@ -1,0 +1,79 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The real `ipvsd` killed (SIGKILL, from inside, at an exact step of a sync) and restarted on the real kernel:
+/// the service it was adding is its own afterwards (edits reach it, `cleanup` removes it). And with the state
+/// file deleted. AgentTests.AgentCrashConsistencyTests covers every step against the fake kernel.
+@Suite(.serialized, .enabled(if: AgentKernel.enabled, "needs root and a kernel with IPVS"))
+struct AgentCrashTests {
+    static let first = "10.96.78.10"
+    static let second = "10.96.78.20"
+
+    /// A second Service, `late`, on `second`.
+    private func writeLate(_ lab: AgentLab, backends indices: [Int]) throws {
+        try lab.writeService(clusterIP: Self.second, backends: indices, name: "late", file: "late.yaml")
+    }
+
+    private func lateRules(_ lab: AgentLab) throws -> [String] {
+        try lab.rules().filter { $0.contains("\(Self.second):80 ") }
+    }
+
+    /// After the restart: no conflict, an endpoint edit reaches `late`, and `ipvsd cleanup` removes it with
+    /// its VIP (it is owned).
+    private func expectOwned(_ lab: AgentLab, _ context: String, foreign: [String] = []) throws {
+        let converged = try lab.waitUntil(.seconds(30)) {
+            try lateRules(lab).count == 2
+                && (try? lab.ipvsctl("agent", "status", "--socket", lab.socket))?.contains("conflict") == false
+        }
+        #expect(
+            converged,
+            "\(context): \((try? lab.rules()) ?? [])\n\((try? lab.ipvsctl("agent", "status", "--socket", lab.socket)) ?? "")\n\(lab.log)"
+        )
+        try writeLate(lab, backends: [0, 1])
+        let edited = try lab.waitUntil(.seconds(20)) { try lateRules(lab).count == 3 }
+        #expect(edited, "\(context): the recovered service is not managed: \((try? lab.rules()) ?? [])\n\(lab.log)")
+        lab.stopAgent()
+        _ = try AgentLab.run([
+            "ip", "netns", "exec", lab.lbNamespace, ChildProcess.builtProduct("ipvsd"), "cleanup", "--config",
+            lab.configPath,
+        ])
+        #expect(try lab.rules() == foreign, "\(context): cleanup left \((try? lab.rules()) ?? [])")
+        // The VIP goes with the service, unless a service ipvsd does not own still uses it.
+        #expect(try lab.inLB("ip -o addr show dev lab0").contains(Self.second) == !foreign.isEmpty, "\(context)")
+    }
+
+    @Test(arguments: ["intent-recorded", "services-added", "ownership-recorded"])
+    func killedWhileAddingAServiceOwnsItAfterRestart(step: String) throws {
+        let lab = try AgentLab(healthInterval: "1s")
+        try lab.writeService(clusterIP: Self.first, backends: [0])
+        try lab.startAgent()
+        #expect(try lab.waitUntil(.seconds(20)) { try lab.rules().count == 2 }, "\(lab.log)")
+        lab.stopAgent()
+
+        try writeLate(lab, backends: [1])
+        try lab.startAgent(environment: ["IPVSD_CRASH_AT": step])
+        let ended = try #require(lab.waitForAgentExit(.seconds(30)), "ipvsd did not reach \(step)\n\(lab.log)")
+        #expect(ended.reason == .uncaughtSignal && ended.status == SIGKILL, "\(ended)")
+        // The kill came after the kernel or the state file changed as the step says.
+        if step != "intent-recorded" { #expect(try lateRules(lab).count >= 1, "\((try? lab.rules()) ?? [])") }
+
+        try lab.startAgent()
+        try expectOwned(lab, "killed at \(step)")
+    }
+
+    @Test func deletedStateFileIsRecoveredFromTheVIPs() throws {
+        let lab = try AgentLab(healthInterval: "1s")
+        try lab.writeService(clusterIP: Self.first, backends: [0])
+        try writeLate(lab, backends: [1])
+        try lab.startAgent()
+        #expect(try lab.waitUntil(.seconds(20)) { try lab.rules().count == 4 }, "\(lab.log)")
+        lab.stopAgent()
+        try FileManager.default.removeItem(atPath: lab.directory + "/state.json")
+        // A service another tool made on one of ipvsd's VIPs, on a port no Service has: never taken.
+        _ = try lab.inLB("ipvsadm -A -t \(Self.second):8443 -s wlc")
+
+        try lab.startAgent()
+        try expectOwned(lab, "state file deleted", foreign: ["-A -t \(Self.second):8443 -s wlc"])
+    }
+}
