@@ -120,3 +120,23 @@ struct RawSocketError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
+
+/// Runs blocking client code on a thread of its own, not on the concurrency pool: the servers under test
+/// answer on that pool, which has as many threads as cores, and a client blocking one of them while other
+/// tests block the rest would wait on itself.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// Connects to 127.0.0.1:`port`, sends `request` and reads the answer until the server closes, off the pool.
+func exchange(port: Int, _ request: String, sendMayFail: Bool = false) async throws -> String {
+    try await offThePool {
+        let client = try RawSocket(port: port)
+        do {
+            try client.send(request)
+        } catch  where sendMayFail {}
+        return client.readAll()
+    }
+}

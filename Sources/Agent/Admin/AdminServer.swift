@@ -35,6 +35,7 @@ public enum AdminServer {
         }
         return HTTPListener.service(
             name: "admin socket",
+            location: path,
             router: router,
             address: .unixDomainSocket(path: path),
             limits: limits,
@@ -179,6 +180,7 @@ public enum MetricsServer {
         }
         return HTTPListener.service(
             name: "metrics listener",
+            location: address,
             router: router,
             address: .hostname(host, port: port),
             limits: limits,

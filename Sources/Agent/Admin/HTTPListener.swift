@@ -23,8 +23,12 @@ import Musl
 /// `idleTimeout` for the idle ones to be dropped. The listener never holds more than
 /// ``HTTPListenerLimits/descriptors`` descriptors.
 enum HTTPListener {
+    /// - Parameters:
+    ///   - name: what the listener is, for errors ("metrics listener").
+    ///   - location: where it listens as the config says it, for errors ("127.0.0.1:9750", a path).
     static func service(
         name: String,
+        location: String,
         router: Router<BasicRequestContext>,
         address: BindAddress,
         limits: HTTPListenerLimits,
@@ -57,20 +61,20 @@ enum HTTPListener {
             onServerRunning: onServerRunning,
             logger: logger
         )
-        return Listener(name: name, address: address, application: application)
+        return Listener(name: name, location: location, application: application)
     }
 
     /// Runs the application; a failure (most often: cannot bind) becomes an error naming the listener.
     private struct Listener<Wrapped: Service>: Service {
         let name: String
-        let address: BindAddress
+        let location: String
         let application: Wrapped
 
         func run() async throws {
             do {
                 try await application.run()
             } catch {
-                throw AgentError("\(name) on \(address): cannot serve: \(error)")
+                throw AgentError("\(name) on \(location): cannot serve: \(error)")
             }
         }
     }
