@@ -7,13 +7,14 @@ struct HealthMetrics: Sendable {
         var duration: Metrics.Timer
         var ok: Counter
         var fail: Counter
+        var inconclusive: Counter
     }
 
     private let kinds: [String: PerKind]
     private let toUp: Counter
     private let toDown: Counter
 
-    static let kindNames = ["tcp", "http", "https", "udp", "command"]
+    static let kindNames = ["tcp", "http", "https", "udp", "command", "grpc"]
 
     init(factory: any MetricsFactory) {
         var kinds: [String: PerKind] = [:]
@@ -33,6 +34,11 @@ struct HealthMetrics: Sendable {
                     label: "ipvsd_health_checks_total",
                     dimensions: [("kind", kind), ("result", "fail")],
                     factory: factory
+                ),
+                inconclusive: Counter(
+                    label: "ipvsd_health_checks_total",
+                    dimensions: [("kind", kind), ("result", "inconclusive")],
+                    factory: factory
                 )
             )
         }
@@ -44,7 +50,7 @@ struct HealthMetrics: Sendable {
     func recordCheck(_ kind: HealthCheckSpec.Kind, _ result: ProbeResult) {
         guard let metrics = kinds[kind.name] else { return }
         metrics.duration.recordNanoseconds(result.latency.nanoseconds)
-        (result.success ? metrics.ok : metrics.fail).increment()
+        (result.conclusive ? (result.success ? metrics.ok : metrics.fail) : metrics.inconclusive).increment()
     }
 
     func recordTransition(to state: HealthStatus.State) {

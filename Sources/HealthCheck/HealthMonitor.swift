@@ -20,6 +20,9 @@ public final class HealthMonitor: Sendable {
         var inFlight = 0
         var waiter: CheckedContinuation<Void, Never>?
         var wakePending = false
+        /// When the last "overloaded" warning was logged, so a starved checker does not flood the log.
+        var lastOverloadWarning: Duration?
+        var inconclusiveSinceWarning = 0
     }
 
     private let state: Mutex<State>
@@ -130,18 +133,38 @@ public final class HealthMonitor: Sendable {
     private func check(_ target: HealthTarget) async {
         let result = await prober.probe(target)
         let now = clock.now
-        let (transition, moreQueued) = state.withLock { state in
+        let (transition, moreQueued, overloadWarning) = state.withLock { state in
             state.inFlight -= 1
             state.schedule.finished(target)
             let transition = state.trackers[target]?.record(result, at: now)
-            return (transition, !state.ready.isEmpty)
+            var warning: Int?
+            if !result.conclusive {
+                state.inconclusiveSinceWarning += 1
+                if state.lastOverloadWarning.map({ now - $0 >= Self.overloadWarningInterval }) ?? true {
+                    warning = state.inconclusiveSinceWarning
+                    state.inconclusiveSinceWarning = 0
+                    state.lastOverloadWarning = now
+                }
+            }
+            return (transition, !state.ready.isEmpty, warning)
         }
         metrics.recordCheck(target.kind, result)
+        if let overloadWarning {
+            logger.warning(
+                "health checker overloaded: late timeouts are not counted as failures",
+                metadata: [
+                    "inconclusive_checks": "\(overloadWarning)", "example": "\(target): \(result.reason)",
+                    "fix": "fewer or slower checks (health.interval, ipvsd.io/health-interval) or more CPU",
+                ]
+            )
+        }
         if let transition {
             report(transition)
         }
         if moreQueued { wake() }
     }
+
+    static let overloadWarningInterval: Duration = .seconds(30)
 
     private func report(_ transition: HealthTransition) {
         metrics.recordTransition(to: transition.to)

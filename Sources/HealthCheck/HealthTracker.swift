@@ -39,6 +39,11 @@ public struct HealthTracker: Sendable, Hashable {
 
     /// Records a probe result at `now`; returns the transition when the state changed.
     public mutating func record(_ result: ProbeResult, at now: Duration) -> HealthTransition? {
+        // Shown, but neither a success nor a failure: the streak and the state stay as they were.
+        guard result.conclusive else {
+            status.lastResult = result.reason
+            return nil
+        }
         status.consecutive = lastSuccess == result.success ? status.consecutive + 1 : 1
         lastSuccess = result.success
         status.lastResult = result.reason

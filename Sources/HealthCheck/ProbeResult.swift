@@ -7,11 +7,21 @@ public struct ProbeResult: Sendable, Hashable, CustomStringConvertible {
     public var reason: String
     /// From the start of the probe to its outcome.
     public var latency: Duration
+    /// False when the probe says nothing about the target: its timeout fired so late that the checker itself
+    /// was starved (CPU, event loop). Such a result changes no state, so an overloaded agent never takes
+    /// healthy backends out of service.
+    public var conclusive: Bool
 
-    public init(success: Bool, reason: String, latency: Duration = .zero) {
+    public init(success: Bool, reason: String, latency: Duration = .zero, conclusive: Bool = true) {
         self.success = success
         self.reason = reason
         self.latency = latency
+        self.conclusive = conclusive
+    }
+
+    /// A probe that proves nothing, with why.
+    public static func inconclusive(_ reason: String, latency: Duration = .zero) -> ProbeResult {
+        ProbeResult(success: false, reason: reason, latency: latency, conclusive: false)
     }
 
     /// A successful probe.

@@ -99,14 +99,15 @@ struct AgentDescriptorBudgetTests {
         let removed = try lab.waitUntil(.seconds(120)) { !(try lab.rules().contains { $0.contains(Self.vip) }) }
         #expect(removed, "removing the silent Service was not applied")
 
+        // The healthy Service stays programmed after the silent one's churn: a starved checker's late timeouts
+        // are inconclusive and take no backend out (HealthCheck's CheckerOverloadTests).
+        #expect(try lab.rules().filter { $0.contains(Self.otherVIP) } == webRules)
         // Known, not a descriptor problem: the default checks (1 s interval, 1 s timeout) ask for 1,100 probes
-        // a second; in the emulated VM (TCG, debug build) that saturates the process's CPU, so /healthz can
-        // take over 10 s and the healthy backends' own probes time out and drop them (2 of 3 runs;
-        // the admin API then takes over 10 s too, and SIGTERM over 15 s).
+        // a second; in the emulated VM (TCG, debug build) on a loaded host that saturates the process's CPU, so
+        // /healthz could take over 10 s (2 of 3 runs while other VMs ran; it answered on an idle host).
         withKnownIssue("CPU-saturated by 1,100 failing probes a second in the emulated VM", isIntermittent: true) {
             let healthz = try lab.inLB("curl -s --max-time 10 http://127.0.0.1:9750/healthz || echo failed")
             #expect(healthz == "ok\n", "\(healthz)")
-            #expect(try lab.rules().filter { $0.contains(Self.otherVIP) } == webRules)
         }
         lab.stopAgent()
     }

@@ -32,7 +32,14 @@ public struct NIOProber: Prober {
         let began = ContinuousClock.now
         let loop = group.next()
         let promise = loop.makePromise(of: String.self)
-        let timer = loop.scheduleTask(in: target.timeout.timeAmount) { promise.succeed(timeoutReason()) }
+        let timeout = target.timeout
+        let timer = loop.scheduleTask(in: timeout.timeAmount) {
+            // A timer this late means the event loop (or the whole process) was starved: the target may well
+            // have answered in time. Counting that as a failure would let an overloaded checker (thousands of
+            // silent endpoints, a loaded host) take healthy backends out of service.
+            let late = began.duration(to: .now) - timeout
+            promise.succeed(late > Self.starvation(timeout) ? Self.overloaded(late) : timeoutReason())
+        }
         promise.futureResult.whenComplete { _ in timer.cancel() }
         do {
             start(loop, try target.socketAddress, promise)
@@ -42,7 +49,18 @@ public struct NIOProber: Prober {
         // The promise is always completed: by the probe, or by the timer.
         let reason = (try? await promise.futureResult.get()) ?? "cancelled"
         let latency = began.duration(to: .now)
+        if reason.hasPrefix(Self.overloadedPrefix) { return .inconclusive(reason, latency: latency) }
         return ProbeResult(success: reason == "ok", reason: reason, latency: latency)
+    }
+
+    static let overloadedPrefix = "inconclusive: checker overloaded"
+
+    /// How late a timeout may fire before it proves nothing: the timeout itself, at least 1 s. (An idle
+    /// loop fires within milliseconds; a busy test host within a few hundred.)
+    static func starvation(_ timeout: Duration) -> Duration { max(timeout, .seconds(1)) }
+
+    static func overloaded(_ late: Duration) -> String {
+        "\(overloadedPrefix) (timeout fired \(late.nanoseconds / 1_000_000) ms late)"
     }
 }
 
