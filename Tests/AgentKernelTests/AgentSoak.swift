@@ -35,32 +35,13 @@ extension AgentLab {
         backends indices: [Int],
         annotations: [String: String] = [:]
     ) throws {
-        let annotationMap = annotations.sorted { $0.key < $1.key }.map { "\($0.key): \"\($0.value)\"" }
-        var text = """
-            apiVersion: v1
-            kind: Service
-            metadata: {name: \(name), namespace: soak, annotations: {\(annotationMap.joined(separator: ", "))}}
-            spec:
-              clusterIP: \(vip)
-              ports:
-              - {name: http, port: 80, targetPort: 8080}
-            ---
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata:
-              name: \(name)-1
-              namespace: soak
-              labels: {kubernetes.io/service-name: \(name)}
-            addressType: IPv4
-            ports:
-            - {name: http, protocol: TCP, port: 8080}
-            endpoints:
-
-            """
-        for index in indices.sorted() {
-            text += "- addresses: [\(backends[index].address)]\n  conditions: {ready: true}\n"
-        }
-        try writeManifest("\(name).yaml", text)
+        try writeService(
+            clusterIP: vip,
+            backends: indices.sorted(),
+            annotations: annotations,
+            name: name,
+            file: "\(name).yaml"
+        )
     }
 
     /// The `ipvsadm -Sn` lines (sorted, as `rules()` returns them) for round-robin NAT services on port 80

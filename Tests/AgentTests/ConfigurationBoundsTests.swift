@@ -3,16 +3,6 @@ import IPVS
 import KubernetesManifests
 import Testing
 
-/// The messages of a config text that does not parse; empty when it parses.
-private func errors(_ text: String) -> [String] {
-    do throws(ManifestErrors) {
-        _ = try AgentConfiguration.parse(text, file: "ipvsd.yaml")
-        return []
-    } catch {
-        return error.errors.map(\.description)
-    }
-}
-
 /// Values `ipvsd check` used to accept (issue 10, item 9): each is refused with its line, field and bound.
 @Suite struct ConfigurationBoundsTests {
     @Test(

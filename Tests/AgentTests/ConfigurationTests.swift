@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 
 /// The messages of a config text that does not parse; empty when it parses.
-private func errors(_ text: String) -> [String] {
+func errors(_ text: String) -> [String] {
     do throws(ManifestErrors) {
         _ = try AgentConfiguration.parse(text, file: "ipvsd.yaml")
         return []
