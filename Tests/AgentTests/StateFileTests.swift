@@ -25,7 +25,7 @@ import Testing
         state.setOwned([.service(.tcp, .init("10.96.0.1")!, port: 80)])
         state.setPending([.service(.udp, .init("fd00::1")!, port: 53)])
         state.clusterIPs = ["a/b/IPv4": "10.96.0.1"]
-        let file = AgentStateFile(path: root + "/sub/state.json")
+        let file = AgentStateFile(path: root + "/missing/parents/state.json")
         try file.save(state)
         #expect(try file.load() == .valid(state))
         var info = stat()

@@ -197,7 +197,14 @@ public struct AgentStateFile: Sendable {
         let data: Data
         do { data = try encoder.encode(state) } catch { throw AgentError("state file: \(error)") }
         let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { mkdir(directory, 0o700) }  // EEXIST is fine; open below reports real failures
+        if !directory.isEmpty {
+            // Missing parents too (a fresh host, a hostPath volume), root-only; open below reports real failures.
+            try? FileManager.default.createDirectory(
+                atPath: directory,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
+        }
         let temporary = "\(path).tmp"
         unlink(temporary)  // a leftover from a crash; O_EXCL below refuses anything that reappears
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
