@@ -68,7 +68,8 @@ final class AgentLab {
     var configPath: String { directory + "/config.yaml" }
     var socket: String { directory + "/run/admin.sock" }
 
-    func writeConfig(healthInterval: String) throws {
+    /// - Parameter drainCheckInterval: when given, how often draining servers are read (default 1 s).
+    func writeConfig(healthInterval: String, drainCheckInterval: String? = nil) throws {
         try """
         manifests: \(directory)/manifests
         stateFile: \(directory)/state.json
@@ -78,6 +79,7 @@ final class AgentLab {
         resyncPeriod: 5s
         gracePeriod: 3s
         watchInterval: 200ms
+        \(drainCheckInterval.map { "drainCheckInterval: \($0)" } ?? "")
         health:
           interval: \(healthInterval)
           timeout: \(healthInterval)

@@ -5,26 +5,11 @@ import Testing
 /// The soak test's additions to the lab: its own config, two named Services, a static health page per
 /// backend, the agent's pid and its descriptors and memory.
 extension AgentLab {
-    /// Like `writeConfig`, with a full resync every 5 s (a resync storm next to the churn) and health
+    /// The lab's config (a full resync every 5 s: a resync storm next to the churn) with health
     /// checks generous enough for the emulated VM: a stable backend must not fail 3 TCP connects of 2 s in a
     /// row only because the VM is slow, as its deletion could cut a request in flight.
     func writeSoakConfig() throws {
-        try """
-        manifests: \(directory)/manifests
-        stateFile: \(directory)/state.json
-        interface: lab0
-        metricsAddress: ""
-        adminSocket: \(socket)
-        resyncPeriod: 5s
-        gracePeriod: 3s
-        drainCheckInterval: 500ms
-        watchInterval: 200ms
-        health:
-          interval: 2s
-          timeout: 2s
-          fall: 3
-          rise: 2
-        """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        try writeConfig(healthInterval: "2s", drainCheckInterval: "500ms")
     }
 
     /// A Service `name` at `vip`:80 with one EndpointSlice holding `indices` (all ready) on port 8080, in
