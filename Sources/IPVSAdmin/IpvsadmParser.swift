@@ -278,7 +278,10 @@ private struct ParseState {
             forwarding = .masquerade
         case .weight:
             try set(.weight)
-            guard let n = number(value, 0, 65535) else { throw .usage("illegal weight specified") }
+            let weights = RealServer.weights.asInts
+            guard let n = number(value, weights.lowerBound, weights.upperBound) else {
+                throw .usage("illegal weight specified")
+            }
             weight = UInt32(n)
         case .upperThreshold:
             try set(.upperThreshold)

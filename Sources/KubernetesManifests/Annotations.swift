@@ -59,7 +59,7 @@ enum Annotations {
                 flags.insert(flag)
             }
             o.schedulerFlags = flags
-        case "weight": o.weight = UInt32(try integer(text, node, 0...65535))
+        case "weight": o.weight = UInt32(try integer(text, node, RealServer.weights.asInts))
         case "health-check": o.healthKind = try oneOf(text, node)
         case "health-path":
             guard text.hasPrefix("/") else { throw node.error("must start with /, got \(node.rendered)") }

@@ -29,7 +29,7 @@ struct ServerCommand: ParsableCommand {
     struct Settings: ParsableArguments {
         @Option(name: [.short, .long], help: "Forwarding: route (default), nat or tunnel.")
         var forwarding: Forwarding?
-        @Option(name: [.short, .long], help: "Weight, 0...65535; default 1.") var weight: Int?
+        @Option(name: [.short, .long], help: "Weight, 0...2147483647; default 1.") var weight: Int?
         @Option(help: "Upper connection threshold.") var upperThreshold: Int?
         @Option(help: "Lower connection threshold.") var lowerThreshold: Int?
         @Option(help: "Tunnel type: ipip (default), gue or gre.") var tunType: TunnelType?

@@ -168,7 +168,7 @@ struct IPVSCtlCommandLineTests {
         ),
         Failure(
             "bad weight",
-            "server add tcp 10.0.0.1:80 10.0.0.2 --weight 65536",
+            "server add tcp 10.0.0.1:80 10.0.0.2 --weight 2147483648",
             status: 64,
             stderr: #"""
                 Error: illegal weight specified
@@ -183,7 +183,7 @@ struct IPVSCtlCommandLineTests {
             status: 64,
             stderr: #"""
                 Error: The value 'heavy' is invalid for '--weight <weight>'
-                Help:  --weight <weight>  Weight, 0...65535; default 1.
+                Help:  --weight <weight>  Weight, 0...2147483647; default 1.
                 Usage: ipvsctl server edit <kind> <address> [--ipv6] <server> [--forwarding <forwarding>] [--weight <weight>] [--upper-threshold <upper-threshold>] [--lower-threshold <lower-threshold>] [--tun-type <tun-type>] [--tun-port <tun-port>] [--tun-checksum <tun-checksum>]
                   See 'ipvsctl server edit --help' for more information.
 

@@ -286,7 +286,7 @@ struct IPVSCtlHelpTests {
           -f, --forwarding <forwarding>
                                   Forwarding: route (default), nat or tunnel. (values:
                                   route, nat, tunnel)
-          -w, --weight <weight>   Weight, 0...65535; default 1.
+          -w, --weight <weight>   Weight, 0...2147483647; default 1.
           --upper-threshold <upper-threshold>
                                   Upper connection threshold.
           --lower-threshold <lower-threshold>
@@ -322,7 +322,7 @@ struct IPVSCtlHelpTests {
           -f, --forwarding <forwarding>
                                   Forwarding: route (default), nat or tunnel. (values:
                                   route, nat, tunnel)
-          -w, --weight <weight>   Weight, 0...65535; default 1.
+          -w, --weight <weight>   Weight, 0...2147483647; default 1.
           --upper-threshold <upper-threshold>
                                   Upper connection threshold.
           --lower-threshold <lower-threshold>

@@ -1,5 +1,6 @@
 import IPVS
 import IPVSAdmin
+import TestSupport
 import Testing
 
 @Suite struct RestoreAndPlanTests {
@@ -60,7 +61,7 @@ import Testing
         let output = admin.run(["-R"], stdin: { "-A -t 10.0.0.1:80\n-A -t 10.0.0.1:80\n-A -t 10.0.0.2:80 -s nope\n" })
         #expect(output.status == 255)
         #expect(
-            ReferenceTranscriptTests.withoutHints(output.stderr)
+            withoutHints(output.stderr)
                 == "line 2: Service already exists\nline 3: Scheduler or persistence engine not found\n"
         )
     }

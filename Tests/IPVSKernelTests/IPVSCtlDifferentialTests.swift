@@ -1,6 +1,7 @@
 import Foundation
 import IPVS
 import IPVSAdmin
+import TestSupport
 import Testing
 
 /// The same command corpus run through real ipvsadm and through ipvsctl (in process), each in its own
@@ -127,7 +128,7 @@ struct IPVSCtlDifferentialTests {
 
     @Test func restoreValidatesEverythingFirst() throws {
         let sandbox = try KernelSandbox()
-        let input = "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2 -w 99999\n-A -t 80\n"
+        let input = "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2 -w 2147483648\n-A -t 80\n"
         let output = IPVSAdmin(kernel: sandbox.client).run(["-R"], stdin: { input })
         #expect(output.status == 2)
         #expect(
@@ -147,7 +148,7 @@ struct IPVSCtlDifferentialTests {
         let desired = """
             -A -t 10.0.0.1:80 -s wlc
             -a -t 10.0.0.1:80 -r 10.0.0.9:80 -m -w 2
-            -a -t 10.0.0.1:80 -r 10.0.0.10:80 -m -w 1
+            -a -t 10.0.0.1:80 -r 10.0.0.10:80 -m -w 2147483647
             -A -u 10.0.0.2:53 -s rr
             -a -u 10.0.0.2:53 -r 10.0.0.5 -g -w 1
 
@@ -163,5 +164,99 @@ struct IPVSCtlDifferentialTests {
             info: info
         )
         #expect(try sandbox.ipvsadm("-Sn") == expected)
+    }
+
+    /// Both edges of every number ipvsctl checks, as Debian's ipvsadm 1.31 and the kernel take them: the
+    /// ranges follow the installed tool (weights to INT_MAX, a Debian patch) rather than upstream's source.
+    /// Each line runs through both tools in order, each in its own namespace; the exit status, the message
+    /// and the resulting table must match line for line.
+    static let rangeEdges = """
+        -A -t 10.0.0.1:80 -s wrr
+        -a -t 10.0.0.1:80 -r 10.0.0.2:1 -m -w -1
+        -a -t 10.0.0.1:80 -r 10.0.0.2:2 -m -w 0
+        -a -t 10.0.0.1:80 -r 10.0.0.2:3 -m -w 65535
+        -a -t 10.0.0.1:80 -r 10.0.0.2:4 -m -w 65536
+        -a -t 10.0.0.1:80 -r 10.0.0.2:5 -m -w 70000
+        -a -t 10.0.0.1:80 -r 10.0.0.2:6 -m -w 2147483647
+        -a -t 10.0.0.1:80 -r 10.0.0.2:7 -m -w 2147483648
+        -a -t 10.0.0.1:80 -r 10.0.0.2:8 -m -w 99999999999
+        -e -t 10.0.0.1:80 -r 10.0.0.2:2 -m -w 2147483647
+        -a -t 10.0.0.1:80 -r 10.0.0.3:1 -m -x -1
+        -a -t 10.0.0.1:80 -r 10.0.0.3:2 -m -x 0
+        -a -t 10.0.0.1:80 -r 10.0.0.3:3 -m -x 2147483647 -y 2147483647
+        -a -t 10.0.0.1:80 -r 10.0.0.3:4 -m -x 2147483648
+        -a -t 10.0.0.1:80 -r 10.0.0.3:5 -m -y -1
+        -a -t 10.0.0.1:80 -r 10.0.0.3:6 -m -y 65536
+        -a -t 10.0.0.1:80 -r 10.0.0.3:7 -m -y 2147483648
+        -A -t 10.0.0.1:101 -p 0
+        -A -t 10.0.0.1:102 -p 1
+        -A -t 10.0.0.1:103 -p 2678400
+        -A -t 10.0.0.1:104 -p 2678401
+        -A -t 10.0.0.1:105 -p 4294967296
+        -A -t 10.0.0.1:106 -p 10 -M 0.0.0.0
+        -A -t 10.0.0.1:107 -p 10 -M 255.0.255.0
+        -A -t 10.0.0.1:108 -p 10 -M 24
+        -A -t [fd00::1]:201 -p 10 -M 0
+        -A -t [fd00::1]:202 -p 10 -M 1
+        -A -t [fd00::1]:203 -p 10 -M 128
+        -A -t [fd00::1]:204 -p 10 -M 129
+        -A -t [fd00::1]:205 -p 10 -M 255.255.255.0
+        --set 0 0 0
+        --set 2678400 1 2678400
+        --set 2678401 1 1
+        --set 4294967296 1 1
+        -A -t 10.0.0.2:0
+        -A -t 10.0.0.2:1
+        -A -t 10.0.0.2:65535
+        -A -t 10.0.0.2:65536
+        -A -u 10.0.0.2:-1
+        -A -f 0
+        -A -f 1
+        -A -f 4294967295
+        -A -f 4294967296
+        -A -f -1
+        -A -u 10.0.0.1:53
+        -a -u 10.0.0.1:53 -r 10.0.0.11 -i --tun-type gue --tun-port 0
+        -a -u 10.0.0.1:53 -r 10.0.0.12 -i --tun-type gue --tun-port 1
+        -a -u 10.0.0.1:53 -r 10.0.0.13 -i --tun-type gue --tun-port 65535
+        -a -u 10.0.0.1:53 -r 10.0.0.14 -i --tun-type gue --tun-port 65536
+        --start-daemon master --syncid -1
+        --start-daemon master --syncid 0 --mcast-interface nosuch0
+        --start-daemon master --syncid 255 --mcast-interface nosuch0
+        --start-daemon master --syncid 256
+        --start-daemon master --sync-maxlen 0
+        --start-daemon master --sync-maxlen 1 --mcast-interface nosuch0
+        --start-daemon master --sync-maxlen 65507 --mcast-interface nosuch0
+        --start-daemon master --sync-maxlen 65508
+        --start-daemon master --mcast-port 0
+        --start-daemon master --mcast-port 65535 --mcast-interface nosuch0
+        --start-daemon master --mcast-port 65536
+        --start-daemon master --mcast-ttl 0
+        --start-daemon master --mcast-ttl 255 --mcast-interface nosuch0
+        --start-daemon master --mcast-ttl 256
+        """
+
+    @Test func numericRangeEdgesMatchDebiansIpvsadm() throws {
+        let lines = Self.rangeEdges.split(separator: "\n").map(String.init)
+        let viaIpvsadm = try KernelSandbox()
+        // One shell for every ipvsadm run: process starts are slow in the VM.
+        let script = lines.map { "ipvsadm \($0) 2>&1; echo \"rc=$?\"; echo \(Self.separator)" }.joined(separator: "\n")
+        let reference = try viaIpvsadm.run("sh", "-c", script).components(separatedBy: Self.separator + "\n").dropLast()
+        try #require(reference.count == lines.count)
+
+        let viaIpvsctl = try KernelSandbox()
+        let admin = IPVSAdmin(kernel: viaIpvsctl.client, resolver: SystemResolver(), programName: "ipvsadm")
+        var refused = 0
+        for (line, expected) in zip(lines, reference) {
+            let output = admin.run(Self.arguments(line))
+            let hints = withoutHints(output.stdout + output.stderr)
+            #expect(hints + "rc=\(output.status)\n" == expected, "ipvsadm \(line)")
+            if output.status == 2 { refused += 1 }
+        }
+        // The corpus has both edges of each range: some refused by the parser, the rest accepted or refused by the kernel.
+        #expect(refused >= 20)
+        #expect(try viaIpvsadm.ipvsadm("-Sn") == (try viaIpvsctl.ipvsadm("-Sn")))
+        #expect(try viaIpvsadm.ipvsadm("-L", "--timeout") == (try viaIpvsctl.ipvsadm("-L", "--timeout")))
+        #expect(try viaIpvsctl.ipvsadm("-Sn").contains("-w 2147483647"))
     }
 }

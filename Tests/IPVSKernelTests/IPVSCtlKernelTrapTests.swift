@@ -27,11 +27,6 @@ struct IPVSCtlKernelTrapTests {
     /// A dummy interface that is up; dummies carry no IFF_MULTICAST by default, which the kernel does not need.
     static let dummy = "ip link add d0 type dummy && ip link set d0 up"
 
-    static func withoutHints(_ text: String) -> String {
-        text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("hint:") }
-            .joined(separator: "\n")
-    }
-
     enum Syntax: String, CaseIterable, CustomTestStringConvertible {
         case ipvsadm, subcommands
         var testDescription: String { rawValue }
@@ -153,7 +148,7 @@ struct IPVSCtlKernelTrapTests {
             let reference = try sandbox.script("ipvsadm \(line)")
             let mine = try sandbox.ipvsctl(line)
             #expect(mine == CommandResult(status: 255, stdout: "", stderr: stderr), "\(line)")
-            #expect(Self.withoutHints(mine.stderr) == reference.stderr, "\(line)")
+            #expect(withoutHints(mine.stderr) == reference.stderr, "\(line)")
             #expect(mine.status == reference.status, "\(line)")
         }
         // With the mixed-family server gone: a missing interface, then a master on a down one.
@@ -180,7 +175,7 @@ struct IPVSCtlKernelTrapTests {
                         + " `ip link set d1 up`\n"
                 )
         )
-        #expect(Self.withoutHints(mine.stderr) == reference.stderr)
+        #expect(withoutHints(mine.stderr) == reference.stderr)
         #expect(mine.status == reference.status)
         // And while a daemon runs, the kernel refuses a real server of the other family.
         try sandbox.ipvsadm("--start-daemon", "backup", "--mcast-interface", "d0")
@@ -221,7 +216,7 @@ struct IPVSCtlKernelTrapTests {
             for wrapper in [dropPrivileges, userNamespace] {
                 let mine = try sandbox.script("\(wrapper) $IPVSCTL \(line)")
                 #expect(mine == CommandResult(status: 2, stdout: "", stderr: Self.noCapability), "\(wrapper) \(line)")
-                #expect(Self.withoutHints(mine.stderr) == referenceText, "\(line)")
+                #expect(withoutHints(mine.stderr) == referenceText, "\(line)")
                 #expect(mine.status == reference.status, "\(line)")
             }
         }
@@ -273,7 +268,7 @@ struct IPVSCtlKernelTrapTests {
 
                     """
             )
-            #expect(Self.withoutHints(expected.stderr) == reference.stderr, "\(server)")
+            #expect(withoutHints(expected.stderr) == reference.stderr, "\(server)")
             #expect(reference.status == 255)
             #expect(try sandbox.ipvsctl("-a -t 10.1.0.1:80 -r \(server) -m") == expected)
             #expect(try sandbox.ipvsctl("server add tcp 10.1.0.1:80 \(server) --forwarding nat") == expected)

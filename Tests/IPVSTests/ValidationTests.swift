@@ -35,7 +35,7 @@ import Testing
         ),
         (
             .updateServer(RealServer(address: IPAddress("10.0.0.2")!, port: 80, weight: 3_000_000_000), in: v4),
-            "update real server 10.0.0.2:80 in 10.0.0.1:80/tcp: weight 3000000000 exceeds 2147483647"
+            "update real server 10.0.0.2:80 in 10.0.0.1:80/tcp: weight 3000000000 is not in 0...2147483647"
         ),
         (
             .startDaemon(SyncDaemon(state: .master, interface: "an-interface-name")),

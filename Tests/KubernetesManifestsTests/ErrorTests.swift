@@ -66,6 +66,25 @@ import Testing
         )
     }
 
+    /// The annotation takes the kernel's weights (as Debian's ipvsadm does): both edges of the range.
+    @Test(arguments: [("0", true), ("2147483647", true), ("-1", false), ("2147483648", false)])
+    func weightAnnotationTakesTheKernelsRange(weight: String, valid: Bool) {
+        let text = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web, annotations: {ipvsd.io/weight: "\(weight)"}}
+            spec: {ports: [{port: 80}]}
+            """
+        let expected =
+            valid
+            ? []
+            : [
+                "services.yaml:3: metadata.annotations[ipvsd.io/weight]: must be an integer 0...2147483647,"
+                    + " got \"\(weight)\""
+            ]
+        #expect(parseErrors(text, file: "services.yaml") == expected)
+    }
+
     @Test func endpointAddressMustMatchTheSliceFamilyAndDuplicatesAreErrors() {
         let text = """
             apiVersion: discovery.k8s.io/v1

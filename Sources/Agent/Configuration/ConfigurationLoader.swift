@@ -59,7 +59,7 @@ extension AgentConfiguration {
             if let value = try root.bool("kernelStatistics") { config.kernelStatistics = value }
         }
         attempt { () throws(ManifestError) in
-            if let value = try root.int("weight", in: 0...Int(Int32.max)) { config.weight = UInt32(value) }
+            if let value = try root.int("weight", in: RealServer.weights.asInts) { config.weight = UInt32(value) }
         }
         attempt { () throws(ManifestError) in
             guard let node = root["scheduler"] else { return }

@@ -22,7 +22,7 @@ public struct RealServer: Hashable, Sendable, Identifiable {
     /// Port on the real server; 0 for firewall-mark services means "the client's destination port".
     public var port: UInt16
     public var forwarding: ForwardingMethod
-    /// Relative share of new connections, 0...Int32.max; 0 is quiescent (no new connections).
+    /// Relative share of new connections, within `RealServer.weights`; 0 is quiescent (no new connections).
     public var weight: UInt32
     /// Stop scheduling new connections above this many (0 = no limit).
     public var upperThreshold: UInt32
@@ -35,6 +35,11 @@ public struct RealServer: Hashable, Sendable, Identifiable {
     public var tunnelFlags: TunnelFlags
 
     public var id: ID { ID(address: address, port: port) }
+
+    /// The weights the kernel accepts: it keeps a destination's weight as an `int` and refuses negatives with
+    /// EINVAL (net/netfilter/ipvs/ip_vs_ctl.c). Debian's ipvsadm 1.31 parses the same range; upstream's source and
+    /// man page still say 65535, but the kernel and the ipvsadm users actually run accept more.
+    public static let weights: ClosedRange<UInt32> = 0...UInt32(Int32.max)
 
     /// Creates a real server with ipvsadm's defaults: direct routing, weight 1, no thresholds.
     public init(
@@ -82,4 +87,9 @@ public struct ObservedRealServer: Hashable, Sendable {
         self.persistentConnections = persistentConnections
         self.statistics = statistics
     }
+}
+
+extension ClosedRange where Bound == UInt32 {
+    /// The same range as `Int`s, for parsers that read numbers as `Int`.
+    public var asInts: ClosedRange<Int> { Int(lowerBound)...Int(upperBound) }
 }

@@ -172,7 +172,9 @@ struct IPVSEncoder {
                 throw refuse("flags 0x\(String(vs.flags.rawValue, radix: 16)) include bits the kernel owns")
             }
         case .addServer(let rs, let id), .updateServer(let rs, let id):
-            guard rs.weight <= UInt32(Int32.max) else { throw refuse("weight \(rs.weight) exceeds \(Int32.max)") }
+            guard RealServer.weights.contains(rs.weight) else {
+                throw refuse("weight \(rs.weight) is not in \(RealServer.weights)")
+            }
             if rs.address.family != id.family, rs.forwarding != .tunnel {
                 throw refuse(
                     "real server is \(rs.address.family) but the service is \(id.family);"
