@@ -50,8 +50,14 @@ enum Plots {
         }
         let slot = plot.width / Double(max(labels.count, 1))
         let bar = slot * 0.8 / Double(max(series.count, 1))
+        // The legend sits right of the plot; the picture widens to its longest name (12 px sans-serif is at most
+        // about 7.5 px a character) so no name is cut at the edge, and grows down when there are many series.
+        let legendX = plot.x + plot.width + 20
+        let longest = series.map { $0.0.count }.max() ?? 0
+        let width = Int(legendX + 18 + 7.5 * Double(longest) + 10)
+        let heightPx = Int(max(380, plot.y + 16 * Double(series.count) + 20))
         var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="860" height="380" font-family="sans-serif" \
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(heightPx)" font-family="sans-serif" \
             font-size="12">
             <rect width="100%" height="100%" fill="white"/>
             <text x="\(plot.x)" y="20" font-size="14">\(title)</text>
@@ -78,8 +84,8 @@ enum Plots {
                 svg += "<title>\(name): \(MarkdownTables.number(value))x</title></rect>\n"
             }
             let y = plot.y + 16 * Double(number)
-            svg += "<rect x=\"\(plot.x + plot.width + 20)\" y=\"\(y)\" width=\"12\" height=\"12\" fill=\"\(colour)\"/>"
-            svg += "<text x=\"\(plot.x + plot.width + 38)\" y=\"\(y + 10)\">\(name)</text>\n"
+            svg += "<rect x=\"\(legendX)\" y=\"\(y)\" width=\"12\" height=\"12\" fill=\"\(colour)\"/>"
+            svg += "<text x=\"\(legendX + 18)\" y=\"\(y + 10)\">\(name)</text>\n"
         }
         return svg + "</svg>\n"
     }
