@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.20.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
@@ -72,14 +73,21 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Yams", package: "Yams"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
             ]
         ),
         .executableTarget(
             name: "ipvsd",
-            dependencies: ["Agent", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Agent", "IPVS", "LoadBalancer", "KubernetesManifests",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
         ),
         .executableTarget(
             name: "ipvsctl",
@@ -93,6 +101,7 @@ let package = Package(
             name: "ipvs-bench",
             dependencies: [
                 "IPVS", "LoadBalancer", "HealthCheck", "AgentAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
@@ -104,11 +113,33 @@ let package = Package(
         .testTarget(name: "IPVSAdminTests", dependencies: ["IPVSAdmin", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoadBalancerTests", dependencies: ["LoadBalancer", "IPVS", "TestSupport"]),
         .testTarget(name: "KubernetesManifestsTests", dependencies: ["KubernetesManifests", "LoadBalancer", "IPVS"]),
-        .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "LoadBalancer", "IPVS"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "AgentAPI", "LoadBalancer", "IPVS", "TestSupport"]),
+        .testTarget(
+            name: "HealthCheckTests",
+            dependencies: [
+                "HealthCheck", "LoadBalancer", "IPVS",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: [
+                "Agent", "AgentAPI", "LoadBalancer", "IPVS", "KubernetesManifests", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // Need root and a kernel with ip_vs: run through Tests/vm/run.
         .testTarget(name: "IPVSKernelTests", dependencies: ["IPVS", "IPVSAdmin", "TestSupport"]),
-        .testTarget(name: "AgentKernelTests", dependencies: ["Agent", "IPVS", "TestSupport"]),
+        // Drive the built ipvsd and ipvsctl binaries as child processes: no module of the package is imported.
+        .testTarget(name: "AgentKernelTests", dependencies: ["TestSupport"]),
     ]
 )
 
