@@ -28,6 +28,8 @@ public final class HealthMonitor: Sendable {
     private let state: Mutex<State>
     private let continuation: AsyncStream<HealthTransition>.Continuation
     private let prober: any Prober
+    /// The same prober when it can start checks without a task each (TCP on `NIOProber`).
+    private let taskless: NIOProber?
     private let clock: any HealthClock
     private let maxConcurrentChecks: Int
     private let logger: Logger
@@ -60,6 +62,7 @@ public final class HealthMonitor: Sendable {
         metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.prober = prober
+        self.taskless = prober as? NIOProber
         self.clock = clock
         self.maxConcurrentChecks = max(1, maxConcurrentChecks)
         self.logger = logger
@@ -120,7 +123,8 @@ public final class HealthMonitor: Sendable {
                         return (launch, state.schedule.nextDeadline())
                     }
                     for target in launch {
-                        group.addTask { await self.check(target) }
+                        let started = taskless?.start(target) { result in self.finish(target, result) } ?? false
+                        if !started { group.addTask { self.finish(target, await self.prober.probe(target)) } }
                     }
                     await waitForWork(until: deadline)
                 }
@@ -130,8 +134,8 @@ public final class HealthMonitor: Sendable {
         }
     }
 
-    private func check(_ target: HealthTarget) async {
-        let result = await prober.probe(target)
+    /// Records a check's result; runs on the task that probed, or on the TCP checker's thread.
+    private func finish(_ target: HealthTarget, _ result: ProbeResult) {
         let now = clock.now
         let (transition, moreQueued, overloadWarning) = state.withLock { state in
             state.inFlight -= 1

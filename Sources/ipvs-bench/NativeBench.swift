@@ -23,10 +23,16 @@ struct NativeBench: ParsableCommand {
     @Option(help: "Local TCP listeners probed by the health throughput test.") var listeners = 200
     @Option(help: "Seconds each health throughput run lasts.") var healthSeconds = 3
     @Option(help: "Where to write the JSON results.") var out = "bench/results/native.json"
+    @Flag(help: "Only the health-check throughput (a quick look while working on the prober).") var onlyHealth = false
 
     func run() throws {
         Allocations.preloadIfPossible()
         var results = BenchRun(environment: "native", repetitions: runs)
+        if onlyHealth {
+            try healthThroughput(into: &results)
+            try results.write(to: URL(fileURLWithPath: out))
+            return
+        }
         let workload = Workload(services: services, servers: servers)
         let label = "core \(services)x\(servers)"
         let desired = workload.desiredState()
@@ -226,8 +232,10 @@ struct NativeBench: ParsableCommand {
         var rates: [Double] = []
         var cpu: [Double] = []
         var failures: [Double] = []
+        var proberCPU: [Double] = []
         for run in 1...runs {
             let before = processCPUSeconds()
+            let checkerBefore = threadCPUSeconds(namePrefix: checkerThreadPrefix)
             let outcome = blockingAwait {
                 await HealthMonitor.measureThroughput(
                     targets: targets,
@@ -236,6 +244,8 @@ struct NativeBench: ParsableCommand {
                 )
             }
             let used = processCPUSeconds() - before
+            let checkerUsed = threadCPUSeconds(namePrefix: checkerThreadPrefix) - checkerBefore
+            proberCPU.append(checkerUsed > 0 ? Double(outcome.checks) / checkerUsed : 0)
             rates.append(Double(outcome.checks) / Double(healthSeconds))
             cpu.append(used > 0 ? Double(outcome.checks) / used : 0)
             failures.append(Double(outcome.failures))
@@ -243,9 +253,29 @@ struct NativeBench: ParsableCommand {
         }
         let group = "health tcp, \(listeners) local listeners"
         results.add(group, "checks/s, one prober event-loop thread", "checks/s", rates)
+        results.add(group, "checks per CPU-second of the prober thread", "checks/s", proberCPU)
         results.add(group, "checks per CPU-second of the whole process (prober + listeners)", "checks/s", cpu)
         results.add(group, "failed checks", "count", failures)
     }
+}
+
+/// The TCP checker's thread, as /proc names it (`TCPConnectChecker` names it ipvsd-tcp-checks; comm keeps 15 bytes).
+let checkerThreadPrefix = "ipvsd-tcp-check"
+
+/// CPU time of this process's threads whose name starts with `namePrefix`, from /proc/self/task/*/schedstat
+/// (nanoseconds on the CPU); a thread that has ended no longer counts, so read it while the threads run.
+func threadCPUSeconds(namePrefix: String) -> Double {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    var total = 0.0
+    for task in tasks {
+        guard let name = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
+            name.hasPrefix(namePrefix),
+            let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/schedstat", encoding: .utf8),
+            let nanoseconds = stat.split(separator: " ").first.flatMap({ Double($0) })
+        else { continue }
+        total += nanoseconds / 1e9
+    }
+    return total
 }
 
 /// User plus system CPU time of this process.

@@ -3,17 +3,42 @@ import LoadBalancer
 import NIOCore
 import NIOPosix
 
-/// Probes real sockets on SwiftNIO's event loops (no thread per check); commands run as child processes.
+/// Probes real sockets: TCP connects on the checker's own epoll thread (`TCPConnectChecker`), the other
+/// socket kinds on SwiftNIO's event loops (no thread per check); commands run as child processes.
 public struct NIOProber: Prober {
     let group: any EventLoopGroup
+    /// Nil when it could not be set up (no descriptors at start): TCP checks then go through SwiftNIO.
+    let tcpChecker: TCPConnectChecker?
 
     public init(group: any EventLoopGroup) {
         self.group = group
+        self.tcpChecker = TCPConnectChecker()
+    }
+
+    /// Starts a check that completes through `completion`, with no task of its own, when the kind allows
+    /// (TCP); returns false when the caller must `await probe(target)` instead.
+    public func start(_ target: HealthTarget, completion: @escaping @Sendable (ProbeResult) -> Void) -> Bool {
+        guard case .tcp = target.kind, let tcpChecker else { return false }
+        tcpChecker.check(
+            SocketAddressStorage(target.address, port: target.port),
+            timeout: target.timeout,
+            completion: completion
+        )
+        return true
     }
 
     public func probe(_ target: HealthTarget) async -> ProbeResult {
         switch target.kind {
-        case .tcp: await probeTCP(target)
+        case .tcp:
+            if let tcpChecker {
+                await withCheckedContinuation { continuation in
+                    tcpChecker.check(SocketAddressStorage(target.address, port: target.port), timeout: target.timeout) {
+                        continuation.resume(returning: $0)
+                    }
+                }
+            } else {
+                await probeTCP(target)
+            }
         case .http(let http): await probeHTTP(target, http, tls: false)
         case .https(let http): await probeHTTP(target, http, tls: true)
         case .udp(let payload, let expect): await probeUDP(target, payload: payload, expect: expect)
