@@ -8,16 +8,20 @@ extension HealthMonitor {
     ///
     /// Checks start the way the monitor starts them: each finished check starts the next, with no task per
     /// check where the prober allows (TCP), so the figure is the production path's.
-    /// - Parameter concurrency: checks in flight at once.
-    public static func measureThroughput(
+    /// - Parameters:
+    ///   - concurrency: checks in flight at once.
+    ///   - tcpCheckerThread: false measures TCP checks through SwiftNIO's `ClientBootstrap` instead, each in a task
+    ///     of its own, as the monitor ran them before the checker thread.
+    @_spi(Benchmarks) public static func measureThroughput(
         targets: [HealthTarget],
         duration: Duration,
         group: any EventLoopGroup,
-        concurrency: Int = 256
+        concurrency: Int = 256,
+        tcpCheckerThread: Bool = true
     ) async -> (checks: Int, failures: Int) {
         guard !targets.isEmpty else { return (0, 0) }
         let driver = ThroughputDriver(
-            prober: NIOProber(group: group),
+            prober: NIOProber(group: group, tcpCheckerThread: tcpCheckerThread),
             targets: targets,
             end: .now.advanced(by: duration),
             chains: max(1, concurrency)

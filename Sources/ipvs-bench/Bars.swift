@@ -13,14 +13,14 @@ struct Bars {
         let native = runs.first { $0.environment == "native" && $0.figures.contains { $0.group.hasPrefix("core") } }
         let memory = runs.first { $0.figures.contains { $0.group.hasPrefix("memory") } }
         if let kernel { addKernelBars(kernel) }
-        if let native, let health = native.figures.first(where: { $0.unit == "checks/s" }) {
-            bars.append(
-                Bar(
-                    bar: ">= 20,000 TCP checks/s/core",
-                    measured: "\(Int(health.median)) checks/s (median)",
-                    met: health.median >= 20_000
-                )
-            )
+        let perCore = "checks per CPU-second of the prober thread"
+        if let native, let health = native.figures.first(where: { $0.name == "\(perCore), checker thread" }) {
+            var measured = "\(Int(health.median)) checks per CPU-second of the checker thread (median)"
+            if let before = native.figures.first(where: { $0.name.hasPrefix("\(perCore), SwiftNIO") }) {
+                let ratio = IPVSBenchStats.median(IPVSBenchStats.ratios(health.samples, before.samples))
+                measured += "; \(MarkdownTables.number(ratio))x SwiftNIO's bootstrap per check in the same run"
+            }
+            bars.append(Bar(bar: ">= 50,000 TCP checks/s/core", measured: measured, met: health.median >= 50_000))
         }
         if let native {
             for name in [

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import HealthCheck
+@_spi(Benchmarks) import HealthCheck
 @_spi(Benchmarks) import IPVS
 import LoadBalancer
 import NIOCore
@@ -229,53 +229,92 @@ struct NativeBench: ParsableCommand {
             guard let port = channel.localAddress?.port, let address = IPAddress("127.0.0.1") else { return nil }
             return HealthTarget(realServer: RealServer.ID(address: address, port: UInt16(port)), spec: spec)
         }
-        var rates: [Double] = []
-        var cpu: [Double] = []
-        var failures: [Double] = []
-        var proberCPU: [Double] = []
+        // The prober event loop's thread, for the SwiftNIO variant's CPU time.
+        let proberThread = try proberGroup.next().submit { currentThreadID() }.wait()
+        // Both ways of running TCP checks in the same run: the checker thread (production) and SwiftNIO's
+        // ClientBootstrap with a task per check (before it), so the figure is a ratio, not a host's absolute.
+        let variants: [(name: String, checkerThread: Bool)] = [
+            ("checker thread", true), ("SwiftNIO bootstrap + task per check (before)", false),
+        ]
+        var samples: [String: [Double]] = [:]
         for run in 1...runs {
-            let before = processCPUSeconds()
-            let checkerBefore = threadCPUSeconds(namePrefix: checkerThreadPrefix)
-            let outcome = blockingAwait {
-                await HealthMonitor.measureThroughput(
-                    targets: targets,
-                    duration: .seconds(healthSeconds),
-                    group: proberGroup
+            for variant in variants {
+                let before = processCPUSeconds()
+                let threadsBefore = threadCPUSeconds()
+                let outcome = blockingAwait {
+                    await HealthMonitor.measureThroughput(
+                        targets: targets,
+                        duration: .seconds(healthSeconds),
+                        group: proberGroup,
+                        tcpCheckerThread: variant.checkerThread
+                    )
+                }
+                let used = processCPUSeconds() - before
+                let threadsAfter = threadCPUSeconds()
+                // The prober's CPU: the checker's thread (a new one each run), or the prober event loop's.
+                let proberUsed = threadsAfter.reduce(0.0) { total, entry in
+                    let isProber =
+                        variant.checkerThread
+                        ? entry.value.name.hasPrefix(checkerThreadPrefix) : entry.key == proberThread
+                    return isProber ? total + entry.value.seconds - (threadsBefore[entry.key]?.seconds ?? 0) : total
+                }
+                let checks = Double(outcome.checks)
+                samples["checks/s, \(variant.name)", default: []].append(checks / Double(healthSeconds))
+                samples["checks per CPU-second of the prober thread, \(variant.name)", default: []].append(
+                    proberUsed > 0 ? checks / proberUsed : 0
+                )
+                samples["checks per CPU-second of the whole process, \(variant.name)", default: []].append(
+                    used > 0 ? checks / used : 0
+                )
+                samples["failed checks, \(variant.name)", default: []].append(Double(outcome.failures))
+                print(
+                    "health run \(run)/\(runs), \(variant.name): \(outcome.checks) checks, \(outcome.failures) failed"
                 )
             }
-            let used = processCPUSeconds() - before
-            let checkerUsed = threadCPUSeconds(namePrefix: checkerThreadPrefix) - checkerBefore
-            proberCPU.append(checkerUsed > 0 ? Double(outcome.checks) / checkerUsed : 0)
-            rates.append(Double(outcome.checks) / Double(healthSeconds))
-            cpu.append(used > 0 ? Double(outcome.checks) / used : 0)
-            failures.append(Double(outcome.failures))
-            print("health run \(run)/\(runs): \(outcome.checks) checks, \(outcome.failures) failed")
         }
         let group = "health tcp, \(listeners) local listeners"
-        results.add(group, "checks/s, one prober event-loop thread", "checks/s", rates)
-        results.add(group, "checks per CPU-second of the prober thread", "checks/s", proberCPU)
-        results.add(group, "checks per CPU-second of the whole process (prober + listeners)", "checks/s", cpu)
-        results.add(group, "failed checks", "count", failures)
+        for measure in [
+            "checks/s", "checks per CPU-second of the prober thread", "checks per CPU-second of the whole process",
+        ] {
+            for variant in variants {
+                let name = "\(measure), \(variant.name)"
+                results.add(group, name, "checks/s", samples[name] ?? [])
+            }
+        }
+        for variant in variants {
+            results.add(
+                group,
+                "failed checks, \(variant.name)",
+                "count",
+                samples["failed checks, \(variant.name)"] ?? []
+            )
+        }
     }
 }
 
 /// The TCP checker's thread, as /proc names it (`TCPConnectChecker` names it ipvsd-tcp-checks; comm keeps 15 bytes).
 let checkerThreadPrefix = "ipvsd-tcp-check"
 
-/// CPU time of this process's threads whose name starts with `namePrefix`, from /proc/self/task/*/schedstat
-/// (nanoseconds on the CPU); a thread that has ended no longer counts, so read it while the threads run.
-func threadCPUSeconds(namePrefix: String) -> Double {
+/// Every thread of this process: its name and CPU time, from /proc/self/task/*/{comm,schedstat} (nanoseconds on
+/// the CPU). Read while the threads run: a thread that has ended is gone from the listing.
+func threadCPUSeconds() -> [Int: (name: String, seconds: Double)] {
     let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
-    var total = 0.0
+    var threads: [Int: (name: String, seconds: Double)] = [:]
     for task in tasks {
-        guard let name = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
-            name.hasPrefix(namePrefix),
+        guard let id = Int(task),
+            let name = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
             let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/schedstat", encoding: .utf8),
             let nanoseconds = stat.split(separator: " ").first.flatMap({ Double($0) })
         else { continue }
-        total += nanoseconds / 1e9
+        threads[id] = (name.trimmingCharacters(in: .whitespacesAndNewlines), nanoseconds / 1e9)
     }
-    return total
+    return threads
+}
+
+/// The calling thread's kernel ID, from /proc/thread-self (a link to PID/task/TID).
+func currentThreadID() -> Int {
+    let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self")) ?? ""
+    return Int(target.split(separator: "/").last ?? "") ?? -1
 }
 
 /// User plus system CPU time of this process.

@@ -11,8 +11,14 @@ public struct NIOProber: Prober {
     let tcpChecker: TCPConnectChecker?
 
     public init(group: any EventLoopGroup) {
+        self.init(group: group, tcpCheckerThread: true)
+    }
+
+    /// For the benchmark's same-run comparison: without the checker thread, TCP checks go through SwiftNIO's
+    /// `ClientBootstrap`, a channel per check.
+    @_spi(Benchmarks) public init(group: any EventLoopGroup, tcpCheckerThread: Bool) {
         self.group = group
-        self.tcpChecker = TCPConnectChecker()
+        self.tcpChecker = tcpCheckerThread ? TCPConnectChecker() : nil
     }
 
     /// Starts a check that completes through `completion`, with no task of its own, when the kind allows
