@@ -32,6 +32,14 @@ struct CommonOptions: ParsableArguments {
     var config: String?
     @Option(name: .long, help: "Override the config's manifests path (a file or a directory).")
     var manifests: String?
+    @Option(
+        name: .long,
+        help: """
+            This node's name, for internalTrafficPolicy/externalTrafficPolicy Local and node hints (default: the \
+            config's nodeName, else $NODE_NAME, else the host name).
+            """
+    )
+    var nodeName: String?
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
     @Option(name: .long, help: "Log format: logfmt or json.")
@@ -58,6 +66,16 @@ struct CommonOptions: ParsableArguments {
                 throw ExitCode(1)
             }
             configuration.manifests = manifests
+        }
+        do throws(AgentError) {
+            try configuration.resolveNodeName(
+                flag: nodeName,
+                environment: ProcessInfo.processInfo.environment,
+                hostName: ProcessInfo.processInfo.hostName
+            )
+        } catch {
+            Self.printToStandardError("ipvsd: \(error)")
+            throw ExitCode(1)
         }
         return configuration
     }
