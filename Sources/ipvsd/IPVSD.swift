@@ -71,13 +71,20 @@ struct CommonOptions: ParsableArguments {
             try configuration.resolveNodeName(
                 flag: nodeName,
                 environment: ProcessInfo.processInfo.environment,
-                hostName: ProcessInfo.processInfo.hostName
+                hostName: Self.hostName()
             )
         } catch {
             Self.printToStandardError("ipvsd: \(error)")
             throw ExitCode(1)
         }
         return configuration
+    }
+
+    /// gethostname(2): Foundation's hostName may ask DNS for a canonical name, which can stall a start.
+    private static func hostName() -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func printToStandardError(_ text: String) {

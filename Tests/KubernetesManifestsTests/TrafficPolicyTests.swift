@@ -160,4 +160,36 @@ import Testing
         )
         #expect(endpoints.endpoints.first?.subsets.first?.endpoints.first?.nodeName == "a")
     }
+
+    @Test func healthCheckNodePortCountsReadyLocalEndpointsOfLocalLoadBalancersOnly() throws {
+        let (state, _, _) = try buildState(Self.manifest(etp: "Local", type: "LoadBalancer"), options: Self.node)
+        #expect(
+            state.healthCheckNodePorts == [
+                30999: HealthCheckNodePort(namespace: "shop", name: "web", localEndpoints: 1)
+            ]
+        )
+        // On node c the only local endpoint is not ready: 0, so the port answers 503.
+        var c = Self.node
+        c.nodeName = "c"
+        let (notReady, _, _) = try buildState(Self.manifest(etp: "Local", type: "LoadBalancer"), options: c)
+        #expect(notReady.healthCheckNodePorts[30999]?.localEndpoints == 0)
+        // Cluster policy, or not a LoadBalancer: kube-proxy serves no health check.
+        #expect(
+            try buildState(Self.manifest(type: "LoadBalancer"), options: Self.node).state.healthCheckNodePorts == [:]
+        )
+        #expect(try buildState(Self.manifest(etp: "Local"), options: Self.node).state.healthCheckNodePorts == [:])
+        // Two Services on one healthCheckNodePort: an error naming both.
+        let twice =
+            Self.manifest(etp: "Local", type: "LoadBalancer") + "\n---\n"
+            + Self.manifest(etp: "Local", type: "LoadBalancer")
+            .replacingOccurrences(of: "name: web", with: "name: api")
+            .replacingOccurrences(of: "10.96.0.20", with: "10.96.0.21")
+            .replacingOccurrences(of: "192.0.2.20", with: "192.0.2.21")
+            .replacingOccurrences(of: "nodePort: 30080", with: "nodePort: 30081")
+        let errors = buildErrors(twice, options: Self.node)
+        #expect(
+            errors.count == 1 && errors[0].contains("port 30999 is also the healthCheckNodePort of shop/"),
+            "\(errors)"
+        )
+    }
 }
