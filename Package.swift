@@ -25,12 +25,13 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0", traits: []),
     ],
     targets: [
-        // The only C in the project: libnl-3, libnl-genl-3, libnl-route-3 and <linux/ip_vs.h>.
+        // The only C in the project: libnl-3, libnl-genl-3, libnl-route-3, <linux/ip_vs.h> and libnftables
+        // (the agent's masquerade table).
         // Only `IPVS` imports it.
         .systemLibrary(
             name: "CNetlink",
-            pkgConfig: "libnl-genl-3.0 libnl-route-3.0",
-            providers: [.apt(["libnl-3-dev", "libnl-genl-3-dev", "libnl-route-3-dev"])]
+            pkgConfig: "libnl-genl-3.0 libnl-route-3.0 libnftables",
+            providers: [.apt(["libnl-3-dev", "libnl-genl-3-dev", "libnl-route-3-dev", "libnftables-dev"])]
         ),
         // Kernel access: model, wire codec and netlink client for IPVS; the host network (dummy link,
         // addresses, sysctls).

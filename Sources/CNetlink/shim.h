@@ -123,4 +123,46 @@ static inline void cnl_netns_open(struct cnl_netns_open_job *job) {
     pthread_join(thread, NULL);
 }
 
+// Packet filter (Nftables.swift): the agent's own nftables table through libnftables. One call runs one
+// command buffer as one transaction (libnftables sends it as a single netlink batch), on a short-lived thread
+// inside the namespace like cnl_netns_open, with a context created and freed there: libnftables binds its
+// netlink socket to the namespace of the thread that creates the context.
+#include <stdlib.h>
+#include <string.h>
+#include <nftables/libnftables.h>
+
+struct cnl_nft_job {
+    int nsfd;             // in: namespace to enter, or -1 to stay in the caller's
+    const char *commands; // in: nft commands, NUL-terminated
+    int result;           // out: nft_run_cmd_from_buffer's return, 0 on success
+    int sys_errno;        // out: errno of a failed setns/pthread_create, ENOMEM when nft_ctx_new failed, else 0
+    char *error;          // out: libnftables' error text (malloc'd, the caller frees it), or NULL
+};
+
+static void *cnl_nft_thread(void *arg) {
+    struct cnl_nft_job *job = (struct cnl_nft_job *)arg;
+    if (job->nsfd >= 0 && setns(job->nsfd, CLONE_NEWNET)) { job->sys_errno = errno; return NULL; }
+    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (ctx == NULL) { job->sys_errno = ENOMEM; return NULL; }
+    nft_ctx_buffer_output(ctx);
+    nft_ctx_buffer_error(ctx);
+    job->result = nft_run_cmd_from_buffer(ctx, job->commands);
+    const char *text = nft_ctx_get_error_buffer(ctx);
+    if (text != NULL && text[0] != '\0') job->error = strdup(text);
+    nft_ctx_free(ctx);
+    return NULL;
+}
+
+/// Runs `job` (on a new thread when it names a namespace) and waits for it.
+static inline void cnl_nft_run(struct cnl_nft_job *job) {
+    job->result = -1;
+    job->sys_errno = 0;
+    job->error = NULL;
+    if (job->nsfd < 0) { cnl_nft_thread(job); return; }
+    pthread_t thread;
+    int err = pthread_create(&thread, NULL, cnl_nft_thread, job);
+    if (err != 0) { job->sys_errno = err; return; }
+    pthread_join(thread, NULL);
+}
+
 #endif

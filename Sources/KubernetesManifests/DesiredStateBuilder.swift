@@ -4,7 +4,8 @@ import LoadBalancer
 /// Translates loaded manifests into the desired IPVS state with Kubernetes semantics.
 public struct DesiredStateBuilder {
     /// Builds one virtual server per Service port and VIP (cluster IPs, external IPs, load-balancer
-    /// ingress), with real servers from EndpointSlices (or Endpoints).
+    /// ingress) and, for NodePort and LoadBalancer Services, per nodePort and node address, with real servers
+    /// from EndpointSlices (or Endpoints) chosen by the traffic policies and topology hints.
     /// - Parameters:
     ///   - allocations: cluster IPs chosen by earlier builds; kept while their Service exists.
     /// - Returns: the state, the allocations to persist, and notes about what was skipped.
@@ -53,10 +54,13 @@ public struct DesiredStateBuilder {
                 sink.append(error)
                 continue
             }
-            var vips: [IPAddress] = []
-            for address in (clusterIPs[key] ?? []) + service.externalIPs + service.loadBalancerIngress
-            where !vips.contains(address) {
-                vips.append(address)
+            var vips: [(address: IPAddress, kind: VirtualAddressKind)] = []
+            for address in clusterIPs[key] ?? [] where !vips.contains(where: { $0.address == address }) {
+                vips.append((address, .clusterIP))
+            }
+            for address in service.externalIPs + service.loadBalancerIngress
+            where !vips.contains(where: { $0.address == address }) {
+                vips.append((address, .external(service.externalTrafficPolicy)))
             }
             let o = service.overrides
             var template = VirtualServer(
@@ -68,11 +72,22 @@ public struct DesiredStateBuilder {
                 template.flags.insert(.persistent)
                 template.timeout = timeout
             }
+            var localReady = 0
             for port in service.ports {
                 let origin = ServiceOrigin(namespace: service.namespace, name: service.name, portName: port.name)
-                var perFamily: [AddressFamily: [RealServer.ID: DesiredRealServer]] = [:]
-                for vip in vips {
-                    let id = VirtualServer.ID.service(port.proto, vip, port: port.port)
+                var targets = vips.map {
+                    (id: VirtualServer.ID.service(port.proto, $0.address, port: port.port), $0.kind)
+                }
+                if service.type == .nodePort || service.type == .loadBalancer, let nodePort = port.nodePort {
+                    for address in options.nodePortAddresses {
+                        targets.append(
+                            (.service(port.proto, address, port: nodePort), .nodePort(service.externalTrafficPolicy))
+                        )
+                    }
+                }
+                var selections: [Selection: [RealServer.ID: DesiredRealServer]] = [:]
+                for (id, kind) in targets {
+                    guard case .service(_, let vip, _) = id else { continue }
                     if let owner = owners[id] {
                         sink.append(
                             ManifestError(
@@ -85,12 +100,18 @@ public struct DesiredStateBuilder {
                         continue
                     }
                     owners[id] = service
-                    if perFamily[vip.family] == nil {
-                        perFamily[vip.family] = resolution.realServers(
+                    let selection = Selection(
+                        family: vip.family,
+                        policy: kind.externalTrafficPolicy ?? service.internalTrafficPolicy
+                    )
+                    if selections[selection] == nil {
+                        selections[selection] = resolution.realServers(
                             service,
                             port: port,
                             family: vip.family,
                             weight: o.weight ?? options.defaultWeight,
+                            policy: selection.policy,
+                            options: options,
                             notes: &notes
                         )
                     }
@@ -99,18 +120,70 @@ public struct DesiredStateBuilder {
                     virtualServer.netmask = VirtualServer.fullNetmask(for: vip.family)
                     state.virtualServers[id] = DesiredVirtualServer(
                         virtualServer: virtualServer,
-                        realServers: perFamily[vip.family] ?? [:],
+                        realServers: selections[selection] ?? [:],
                         origin: origin,
                         // Config-default checks are TCP connects: they suit TCP ports only. UDP and SCTP
                         // ports are checked when an annotation asks.
                         healthCheck: port.proto == .tcp || o.healthKind != nil ? health : nil,
-                        allDownPolicy: o.allDownPolicy ?? options.defaultAllDownPolicy
+                        allDownPolicy: o.allDownPolicy ?? options.defaultAllDownPolicy,
+                        kind: kind
+                    )
+                }
+                if service.healthCheckNodePort != nil {
+                    var families = Set(
+                        targets.compactMap { target -> AddressFamily? in
+                            if case .service(_, let address, _) = target.id { return address.family }
+                            return nil
+                        }
+                    )
+                    if families.isEmpty { families = [.inet] }
+                    // Its notes were made when the virtual servers were built.
+                    var repeated: [String] = []
+                    for family in families {
+                        let local = resolution.realServers(
+                            service,
+                            port: port,
+                            family: family,
+                            weight: 1,
+                            policy: .local,
+                            options: options,
+                            notes: &repeated
+                        )
+                        localReady += local.values.filter(\.conditions.ready).count
+                    }
+                }
+            }
+            // kube-proxy serves healthCheckNodePort for LoadBalancer Services with externalTrafficPolicy
+            // Local (pkg/proxy/servicechangetracker.go, HealthCheckNodePort; pkg/proxy/healthcheck).
+            if let port = service.healthCheckNodePort, service.type == .loadBalancer,
+                service.externalTrafficPolicy == .local
+            {
+                if let other = state.healthCheckNodePorts[port] {
+                    sink.append(
+                        ManifestError(
+                            file: service.location.file,
+                            line: service.location.line,
+                            field: "spec.healthCheckNodePort",
+                            message: "port \(port) is also the healthCheckNodePort of \(other.namespace)/\(other.name)"
+                        )
+                    )
+                } else {
+                    state.healthCheckNodePorts[port] = HealthCheckNodePort(
+                        namespace: service.namespace,
+                        name: service.name,
+                        localEndpoints: localReady
                     )
                 }
             }
         }
         guard sink.errors.isEmpty else { throw ManifestErrors(sink.errors) }
         return (state, newAllocations, notes)
+    }
+
+    /// The endpoints one virtual server uses depend on its address family and the traffic policy in force.
+    private struct Selection: Hashable {
+        var family: AddressFamily
+        var policy: TrafficPolicy
     }
 
     /// Each Service's cluster IPs, static or allocated, and the allocations to persist.

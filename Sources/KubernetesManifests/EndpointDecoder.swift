@@ -56,10 +56,14 @@ enum EndpointDecoder {
                 let ready = try conditions?.bool("ready") ?? true
                 let serving = try conditions?.bool("serving") ?? ready
                 let terminating = try conditions?.bool("terminating") ?? false
+                let hints = try node.mapping("hints")
                 return Endpoint(
                     addresses: addresses,
                     conditions: EndpointConditions(ready: ready, serving: serving, terminating: terminating),
-                    target: try target(node, namespace: meta.namespace)
+                    target: try target(node, namespace: meta.namespace),
+                    nodeName: try node.string("nodeName") ?? "",
+                    zoneHints: try hintNames(hints, "forZones"),
+                    nodeHints: try hintNames(hints, "forNodes")
                 )
             }
             if let endpoint { endpoints.append(endpoint) }
@@ -129,7 +133,23 @@ enum EndpointDecoder {
     {
         _ = try node.asMapping()
         let ip = try node.required("ip").asServiceAddress()
-        return Endpoint(addresses: [ip], conditions: conditions, target: try target(node, namespace: namespace))
+        return Endpoint(
+            addresses: [ip],
+            conditions: conditions,
+            target: try target(node, namespace: namespace),
+            nodeName: try node.string("nodeName") ?? ""
+        )
+    }
+
+    /// The `name` of each entry of `hints.<key>` (`forZones`, `forNodes`); empty when absent.
+    private static func hintNames(_ hints: LocatedYAML?, _ key: String) throws(ManifestError) -> Set<String> {
+        guard let hints else { return [] }
+        return Set(
+            try hints.each(key) { entry throws(ManifestError) in
+                _ = try entry.asMapping()
+                return try entry.required("name").asString()
+            }
+        )
     }
 
     /// `namespace/name` of the targetRef, else the hostname, else empty.

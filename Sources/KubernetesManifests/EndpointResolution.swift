@@ -14,12 +14,15 @@ struct EndpointResolution {
         for object in set.endpoints { endpoints["\(object.namespace)/\(object.name)"] = object }
     }
 
-    /// The real servers for `port` of `service` with addresses of `family`; skipped groups become notes.
+    /// The real servers for `port` of `service` with addresses of `family` that serve under `policy` on this
+    /// node (``Topology``); skipped groups become notes.
     func realServers(
         _ service: Service,
         port: Service.Port,
         family: AddressFamily,
         weight: UInt32,
+        policy: TrafficPolicy,
+        options: TranslationOptions,
         notes: inout [String]
     ) -> [RealServer.ID: DesiredRealServer] {
         let key = "\(service.namespace)/\(service.name)"
@@ -34,7 +37,7 @@ struct EndpointResolution {
                 groups.append(("Endpoints \(key)", subset.ports, members))
             }
         }
-        var result: [RealServer.ID: DesiredRealServer] = [:]
+        var candidates: [RealServer.ID: (endpoint: Endpoint, real: DesiredRealServer)] = [:]
         for group in groups where !group.endpoints.isEmpty {
             guard let target = targetPort(port, in: group.ports) else {
                 let origin = ServiceOrigin(namespace: service.namespace, name: service.name, portName: port.name)
@@ -53,10 +56,23 @@ struct EndpointResolution {
                     target: endpoint.target
                 )
                 // The same address in two slices: the ready entry wins.
-                if let existing = result[real.id], existing.conditions.ready || !real.conditions.ready { continue }
-                result[real.id] = real
+                if let existing = candidates[real.id], existing.real.conditions.ready || !real.conditions.ready {
+                    continue
+                }
+                candidates[real.id] = (endpoint, real)
             }
         }
+        // Sorted, so the selection never depends on dictionary order.
+        let ordered = candidates.sorted { $0.key < $1.key }.map(\.value)
+        let selected = Topology.select(
+            ordered,
+            endpoint: \.endpoint,
+            policy: policy,
+            nodeName: options.nodeName,
+            zone: options.zone
+        )
+        var result: [RealServer.ID: DesiredRealServer] = [:]
+        for entry in selected { result[entry.real.id] = entry.real }
         return result
     }
 

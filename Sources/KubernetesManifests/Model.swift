@@ -38,12 +38,21 @@ public struct Service: Sendable, Hashable {
         public var proto: IPProtocol
         public var port: UInt16
         public var targetPort: TargetPort?
+        /// `nodePort` of a NodePort or LoadBalancer Service; nil when absent.
+        public var nodePort: UInt16?
 
-        public init(name: String = "", proto: IPProtocol = .tcp, port: UInt16, targetPort: TargetPort? = nil) {
+        public init(
+            name: String = "",
+            proto: IPProtocol = .tcp,
+            port: UInt16,
+            targetPort: TargetPort? = nil,
+            nodePort: UInt16? = nil
+        ) {
             self.name = name
             self.proto = proto
             self.port = port
             self.targetPort = targetPort
+            self.nodePort = nodePort
         }
     }
 
@@ -67,6 +76,17 @@ public struct Service: Sendable, Hashable {
     /// `sessionAffinity: ClientIP` with its timeout in seconds; nil for `None`.
     public var clientIPAffinityTimeout: UInt32?
     public var overrides: ServiceOverrides
+    /// `spec.internalTrafficPolicy` (default Cluster): which endpoints serve cluster-IP traffic.
+    public var internalTrafficPolicy: TrafficPolicy = .cluster
+    /// `spec.externalTrafficPolicy` (default Cluster): which endpoints serve external IPs, load-balancer IPs
+    /// and node ports, and whether their clients' source is kept (Local).
+    public var externalTrafficPolicy: TrafficPolicy = .cluster
+    /// `spec.healthCheckNodePort`: where the node answers how many local endpoints an externalTrafficPolicy
+    /// Local Service has.
+    public var healthCheckNodePort: UInt16?
+    /// `spec.trafficDistribution` as given (PreferClose, PreferSameZone, PreferSameNode). Informational:
+    /// kube-proxy, and so ipvsd, acts on the EndpointSlice hints the controller derives from it.
+    public var trafficDistribution: String?
 
     public init(
         namespace: String,
@@ -114,11 +134,27 @@ public struct Endpoint: Sendable, Hashable {
     public var conditions: EndpointConditions
     /// A targetRef's `namespace/name`, else the hostname, else empty.
     public var target: String
+    /// The node it runs on (`nodeName`); empty when not given.
+    public var nodeName: String
+    /// `hints.forZones[].name`: the zones whose nodes should use it (topology-aware routing).
+    public var zoneHints: Set<String>
+    /// `hints.forNodes[].name`: the nodes that should use it (PreferSameNode).
+    public var nodeHints: Set<String>
 
-    public init(addresses: [IPAddress], conditions: EndpointConditions = .ready, target: String = "") {
+    public init(
+        addresses: [IPAddress],
+        conditions: EndpointConditions = .ready,
+        target: String = "",
+        nodeName: String = "",
+        zoneHints: Set<String> = [],
+        nodeHints: Set<String> = []
+    ) {
         self.addresses = addresses
         self.conditions = conditions
         self.target = target
+        self.nodeName = nodeName
+        self.zoneHints = zoneHints
+        self.nodeHints = nodeHints
     }
 }
 

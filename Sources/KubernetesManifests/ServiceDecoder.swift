@@ -1,4 +1,5 @@
 import IPVS
+import LoadBalancer
 
 /// Decodes a v1 Service document, validating what the load balancer relies on.
 enum ServiceDecoder {
@@ -40,7 +41,33 @@ enum ServiceDecoder {
             } ?? []
         service.loadBalancerIngress = ingress(doc, sink: &sink)
         service.clientIPAffinityTimeout = affinity(spec, sink: &sink)
+        service.internalTrafficPolicy = trafficPolicy(spec, "internalTrafficPolicy", sink: &sink)
+        service.externalTrafficPolicy = trafficPolicy(spec, "externalTrafficPolicy", sink: &sink)
+        service.healthCheckNodePort =
+            sink.attempt { () throws(ManifestError) in
+                try spec.int("healthCheckNodePort", in: 1...65535).map(UInt16.init)
+            } ?? nil
+        service.trafficDistribution =
+            sink.attempt { () throws(ManifestError) -> String? in
+                guard let node = spec["trafficDistribution"] else { return nil }
+                let value = try node.asString()
+                guard ["PreferClose", "PreferSameZone", "PreferSameNode"].contains(value) else {
+                    throw node.error("must be PreferClose, PreferSameZone or PreferSameNode, got \(node.rendered)")
+                }
+                return value
+            } ?? nil
         return sink.errors.count == errorsBefore ? service : nil
+    }
+
+    /// `Cluster` or `Local`; Cluster when absent.
+    private static func trafficPolicy(_ spec: LocatedYAML, _ key: String, sink: inout ErrorSink) -> TrafficPolicy {
+        sink.attempt { () throws(ManifestError) -> TrafficPolicy in
+            guard let node = spec[key] else { return .cluster }
+            guard let policy = TrafficPolicy(rawValue: try node.asString()) else {
+                throw node.error("must be Cluster or Local, got \(node.rendered)")
+            }
+            return policy
+        } ?? .cluster
     }
 
     private static func clusterIP(_ spec: LocatedYAML, sink: inout ErrorSink) -> Service.ClusterIP {
@@ -105,7 +132,8 @@ enum ServiceDecoder {
                     name: name,
                     proto: proto,
                     port: UInt16(number),
-                    targetPort: try targetPort(node["targetPort"])
+                    targetPort: try targetPort(node["targetPort"]),
+                    nodePort: try node.int("nodePort", in: 1...65535).map(UInt16.init)
                 )
             }
             if let port { ports.append(port) }

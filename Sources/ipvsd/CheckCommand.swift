@@ -38,7 +38,7 @@ struct CheckCommand: ParsableCommand {
 struct CleanupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cleanup",
-        abstract: "Delete every virtual server ipvsd owns and unbind its addresses.",
+        abstract: "Delete every virtual server ipvsd owns, unbind its addresses and remove its nftables table.",
         discussion: "Entries other tools created stay. Run it after stopping the agent."
     )
     @OptionGroup var options: CommonOptions
@@ -53,7 +53,13 @@ struct CleanupCommand: AsyncParsableCommand {
             let binder =
                 configuration.bindAddresses
                 ? DummyInterfaceBinder(network: network, interface: configuration.interface) : nil
-            let agent = try Agent(configuration: configuration, kernel: client, binder: binder, logger: logger)
+            let agent = try Agent(
+                configuration: configuration,
+                kernel: client,
+                binder: binder,
+                packetFilter: AgentRunner.packetFilter(configuration),
+                logger: logger
+            )
             let count = try await agent.cleanup()
             print("removed \(count) virtual servers")
         } catch {

@@ -32,6 +32,14 @@ struct CommonOptions: ParsableArguments {
     var config: String?
     @Option(name: .long, help: "Override the config's manifests path (a file or a directory).")
     var manifests: String?
+    @Option(
+        name: .long,
+        help: """
+            This node's name, for internalTrafficPolicy/externalTrafficPolicy Local and node hints (default: the \
+            config's nodeName, else $NODE_NAME, else the host name).
+            """
+    )
+    var nodeName: String?
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
     @Option(name: .long, help: "Log format: logfmt or json.")
@@ -59,7 +67,24 @@ struct CommonOptions: ParsableArguments {
             }
             configuration.manifests = manifests
         }
+        do throws(AgentError) {
+            try configuration.resolveNodeName(
+                flag: nodeName,
+                environment: ProcessInfo.processInfo.environment,
+                hostName: Self.hostName()
+            )
+        } catch {
+            Self.printToStandardError("ipvsd: \(error)")
+            throw ExitCode(1)
+        }
         return configuration
+    }
+
+    /// gethostname(2): Foundation's hostName may ask DNS for a canonical name, which can stall a start.
+    private static func hostName() -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func printToStandardError(_ text: String) {

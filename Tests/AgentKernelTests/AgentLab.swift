@@ -68,8 +68,10 @@ final class AgentLab {
     var configPath: String { directory + "/config.yaml" }
     var socket: String { directory + "/run/admin.sock" }
 
-    /// - Parameter drainCheckInterval: when given, how often draining servers are read (default 1 s).
-    func writeConfig(healthInterval: String, drainCheckInterval: String? = nil) throws {
+    /// - Parameters:
+    ///   - drainCheckInterval: when given, how often draining servers are read (default 1 s).
+    ///   - extra: more top-level config lines, such as `masquerade: none`.
+    func writeConfig(healthInterval: String, drainCheckInterval: String? = nil, extra: String = "") throws {
         try """
         manifests: \(directory)/manifests
         stateFile: \(directory)/state.json
@@ -80,6 +82,7 @@ final class AgentLab {
         gracePeriod: 3s
         watchInterval: 200ms
         \(drainCheckInterval.map { "drainCheckInterval: \($0)" } ?? "")
+        \(extra)
         health:
           interval: \(healthInterval)
           timeout: \(healthInterval)
@@ -88,7 +91,8 @@ final class AgentLab {
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    /// Starts busybox httpd on port 8080 in a backend namespace, answering with the backend's name. Its pid
+    /// Starts busybox httpd on port 8080 in a backend namespace, answering with the backend's name
+    /// (`/cgi-bin/whoami` answers with the client's address as the backend sees it). Its pid
     /// (kept through the execs) goes to a pid file, so `stopBackend` kills exactly that server.
     func startBackend(_ index: Int) throws {
         let backend = backends[index]
@@ -99,7 +103,11 @@ final class AgentLab {
             cat > \(root)/cgi-bin/flap <<'EOF'
             \(Self.flapScript(root: root))
             EOF
-            chmod +x \(root)/cgi-bin/flap
+            cat > \(root)/cgi-bin/whoami <<'EOF'
+            #!/bin/sh
+            printf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' "$REMOTE_ADDR"
+            EOF
+            chmod +x \(root)/cgi-bin/flap \(root)/cgi-bin/whoami
             \(Self.detached("ip netns exec \(backend.name) busybox httpd -f -p 8080 -h \(root)", pidFile: pidFile(index)))
             """
         )

@@ -10,7 +10,9 @@ import Testing
     /// exhausted the descriptors are clamped to what is left after the core and the listeners.
     @Test func theDefaultChecksAreClampedUnderTheSystemdDefaultLimit() throws {
         let budget = try ResourceBudget(descriptorLimit: 1024, configuration: AgentConfiguration())
-        let listeners = HTTPListenerLimits.metrics.descriptors + HTTPListenerLimits.admin.descriptors
+        let listeners =
+            HTTPListenerLimits.metrics.descriptors + HTTPListenerLimits.admin.descriptors
+            + ResourceBudget.healthCheckNodePortShare
         #expect(budget.isHealthClamped)
         #expect(budget.healthConcurrency == (1024 - ResourceBudget.coreReserve - listeners) / 2)
         let used =
@@ -33,7 +35,10 @@ import Testing
         configuration.adminSocket = ""
         let budget = try ResourceBudget(descriptorLimit: 1024, configuration: configuration)
         #expect(budget.metrics == nil && budget.admin == nil)
-        #expect(budget.healthConcurrency == (1024 - ResourceBudget.coreReserve) / 2)
+        #expect(
+            budget.healthConcurrency == (1024 - ResourceBudget.coreReserve - ResourceBudget.healthCheckNodePortShare)
+                / 2
+        )
     }
 
     @Test func aLimitTooLowIsAnError() {
@@ -61,8 +66,8 @@ import Testing
     }
 
     /// `ulimit -n 5` made `ipvsd check` die of SIGILL (libdispatch, before any command ran); now it says
-    /// why and exits 1. At 200 the core fits but the listeners and checks do not.
-    @Test(arguments: [(5, "needs at least 128 to start"), (200, "needs at least 242 (128 core")])
+    /// why and exits 1. At 300 the core fits but the listeners and checks do not.
+    @Test(arguments: [(5, "needs at least 128 to start"), (300, "needs at least 354 (128 core")])
     func checkUnderATinyLimitExitsWithAClearError(limit: Int, reason: String) throws {
         let manifests = FileManager.default.temporaryDirectory.appendingPathComponent("budget-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: manifests, withIntermediateDirectories: true)

@@ -44,6 +44,17 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// Health probes still run from the agent's own namespace, so backends must be reachable from there;
     /// to put everything in one namespace, start ipvsd inside it (`ip netns exec lb ipvsd run`).
     public var networkNamespace: String = ""
+    /// This node's name as Kubernetes knows it: endpoints whose `nodeName` equals it are local
+    /// (internalTrafficPolicy and externalTrafficPolicy Local, node hints). Empty: `--node-name`, else the
+    /// NODE_NAME environment variable, else the host name (kube-proxy's default).
+    public var nodeName: String = ""
+    /// This node's topology zone, for EndpointSlice zone hints; empty: zone hints are not used.
+    public var zone: String = ""
+    /// Which traffic the agent masquerades with its nftables table (docs/ipvsd.md, "Masquerade").
+    public var masquerade: MasqueradeMode = .hairpin
+    /// The node addresses NodePort Services listen on: host addresses inside these CIDRs. Empty: the
+    /// node's primary addresses (the first global address of each family on the default route's interface).
+    public var nodePortAddresses: [String] = []
 
     public init() {}
 }

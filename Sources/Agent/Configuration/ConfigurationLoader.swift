@@ -36,6 +36,7 @@ extension AgentConfiguration {
             "manifests", "stateFile", "interface", "bindAddresses", "scheduler", "weight", "serviceCIDRs",
             "resyncPeriod", "debounce", "watchInterval", "gracePeriod", "drainCheckInterval", "maxRetryBackoff",
             "metricsAddress", "kernelStatistics", "adminSocket", "networkNamespace", "sysctls", "health",
+            "nodeName", "zone", "masquerade", "nodePortAddresses",
         ])
         let paths: [(String, WritableKeyPath<AgentConfiguration, String>, (String) -> String?)] = [
             ("manifests", \.manifests, { $0.isEmpty ? "must be a file or directory path, got \"\"" : nil }),
@@ -43,6 +44,8 @@ extension AgentConfiguration {
             ("adminSocket", \.adminSocket, ConfigurationRules.socketPathProblem),
             ("interface", \.interface, ConfigurationRules.interfaceProblem),
             ("networkNamespace", \.networkNamespace, { _ in nil }),
+            ("nodeName", \.nodeName, { $0.isEmpty ? nil : ConfigurationRules.nodeNameProblem($0) }),
+            ("zone", \.zone, ConfigurationRules.zoneProblem),
         ]
         for (key, keyPath, problem) in paths {
             attempt { () throws(ManifestError) in
@@ -92,8 +95,37 @@ extension AgentConfiguration {
             }
             config.metricsAddress = value
         }
+        attempt { () throws(ManifestError) in
+            guard let node = root["masquerade"] else { return }
+            guard let mode = MasqueradeMode(rawValue: try node.asString()) else {
+                throw node.error("must be hairpin, all or none, got \(node.rendered)")
+            }
+            config.masquerade = mode
+        }
+        attempt { () throws(ManifestError) in
+            guard let node = root["nodePortAddresses"] else { return }
+            config.nodePortAddresses = try node.asList().map { item throws(ManifestError) in
+                let text = try item.asString()
+                guard IPNetwork(text) != nil else {
+                    throw item.error("must be a CIDR such as 192.168.0.0/16 or ::/0, got \"\(text)\"")
+                }
+                return text
+            }
+        }
         if let node = root["sysctls"] { errors += parseSysctls(node, into: &config) }
         if let node = root["health"] { errors += parseHealth(node, into: &config) }
+        if errors.isEmpty, config.masquerade != .none, config.manageSysctls, !config.sysctls.conntrack {
+            // Without IPVS connection tracking the nat postrouting hook never sees IPVS's packets.
+            errors.append(
+                ManifestError(
+                    file: file,
+                    line: root["sysctls"]?["conntrack"]?.line,
+                    field: "sysctls.conntrack",
+                    message: "must be true when masquerade is \(config.masquerade.rawValue): IPVS connection "
+                        + "tracking is what lets netfilter masquerade its packets (or set masquerade: none)"
+                )
+            )
+        }
         guard errors.isEmpty else { throw ManifestErrors(errors) }
         return config
     }

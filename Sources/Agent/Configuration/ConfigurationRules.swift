@@ -22,6 +22,30 @@ enum ConfigurationRules {
         return nil
     }
 
+    /// A node name as Kubernetes accepts it (a DNS subdomain: at most 253 characters of lowercase letters,
+    /// digits, `-` and `.`, starting and ending with a letter or digit).
+    static func nodeNameProblem(_ name: String) -> String? {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-.")
+        guard (1...253).contains(name.count), name.allSatisfy({ allowed.contains($0) }),
+            name.first.map({ $0.isLetter || $0.isNumber }) == true,
+            name.last.map({ $0.isLetter || $0.isNumber }) == true
+        else {
+            return "must be a node name (lowercase letters, digits, - and ., at most 253), got \"\(name)\""
+        }
+        return nil
+    }
+
+    /// A zone as a label value: empty, or at most 63 letters, digits, `-`, `_` and `.`, starting and ending
+    /// with a letter or digit.
+    static func zoneProblem(_ zone: String) -> String? {
+        if zone.isEmpty { return nil }
+        let ok =
+            zone.count <= 63 && zone.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+            && zone.first.map { $0.isLetter || $0.isNumber } == true
+            && zone.last.map { $0.isLetter || $0.isNumber } == true
+        return ok ? nil : "must be a label value (letters, digits, -, _ and ., at most 63), got \"\(zone)\""
+    }
+
     /// The admin socket: an absolute path that fits `sun_path`, in a directory other than `/`, `/proc`,
     /// `/sys` and `/dev` (the agent sets the directory's mode).
     static func socketPathProblem(_ path: String) -> String? {

@@ -14,7 +14,9 @@ extension TranslationOptions {
             defaultHealthCheck: configuration.health.enabled ? configuration.health.spec : nil,
             defaultAllDownPolicy: configuration.health.allDownPolicy,
             serviceCIDRs: networks,
-            defaultWeight: configuration.weight
+            defaultWeight: configuration.weight,
+            nodeName: configuration.nodeName,
+            zone: configuration.zone
         )
     }
 }

@@ -154,6 +154,8 @@ extension Agent {
             }
         }
         stepHook?(.addressesBound)
+        // Before new real servers serve: an endpoint picked for its own connection must already be masqueraded.
+        if let problem = syncMasquerade(force: kind == .full) { problems.append(problem) }
         var failures = 0
         // New services go in first, on their own: when one is refused (EEXIST: another tool created it since
         // the last read), its real servers must not follow in the same batch into that foreign service.
@@ -225,6 +227,7 @@ extension Agent {
                 messages.insert("\(failures) of \(operations.count) operations failed\(skippedNote)", at: 0)
             }
             failed("sync incomplete", error: messages.joined(separator: "; "), now: now)
+            publishHealthCheckNodePorts()
             return false
         }
         lastError = nil
@@ -235,6 +238,7 @@ extension Agent {
             ready = true
             logger.info("ready: desired state programmed")
         }
+        publishHealthCheckNodePorts()
         if !operations.isEmpty {
             logger.info(
                 "synced",
@@ -333,6 +337,9 @@ extension Agent {
             } catch {
                 throw AgentError("cleanup: \(error)")
             }
+        }
+        if let packetFilter {
+            do throws(IPVSError) { try packetFilter.remove() } catch { throw AgentError("cleanup: \(error)") }
         }
         savePersisted()
         return operations.count

@@ -11,6 +11,8 @@ public actor Agent {
     public let configuration: AgentConfiguration
     let kernel: any IPVSKernel
     let binder: (any AddressBinder)?
+    /// The agent's nftables table (masquerade); nil when the caller manages none (tests on a fake kernel).
+    let packetFilter: (any PacketFilter)?
     let stateFile: AgentStateFile
     let logger: Logger
     let metrics: AgentMetrics
@@ -57,6 +59,12 @@ public actor Agent {
     /// Services being added now: recorded in the state file before the kernel sees them.
     var pendingAdds: Set<VirtualServer.ID> = []
     var stateFileWritten = false
+    /// The masquerade rules last written to the packet filter (nil: its table removed), valid while
+    /// `masqueradeInSync`; a failed write clears it so the next sync writes again.
+    var appliedMasquerade: MasqueradeRules?
+    var masqueradeInSync = false
+    /// The healthCheckNodePort listeners; nil when none run (tests, `ipvsd cleanup`).
+    var healthCheckNodePorts: HealthCheckNodePorts?
     /// Test seam: called at each step boundary of a sync, where a crash leaves the state file and the
     /// kernel as they are at that step (the crash-consistency tests kill the agent there).
     var stepHook: (@Sendable (SyncStep) -> Void)?
@@ -66,16 +74,21 @@ public actor Agent {
         configuration: AgentConfiguration,
         kernel: any IPVSKernel,
         binder: (any AddressBinder)?,
+        packetFilter: (any PacketFilter)? = nil,
+        nodePortAddresses: [IPAddress] = [],
         logger: Logger,
         metrics: AgentMetrics = AgentMetrics()
     ) throws(AgentError) {
         self.configuration = configuration
         self.kernel = kernel
         self.binder = binder
+        self.packetFilter = packetFilter
         self.logger = logger
         self.metrics = metrics
         self.stateFile = AgentStateFile(path: configuration.stateFile)
-        self.translation = try TranslationOptions(configuration)
+        var translation = try TranslationOptions(configuration)
+        translation.nodePortAddresses = nodePortAddresses
+        self.translation = translation
         let loaded = try stateFile.load()
         let persisted = loaded.state
         switch loaded {
@@ -114,6 +127,24 @@ public actor Agent {
 
     /// Sets the test seam called at each step boundary of a sync (see ``SyncStep``).
     public func setStepHook(_ hook: (@Sendable (SyncStep) -> Void)?) { stepHook = hook }
+
+    /// Sets the listeners that answer healthCheckNodePorts, and tells them the current answers.
+    func setHealthCheckNodePorts(_ listeners: HealthCheckNodePorts) {
+        healthCheckNodePorts = listeners
+        publishHealthCheckNodePorts()
+    }
+
+    /// Hands the healthCheckNodePorts' answers to their listeners; a port beyond their budget is logged.
+    func publishHealthCheckNodePorts() {
+        guard let healthCheckNodePorts else { return }
+        let refused = healthCheckNodePorts.update(core.desired.healthCheckNodePorts, healthy: ready)
+        if !refused.isEmpty {
+            logger.warning(
+                "healthCheckNodePorts beyond the listener budget are not served",
+                metadata: ["ports": "\(refused)", "maximum": "\(HealthCheckNodePorts.maximumListeners)"]
+            )
+        }
+    }
 
     /// Sets the function that receives the health targets (the health monitor's `setTargets`).
     public func setHealthTargetHandler(_ handler: @escaping @Sendable (Set<HealthTarget>) -> Void) {

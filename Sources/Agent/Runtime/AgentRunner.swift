@@ -27,6 +27,11 @@ public enum AgentRunner {
         }
     }
 
+    /// The agent's nftables table, in the configured network namespace.
+    public static func packetFilter(_ configuration: AgentConfiguration) -> Nftables {
+        Nftables(namespace: configuration.networkNamespace.isEmpty ? .current : .path(configuration.networkNamespace))
+    }
+
     /// Prepares the host (dummy interface, sysctls) and runs until shutdown.
     /// - Parameter budget: the descriptor budget; established here (raising RLIMIT_NOFILE) when nil.
     /// - Throws: ``AgentError`` when the descriptor limit, the kernel, the host network or a listener's
@@ -57,15 +62,22 @@ public enum AgentRunner {
         } catch {
             throw AgentError("preparing the host network: \(error)")
         }
+        let nodeAddresses = try NodePortAddresses.resolve(configuration, network: network)
+        logger.info("node port addresses", metadata: ["addresses": "\(nodeAddresses.map(\.description))"])
         let agent = try Agent(
             configuration: configuration,
             kernel: client,
             binder: binder,
+            packetFilter: packetFilter(configuration),
+            nodePortAddresses: nodeAddresses,
             logger: logger,
             metrics: metrics
         )
+        let healthCheckNodePorts = HealthCheckNodePorts(logger: logger)
+        await agent.setHealthCheckNodePorts(healthCheckNodePorts)
         var services: [any Service] = [
             SyncLoop(agent: agent),
+            HealthCheckNodePortService(listeners: healthCheckNodePorts),
             ManifestWatcher(agent: agent, path: configuration.manifests, interval: configuration.watchInterval),
             ReloadOnHangup(agent: agent, logger: logger),
         ]

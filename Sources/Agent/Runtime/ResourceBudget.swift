@@ -23,6 +23,10 @@ import Musl
 public struct ResourceBudget: Sendable, Equatable {
     /// Descriptors kept for everything that is not a listener connection or a health check.
     public static let coreReserve = 128
+    /// Descriptors of the healthCheckNodePort listeners at their most (``HealthCheckNodePorts``).
+    public static var healthCheckNodePortShare: Int {
+        HealthCheckNodePorts.maximumListeners * HTTPListenerLimits.healthCheckNodePort.descriptors
+    }
     /// A probe holds one socket; a command probe holds the child's exec-status pipe while it starts.
     public static let descriptorsPerCheck = 2
     /// The fewest concurrent health checks the agent runs with; a lower limit is refused at start.
@@ -51,7 +55,8 @@ public struct ResourceBudget: Sendable, Equatable {
         metrics = configuration.metricsAddress.isEmpty ? nil : .metrics
         admin = configuration.adminSocket.isEmpty ? nil : .admin
         requestedHealthConcurrency = configuration.health.maxConcurrentChecks
-        let fixed = Self.coreReserve + (metrics?.descriptors ?? 0) + (admin?.descriptors ?? 0)
+        let fixed =
+            Self.coreReserve + (metrics?.descriptors ?? 0) + (admin?.descriptors ?? 0) + Self.healthCheckNodePortShare
         let affordable = (descriptorLimit - fixed) / Self.descriptorsPerCheck
         let needed = fixed + Self.minimumHealthConcurrency * Self.descriptorsPerCheck
         guard affordable >= Self.minimumHealthConcurrency else {
@@ -59,6 +64,7 @@ public struct ResourceBudget: Sendable, Equatable {
                 "the open-file limit (RLIMIT_NOFILE) is \(descriptorLimit) and its hard limit allows no more; "
                     + "ipvsd needs at least \(needed) (\(Self.coreReserve) core, "
                     + "\(metrics?.descriptors ?? 0) metrics listener, \(admin?.descriptors ?? 0) admin listener, "
+                    + "\(Self.healthCheckNodePortShare) healthCheckNodePort listeners, "
                     + "\(Self.minimumHealthConcurrency * Self.descriptorsPerCheck) health checks): "
                     + "raise it (LimitNOFILE= in the systemd unit, ulimit -n)"
             )
@@ -125,6 +131,14 @@ public struct HTTPListenerLimits: Sendable, Equatable {
 
     /// Descriptors the listener may hold: its connections and the listening socket.
     public var descriptors: Int { maxConnections + acceptSlack + 1 }
+
+    /// One healthCheckNodePort: a load balancer's probes from a few sources, one request per connection.
+    public static let healthCheckNodePort: HTTPListenerLimits = {
+        var limits = HTTPListenerLimits(maxConnections: 4)
+        limits.acceptSlack = 2
+        limits.maxBodyBytes = 0
+        return limits
+    }()
 
     /// /metrics, /healthz, /readyz: a few scrapers and probes; Prometheus keeps its connection alive.
     public static let metrics = HTTPListenerLimits(maxConnections: 64)

@@ -99,6 +99,19 @@ public final class HostNetwork: Sendable {
         }
     }
 
+    /// The host's global-scope addresses on every interface but `excluded` (the agent's own), for node ports.
+    /// Loopback and link-local addresses are left out: they are never a node address.
+    public func globalAddresses(excluding excluded: String) throws(IPVSError) -> Set<IPAddress> {
+        try Self.validateInterfaceName(excluded)
+        return try withSocket { (socket: RouteSocket) throws(IPVSError) -> Set<IPAddress> in
+            let skip = try socket.link(named: excluded).map(\.index)
+            let assigned = try socket.addresses(ifindex: nil, interface: "every interface")
+            return Set(
+                assigned.filter { $0.scope == 0 && !$0.isIPv6LinkLocal && $0.ifindex != skip }.map(\.address)
+            )
+        }
+    }
+
     /// Adds a host address (/32 or /128; IPv6 with IFA_F_NODAD so it is usable at once). Idempotent.
     /// - Throws: ``IPVSError/Code/notFound`` when the interface does not exist.
     public func add(_ address: IPAddress, to interface: String) throws(IPVSError) {

@@ -108,8 +108,9 @@ final class RouteSocket {
         try RouteError.check(result, "delete interface \(name)")
     }
 
-    /// Every address on the interface with index `ifindex`, with its prefix length and scope.
-    func addresses(ifindex: Int32, interface: String) throws(IPVSError) -> [AssignedAddress] {
+    /// Every address on the interface with index `ifindex` (every interface when nil), with its prefix
+    /// length and scope.
+    func addresses(ifindex: Int32?, interface: String) throws(IPVSError) -> [AssignedAddress] {
         var cache: OpaquePointer?
         var result: Int32 = 0
         // A dump the kernel flags as interrupted (addresses changed meanwhile) is simply read again.
@@ -123,7 +124,8 @@ final class RouteSocket {
         var object = nl_cache_get_first(cache)
         while let address = object {
             object = nl_cache_get_next(address)
-            guard rtnl_addr_get_ifindex(address) == ifindex, let local = rtnl_addr_get_local(address) else {
+            guard ifindex == nil || rtnl_addr_get_ifindex(address) == ifindex, let local = rtnl_addr_get_local(address)
+            else {
                 continue
             }
             let length = Int(nl_addr_get_len(local))
@@ -134,7 +136,8 @@ final class RouteSocket {
                 AssignedAddress(
                     address: ip,
                     prefixLength: rtnl_addr_get_prefixlen(address),
-                    scope: rtnl_addr_get_scope(address)
+                    scope: rtnl_addr_get_scope(address),
+                    ifindex: rtnl_addr_get_ifindex(address)
                 )
             )
         }
@@ -210,6 +213,7 @@ struct AssignedAddress: Hashable {
     var address: IPAddress
     var prefixLength: Int32
     var scope: Int32
+    var ifindex: Int32 = 0
 
     /// IPv6 link-local addresses (fe80::/10, scope link) are the kernel's own, not the agent's.
     var isIPv6LinkLocal: Bool {

@@ -5,18 +5,42 @@ import IPVS
 /// Built from the inputs (manifests) and handed to the tables; a pure value.
 public struct DesiredState: Sendable, Hashable {
     public var virtualServers: [VirtualServer.ID: DesiredVirtualServer]
+    /// What each healthCheckNodePort answers, by port (LoadBalancer Services with externalTrafficPolicy
+    /// Local).
+    public var healthCheckNodePorts: [UInt16: HealthCheckNodePort]
 
-    public init(virtualServers: [VirtualServer.ID: DesiredVirtualServer] = [:]) {
+    public init(
+        virtualServers: [VirtualServer.ID: DesiredVirtualServer] = [:],
+        healthCheckNodePorts: [UInt16: HealthCheckNodePort] = [:]
+    ) {
         self.virtualServers = virtualServers
+        self.healthCheckNodePorts = healthCheckNodePorts
     }
 
-    /// The addresses that must be bound on the agent's dummy interface: every virtual server's address.
+    /// The addresses that must be bound on the agent's dummy interface: every virtual server's address but
+    /// node ports', which are the node's own addresses.
     public var addresses: Set<IPAddress> {
         var result = Set<IPAddress>()
-        for id in virtualServers.keys {
+        for (id, service) in virtualServers where service.kind.bindsAddress {
             if case .service(_, let address, _) = id { result.insert(address) }
         }
         return result
+    }
+}
+
+/// A Service's healthCheckNodePort: load balancers send traffic to this node only while it answers 200,
+/// which it does when the Service has a ready endpoint here.
+public struct HealthCheckNodePort: Sendable, Hashable {
+    public var namespace: String
+    public var name: String
+    /// Ready endpoints on this node, summed over the Service's ports as kube-proxy's
+    /// `EndpointsMap.LocalReadyEndpoints` does.
+    public var localEndpoints: Int
+
+    public init(namespace: String, name: String, localEndpoints: Int) {
+        self.namespace = namespace
+        self.name = name
+        self.localEndpoints = localEndpoints
     }
 }
 
@@ -52,19 +76,23 @@ public struct DesiredVirtualServer: Sendable, Hashable {
     public var healthCheck: HealthCheckSpec?
     /// What happens when health checks fail for every real server.
     public var allDownPolicy: AllDownPolicy
+    /// How clients reach it: decides whether its address is bound and whose source address is kept.
+    public var kind: VirtualAddressKind
 
     public init(
         virtualServer: VirtualServer,
         realServers: [RealServer.ID: DesiredRealServer] = [:],
         origin: ServiceOrigin,
         healthCheck: HealthCheckSpec? = nil,
-        allDownPolicy: AllDownPolicy = .keepAll
+        allDownPolicy: AllDownPolicy = .keepAll,
+        kind: VirtualAddressKind = .clusterIP
     ) {
         self.virtualServer = virtualServer
         self.realServers = realServers
         self.origin = origin
         self.healthCheck = healthCheck
         self.allDownPolicy = allDownPolicy
+        self.kind = kind
     }
 
     public var id: VirtualServer.ID { virtualServer.id }

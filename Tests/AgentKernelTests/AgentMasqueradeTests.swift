@@ -1,0 +1,53 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Hairpin traffic through the agent's nftables table, with real connections: a backend that requests its
+/// own Service and is picked as the backend gets an answer only with the masquerade rule.
+@Suite(.serialized, .enabled(if: AgentKernel.enabled, "needs root and a kernel with IPVS"))
+struct AgentMasqueradeTests {
+    static let vip = "10.96.78.10"
+
+    @Test func hairpinNeedsTheMasqueradeRuleAndCleanupRemovesOnlyTheAgentsTable() throws {
+        let lab = try AgentLab(backends: 1)
+        let backend = lab.backends[0]
+        // Another program's table in the same namespace: the agent must never touch it.
+        _ = try lab.inLB("nft add table inet keepme && nft add chain inet keepme c")
+        // A node forwards (pods need it): the masqueraded reply is un-NATed to the backend and forwarded.
+        _ = try lab.inLB("sysctl -qw net.ipv4.ip_forward=1")
+        try lab.writeService(clusterIP: Self.vip, backends: [0], annotations: ["ipvsd.io/health-check": "none"])
+        func fromBackend() throws -> String {
+            try AgentLab.run([
+                "ip", "netns", "exec", backend.name, "bash", "-c",
+                "curl -s --max-time 2 http://\(Self.vip)/ || echo failed",
+            ]).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        func tables() throws -> String { try lab.inLB("nft list tables") }
+        func programmed() throws -> Bool { try lab.rules().count == 2 }
+
+        // Without the rule: the backend's reply goes to itself, bypassing IPVS, and the request fails.
+        try lab.writeConfig(healthInterval: "500ms", extra: "masquerade: none")
+        try lab.startAgent()
+        #expect(try lab.waitUntil(.seconds(20), programmed), "not programmed: \(lab.log)")
+        #expect(try lab.requests("http://\(Self.vip)/", count: 1) == [backend.name: 1])
+        #expect(try fromBackend() == "failed")
+        #expect(try !tables().contains("ipvsd"))
+        lab.stopAgent()
+
+        // With the default (hairpin): the same request is answered, by the backend itself.
+        try lab.writeConfig(healthInterval: "500ms")
+        try lab.startAgent()
+        let answered = try lab.waitUntil(.seconds(20)) { try fromBackend() == backend.name }
+        #expect(answered, "hairpin request not answered: \((try? tables()) ?? "")\n\(lab.log)")
+        let table = try lab.inLB("nft list table inet ipvsd")
+        #expect(table.contains("\(backend.address) . \(backend.address) . tcp . 8080"), "\(table)")
+        #expect(try lab.requests("http://\(Self.vip)/", count: 1) == [backend.name: 1])
+        lab.stopAgent()
+
+        // cleanup removes the agent's table and leaves the other one.
+        let cleanup = try lab.inLB("\(ChildProcess.builtProduct("ipvsd")) cleanup --config \(lab.configPath)")
+        #expect(cleanup.contains("removed 1 virtual servers"), "\(cleanup)")
+        let after = try tables()
+        #expect(!after.contains("ipvsd") && after.contains("table inet keepme"), "\(after)")
+    }
+}

@@ -1,0 +1,93 @@
+import Agent
+import Foundation
+import IPVS
+import LoadBalancer
+import Logging
+import Synchronization
+import Testing
+
+/// An in-memory ``PacketFilter``: every table written or removed, and a failure on demand.
+final class FakePacketFilter: PacketFilter {
+    private struct State {
+        var applied: [MasqueradeRules] = []
+        var removals = 0
+        var failNext = false
+    }
+
+    private let state = Mutex(State())
+    var applied: [MasqueradeRules] { state.withLock { $0.applied } }
+    var removals: Int { state.withLock { $0.removals } }
+    func failNext() { state.withLock { $0.failNext = true } }
+
+    func apply(_ rules: MasqueradeRules) throws(IPVSError) {
+        let fail = state.withLock { state in
+            if state.failNext {
+                state.failNext = false
+                return true
+            }
+            state.applied.append(rules)
+            return false
+        }
+        if fail { throw IPVSError(.kernel, "cannot update nftables table inet ipvsd: libnftables: No such file") }
+    }
+
+    func remove() throws(IPVSError) { state.withLock { $0.removals += 1 } }
+}
+
+/// How the agent keeps its nftables table in step with the desired state, on a fake kernel and filter.
+@Suite struct AgentMasqueradeSyncTests {
+    func agent(_ sandbox: AgentSandbox, _ filter: FakePacketFilter) throws -> Agent {
+        try Agent(
+            configuration: sandbox.configuration,
+            kernel: sandbox.kernel,
+            binder: sandbox.binder,
+            packetFilter: filter,
+            logger: Logger(label: "agent-tests") { _ in SwiftLogNoOpLogHandler() }
+        )
+    }
+
+    @Test func writtenOnChangeAndAtEveryFullResyncRetriedAfterAFailureRemovedByCleanup() async throws {
+        let sandbox = try AgentSandbox()
+        let filter = FakePacketFilter()
+        let agent = try agent(sandbox, filter)
+        let t0 = ContinuousClock.now
+        await agent.tick(now: t0)
+        #expect(filter.applied.count == 1)
+        let first = try #require(filter.applied.first)
+        // Every endpoint of the examples, with its port: 8 real servers.
+        #expect(first.hairpin.count == 8 && first.masqueraded.isEmpty)
+        #expect(first.hairpin.contains { $0.port == 8080 && $0.proto == .tcp })
+
+        await agent.tick(now: t0 + .seconds(1))
+        #expect(filter.applied.count == 1)
+        // The periodic full resync rewrites it: another tool may have changed or deleted it.
+        await agent.tick(now: t0 + .seconds(31))
+        #expect(filter.applied.count == 2)
+
+        filter.failNext()
+        await agent.requestFullResync(at: t0 + .seconds(32))
+        await agent.tick(now: t0 + .seconds(33))
+        let status = await agent.status(now: t0 + .seconds(33))
+        #expect(
+            status.lastError?.contains("masquerade (nftables table inet ipvsd)") == true,
+            "\(status.lastError ?? "")"
+        )
+        // The retry (a full resync after the 1 s backoff) writes it again.
+        await agent.tick(now: t0 + .seconds(35))
+        #expect(filter.applied.count == 3)
+        #expect(await agent.status(now: t0 + .seconds(35)).lastError == nil)
+
+        _ = try await agent.cleanup()
+        #expect(filter.removals == 1)
+    }
+
+    @Test func noneRemovesTheTableAndWritesNothing() async throws {
+        let sandbox = try AgentSandbox()
+        sandbox.configuration.masquerade = .none
+        let filter = FakePacketFilter()
+        let agent = try agent(sandbox, filter)
+        await agent.tick(now: .now)
+        #expect(filter.applied.isEmpty && filter.removals == 1)
+        #expect(await agent.status().lastError == nil)
+    }
+}

@@ -1,0 +1,67 @@
+import IPVS
+import LoadBalancer
+import Testing
+
+/// Which traffic each `masquerade` mode masquerades, computed from the desired state.
+@Suite struct MasqueradeTests {
+    static func state() -> DesiredState {
+        var clusterIP = service(
+            serviceID(1),
+            [endpoint(1), endpoint(2, conditions: .init(ready: false, serving: false, terminating: false))]
+        )
+        clusterIP.kind = .clusterIP
+        var externalCluster = service(serviceID(2, proto: .udp), [endpoint(3)])
+        externalCluster.kind = .external(.cluster)
+        var externalLocal = service(serviceID(3), [endpoint(4)])
+        externalLocal.kind = .external(.local)
+        var nodePort = service(.service(.tcp, IPAddress("2001:db8::7")!, port: 30080), [])
+        nodePort.kind = .nodePort(.cluster)
+        var mark = service(.firewallMark(5, .inet), [endpoint(5)])
+        mark.kind = .clusterIP
+        return DesiredState(
+            virtualServers: Dictionary(
+                uniqueKeysWithValues: [clusterIP, externalCluster, externalLocal, nodePort, mark].map { ($0.id, $0) }
+            )
+        )
+    }
+
+    static func destination(_ address: String, _ proto: IPProtocol, _ port: UInt16) -> MasqueradeRules.Destination {
+        .init(address: IPAddress(address)!, proto: proto, port: port)
+    }
+
+    @Test func hairpinCoversEveryEndpointAndExternalClusterPolicyClients() throws {
+        let rules = try #require(MasqueradeMode.hairpin.rules(for: Self.state()))
+        // Every endpoint of a port-based virtual server, ready or not, with the virtual server's protocol;
+        // firewall-mark services have no protocol to match and are left out.
+        #expect(
+            rules.hairpin == [
+                Self.destination("10.1.0.1", .tcp, 8080), Self.destination("10.1.0.2", .tcp, 8080),
+                Self.destination("10.1.0.3", .udp, 8080), Self.destination("10.1.0.4", .tcp, 8080),
+            ]
+        )
+        #expect(
+            rules.masqueraded == [
+                Self.destination("10.0.0.2", .udp, 80), Self.destination("2001:db8::7", .tcp, 30080),
+            ]
+        )
+    }
+
+    @Test func allAddsClusterIPClientsButNeverLocalPolicyClients() throws {
+        let rules = try #require(MasqueradeMode.all.rules(for: Self.state()))
+        #expect(
+            rules.masqueraded == [
+                Self.destination("10.0.0.1", .tcp, 80), Self.destination("10.0.0.2", .udp, 80),
+                Self.destination("2001:db8::7", .tcp, 30080),
+            ]
+        )
+        #expect(rules.hairpin.count == 4)
+    }
+
+    @Test func noneMeansNoTable() {
+        #expect(MasqueradeMode.none.rules(for: Self.state()) == nil)
+    }
+
+    @Test func nodePortAddressesAreNeverBound() {
+        #expect(Self.state().addresses == [IPAddress("10.0.0.1")!, IPAddress("10.0.0.2")!, IPAddress("10.0.0.3")!])
+    }
+}
