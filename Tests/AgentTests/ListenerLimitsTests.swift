@@ -46,6 +46,21 @@ import Testing
         }
     }
 
+    /// `count` connections each holding a half-sent request, opened off the concurrency pool: a blocking connect
+    /// waits for the server's accept, which runs on that pool.
+    static func attack(
+        count: Int,
+        _ connect: @escaping @Sendable () throws -> RawSocket
+    ) async throws -> [RawSocket] {
+        try await offThePool {
+            try (0..<count).map { _ in
+                let socket = try connect()
+                try socket.send(halfSent)
+                return socket
+            }
+        }
+    }
+
     @Test func connectionsBeyondTheCapEvictTheIdleOnesAndHealthzStillAnswers() async throws {
         let sandbox = try AgentSandbox(examples: false)
         var limits = HTTPListenerLimits.metrics
@@ -53,12 +68,7 @@ import Testing
         let port = try freeLocalPort()
         let extra = 20
         try await withRunning(metricsServer(sandbox, port: port, limits: limits)) {
-            var attack: [RawSocket] = []
-            for _ in 0..<(limits.maxConnections + extra) {
-                let socket = try RawSocket(port: port)
-                try socket.send(Self.halfSent)
-                attack.append(socket)
-            }
+            let attack = try await Self.attack(count: limits.maxConnections + extra) { try RawSocket(port: port) }
             let closed = await waitForClosed(attack, atLeast: extra)
             #expect(closed >= extra, "the server should hold at most \(limits.maxConnections) connections")
 
@@ -79,12 +89,7 @@ import Testing
         limits.idleTimeout = .milliseconds(300)
         let port = try freeLocalPort()
         try await withRunning(metricsServer(sandbox, port: port, limits: limits)) {
-            var attack: [RawSocket] = []
-            for _ in 0..<5 {
-                let socket = try RawSocket(port: port)
-                try socket.send(Self.halfSent)
-                attack.append(socket)
-            }
+            let attack = try await Self.attack(count: 5) { try RawSocket(port: port) }
             #expect(await waitForClosed(attack, atLeast: attack.count) == attack.count)
         }
     }
@@ -141,12 +146,7 @@ import Testing
             )
         }
         try await withRunning(make) {
-            var attack: [RawSocket] = []
-            for _ in 0..<(limits.maxConnections + 10) {
-                let socket = try RawSocket(path: path)
-                try socket.send(Self.halfSent)
-                attack.append(socket)
-            }
+            let attack = try await Self.attack(count: limits.maxConnections + 10) { try RawSocket(path: path) }
             #expect(await waitForClosed(attack, atLeast: 10) >= 10)
             let status = try await offThePool {
                 try AdminSocketClient(path: path, timeoutSeconds: 60).get(AgentStatus.self, AdminPath.status)

@@ -8,7 +8,7 @@ import Musl
 
 /// A blocking client socket for the listener tests: connect, send raw bytes, see whether the server
 /// closed it. Raw rather than an HTTP client, so a test can hold a half-sent request.
-final class RawSocket {
+final class RawSocket: @unchecked Sendable {  // a descriptor; tests use each from one thread at a time
     let fd: Int32
 
     /// Connects to 127.0.0.1:`port`.

@@ -64,9 +64,11 @@ final class FakeProber: Prober {
     }
 }
 
-/// Waits (yielding) until `condition` holds; false after ten seconds, a guard against a hang, not timing.
+/// Waits (yielding) until `condition` holds; false after a minute, a guard against a hang, not timing. (Ten
+/// seconds were too few on a loaded 2-core host, where tests blocking the concurrency pool on child processes
+/// can hold both of its threads for that long.)
 func eventually(_ condition: () -> Bool) async -> Bool {
-    let limit = ContinuousClock.now.advanced(by: .seconds(10))
+    let limit = ContinuousClock.now.advanced(by: .seconds(60))
     while !condition() {
         guard ContinuousClock.now < limit else { return false }
         try? await Task.sleep(for: .milliseconds(1))
