@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
         // No default traits: they make SwiftPM rebuild Hummingbird between build, build-tests and test.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0", traits: []),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // The only C in the project: libnl-3, libnl-genl-3, libnl-route-3 and <linux/ip_vs.h>.
@@ -43,6 +44,21 @@ let package = Package(
         .target(
             name: "KubernetesManifests",
             dependencies: ["LoadBalancer", "IPVS", .product(name: "Yams", package: "Yams")]
+        ),
+        // The Kubernetes API as a source: kubeconfig and in-cluster credentials, paginated lists and resumable
+        // watches of Services and EndpointSlices, decoded by KubernetesManifests' decoders.
+        .target(
+            name: "KubernetesAPI",
+            dependencies: [
+                "KubernetesManifests", "LoadBalancer", "IPVS",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
         // Active health probes on SwiftNIO.
         .target(
@@ -66,7 +82,7 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "IPVS", "LoadBalancer", "KubernetesManifests", "HealthCheck", "AgentAPI",
+                "IPVS", "LoadBalancer", "KubernetesManifests", "KubernetesAPI", "HealthCheck", "AgentAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -100,15 +116,38 @@ let package = Package(
         ),
         // Child processes for tests (the ipvsctl binary, ipvsadm as an oracle) and an in-memory kernel.
         .target(name: "TestSupport", dependencies: ["IPVS"], path: "Tests/TestSupport"),
+        // A stand-in Kubernetes API server (list, watch, bookmarks, 410, continue tokens) over TLS, for tests.
+        .target(
+            name: "KubernetesStandIn",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/KubernetesStandIn"
+        ),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"]),
         .testTarget(name: "IPVSAdminTests", dependencies: ["IPVSAdmin", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoadBalancerTests", dependencies: ["LoadBalancer", "IPVS", "TestSupport"]),
         .testTarget(name: "KubernetesManifestsTests", dependencies: ["KubernetesManifests", "LoadBalancer", "IPVS"]),
         .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "LoadBalancer", "IPVS"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "AgentAPI", "LoadBalancer", "IPVS", "TestSupport"]),
+        .testTarget(
+            name: "KubernetesAPITests",
+            dependencies: ["KubernetesAPI", "KubernetesManifests", "LoadBalancer", "IPVS", "KubernetesStandIn"]
+        ),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: [
+                "Agent", "AgentAPI", "LoadBalancer", "IPVS", "TestSupport", "KubernetesAPI", "KubernetesStandIn",
+            ]
+        ),
         // Need root and a kernel with ip_vs: run through Tests/vm/run.
         .testTarget(name: "IPVSKernelTests", dependencies: ["IPVS", "IPVSAdmin", "TestSupport"]),
-        .testTarget(name: "AgentKernelTests", dependencies: ["Agent", "IPVS", "TestSupport"]),
+        .testTarget(
+            name: "AgentKernelTests",
+            dependencies: ["Agent", "IPVS", "TestSupport", "KubernetesAPI", "KubernetesStandIn"]
+        ),
     ]
 )
 

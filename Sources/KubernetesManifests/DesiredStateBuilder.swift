@@ -37,67 +37,120 @@ public struct DesiredStateBuilder {
 
         for service in services {
             let key = "\(service.namespace)/\(service.name)"
-            switch (service.type, service.clusterIP) {
-            case (.externalName, _):
-                notes.append("\(key): ExternalName Service, no virtual server")
-                continue
-            case (_, .headless):
-                notes.append("\(key): headless Service, no virtual server")
-                continue
-            default: break
-            }
-            let health: HealthCheckSpec?
+            let built: [DesiredVirtualServer]
             do throws(ManifestError) {
-                health = try HealthResolution.spec(for: service, defaults: options.defaultHealthCheck)
+                built = try virtualServers(
+                    of: service,
+                    clusterIPs: clusterIPs[key] ?? [],
+                    resolution: resolution,
+                    options: options,
+                    notes: &notes
+                )
             } catch {
                 sink.append(error)
                 continue
             }
-            var vips: [IPAddress] = []
-            for address in (clusterIPs[key] ?? []) + service.externalIPs + service.loadBalancerIngress
-            where !vips.contains(address) {
-                vips.append(address)
+            for virtualServer in built {
+                let id = virtualServer.id
+                if let owner = owners[id] {
+                    sink.append(conflict(id, service: service, owner: owner))
+                    continue
+                }
+                owners[id] = service
+                state.virtualServers[id] = virtualServer
             }
-            let o = service.overrides
-            var template = VirtualServer(
-                id: .firewallMark(0, .inet),
-                scheduler: o.scheduler ?? options.defaultScheduler,
-                flags: o.schedulerFlags ?? []
-            )
-            if let timeout = service.clientIPAffinityTimeout {
-                template.flags.insert(.persistent)
-                template.timeout = timeout
-            }
-            for port in service.ports {
-                let origin = ServiceOrigin(namespace: service.namespace, name: service.name, portName: port.name)
-                var perFamily: [AddressFamily: [RealServer.ID: DesiredRealServer]] = [:]
-                for vip in vips {
-                    let id = VirtualServer.ID.service(port.proto, vip, port: port.port)
-                    if let owner = owners[id] {
-                        sink.append(
-                            ManifestError(
-                                file: service.location.file,
-                                line: service.location.line,
-                                field: "spec.ports",
-                                message: "virtual server \(id) is also defined by \(owner.namespace)/\(owner.name)"
-                            )
-                        )
-                        continue
-                    }
-                    owners[id] = service
-                    if perFamily[vip.family] == nil {
-                        perFamily[vip.family] = resolution.realServers(
-                            service,
-                            port: port,
-                            family: vip.family,
-                            weight: o.weight ?? options.defaultWeight,
-                            notes: &notes
-                        )
-                    }
-                    var virtualServer = template
-                    virtualServer.id = id
-                    virtualServer.netmask = VirtualServer.fullNetmask(for: vip.family)
-                    state.virtualServers[id] = DesiredVirtualServer(
+        }
+        guard sink.errors.isEmpty else { throw ManifestErrors(sink.errors) }
+        return (state, newAllocations, notes)
+    }
+
+    /// One Service's virtual servers, from its EndpointSlices (or its Endpoints when no slice names it):
+    /// what `build` produces for it, for sources that rebuild one Service per change (the Kubernetes API).
+    /// - Parameters:
+    ///   - clusterIPs: the Service's cluster IPs (a Service without one gets virtual servers only for its
+    ///     external and load-balancer IPs).
+    ///   - slices, endpoints: the Service's own; others are ignored.
+    /// - Throws: the Service's annotation errors. An ExternalName or headless Service has none, with a note.
+    public static func virtualServers(
+        of service: Service,
+        clusterIPs: [IPAddress],
+        slices: [EndpointSlice],
+        endpoints: Endpoints? = nil,
+        options: TranslationOptions,
+        notes: inout [String]
+    ) throws(ManifestError) -> [DesiredVirtualServer] {
+        let resolution = EndpointResolution(slices: slices, endpoints: endpoints.map { [$0] } ?? [])
+        return try virtualServers(
+            of: service,
+            clusterIPs: clusterIPs,
+            resolution: resolution,
+            options: options,
+            notes: &notes
+        )
+    }
+
+    /// The error for a virtual server two Services define.
+    public static func conflict(_ id: VirtualServer.ID, service: Service, owner: Service) -> ManifestError {
+        ManifestError(
+            file: service.location.file,
+            line: service.location.line,
+            field: "spec.ports",
+            message: "virtual server \(id) is also defined by \(owner.namespace)/\(owner.name)"
+        )
+    }
+
+    private static func virtualServers(
+        of service: Service,
+        clusterIPs: [IPAddress],
+        resolution: EndpointResolution,
+        options: TranslationOptions,
+        notes: inout [String]
+    ) throws(ManifestError) -> [DesiredVirtualServer] {
+        let key = "\(service.namespace)/\(service.name)"
+        switch (service.type, service.clusterIP) {
+        case (.externalName, _):
+            notes.append("\(key): ExternalName Service, no virtual server")
+            return []
+        case (_, .headless):
+            notes.append("\(key): headless Service, no virtual server")
+            return []
+        default: break
+        }
+        let health = try HealthResolution.spec(for: service, defaults: options.defaultHealthCheck)
+        var vips: [IPAddress] = []
+        for address in clusterIPs + service.externalIPs + service.loadBalancerIngress where !vips.contains(address) {
+            vips.append(address)
+        }
+        let o = service.overrides
+        var template = VirtualServer(
+            id: .firewallMark(0, .inet),
+            scheduler: o.scheduler ?? options.defaultScheduler,
+            flags: o.schedulerFlags ?? []
+        )
+        if let timeout = service.clientIPAffinityTimeout {
+            template.flags.insert(.persistent)
+            template.timeout = timeout
+        }
+        var result: [DesiredVirtualServer] = []
+        for port in service.ports {
+            let origin = ServiceOrigin(namespace: service.namespace, name: service.name, portName: port.name)
+            var perFamily: [AddressFamily: [RealServer.ID: DesiredRealServer]] = [:]
+            for vip in vips {
+                let id = VirtualServer.ID.service(port.proto, vip, port: port.port)
+                if perFamily[vip.family] == nil {
+                    perFamily[vip.family] = resolution.realServers(
+                        service,
+                        port: port,
+                        family: vip.family,
+                        weight: o.weight ?? options.defaultWeight,
+                        notes: &notes
+                    )
+                }
+                var virtualServer = template
+                virtualServer.id = id
+                virtualServer.netmask = VirtualServer.fullNetmask(for: vip.family)
+                result.append(
+                    DesiredVirtualServer(
                         virtualServer: virtualServer,
                         realServers: perFamily[vip.family] ?? [:],
                         origin: origin,
@@ -106,11 +159,10 @@ public struct DesiredStateBuilder {
                         healthCheck: port.proto == .tcp || o.healthKind != nil ? health : nil,
                         allDownPolicy: o.allDownPolicy ?? options.defaultAllDownPolicy
                     )
-                }
+                )
             }
         }
-        guard sink.errors.isEmpty else { throw ManifestErrors(sink.errors) }
-        return (state, newAllocations, notes)
+        return result
     }
 
     /// Each Service's cluster IPs, static or allocated, and the allocations to persist.

@@ -32,6 +32,12 @@ struct CommonOptions: ParsableArguments {
     var config: String?
     @Option(name: .long, help: "Override the config's manifests path (a file or a directory).")
     var manifests: String?
+    @Option(
+        name: .long,
+        help:
+            "Watch Services and EndpointSlices through the Kubernetes API with this kubeconfig instead of reading manifests."
+    )
+    var kubeconfig: String?
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
     @Option(name: .long, help: "Log format: logfmt or json.")
@@ -58,6 +64,14 @@ struct CommonOptions: ParsableArguments {
                 throw ExitCode(1)
             }
             configuration.manifests = manifests
+        }
+        if let kubeconfig {
+            guard !kubeconfig.isEmpty else {
+                Self.printToStandardError("ipvsd: --kubeconfig: must be a kubeconfig file path, got \"\"")
+                throw ExitCode(1)
+            }
+            configuration.kubernetes.kubeconfig = kubeconfig
+            configuration.kubernetes.inCluster = false
         }
         return configuration
     }

@@ -44,6 +44,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// Health probes still run from the agent's own namespace, so backends must be reachable from there;
     /// to put everything in one namespace, start ipvsd inside it (`ip netns exec lb ipvsd run`).
     public var networkNamespace: String = ""
+    /// Watch the Kubernetes API for Services and EndpointSlices instead of reading `manifests`.
+    public var kubernetes: KubernetesSettings = KubernetesSettings()
 
     public init() {}
 }

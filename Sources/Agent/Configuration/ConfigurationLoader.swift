@@ -36,6 +36,7 @@ extension AgentConfiguration {
             "manifests", "stateFile", "interface", "bindAddresses", "scheduler", "weight", "serviceCIDRs",
             "resyncPeriod", "debounce", "watchInterval", "gracePeriod", "drainCheckInterval", "maxRetryBackoff",
             "metricsAddress", "kernelStatistics", "adminSocket", "networkNamespace", "sysctls", "health",
+            "kubernetes",
         ])
         let paths: [(String, WritableKeyPath<AgentConfiguration, String>, (String) -> String?)] = [
             ("manifests", \.manifests, { $0.isEmpty ? "must be a file or directory path, got \"\"" : nil }),
@@ -94,6 +95,7 @@ extension AgentConfiguration {
         }
         if let node = root["sysctls"] { errors += parseSysctls(node, into: &config) }
         if let node = root["health"] { errors += parseHealth(node, into: &config) }
+        if let node = root["kubernetes"] { errors += parseKubernetes(node, into: &config) }
         guard errors.isEmpty else { throw ManifestErrors(errors) }
         return config
     }

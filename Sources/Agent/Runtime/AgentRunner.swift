@@ -64,11 +64,23 @@ public enum AgentRunner {
             logger: logger,
             metrics: metrics
         )
-        var services: [any Service] = [
-            SyncLoop(agent: agent),
-            ManifestWatcher(agent: agent, path: configuration.manifests, interval: configuration.watchInterval),
-            ReloadOnHangup(agent: agent, logger: logger),
-        ]
+        var services: [any Service] = [SyncLoop(agent: agent), ReloadOnHangup(agent: agent, logger: logger)]
+        if configuration.kubernetes.enabled {
+            services.append(
+                KubernetesSourceService(
+                    source: try await kubernetesSource(
+                        agent: agent,
+                        configuration: configuration,
+                        metrics: metrics,
+                        logger: logger
+                    )
+                )
+            )
+        } else {
+            services.append(
+                ManifestWatcher(agent: agent, path: configuration.manifests, interval: configuration.watchInterval)
+            )
+        }
         var healthLogger = logger
         healthLogger[metadataKey: "component"] = "health"
         let monitor = HealthMonitor(
