@@ -45,12 +45,20 @@ let package = Package(
             name: "KubernetesManifests",
             dependencies: ["LoadBalancer", "IPVS", .product(name: "Yams", package: "Yams")]
         ),
+        // The Kubernetes API's payloads (list pages, watch event lines, Status) decoded by KubernetesManifests'
+        // decoders; no I/O. Its own module so the fuzz target instruments no HTTP client.
+        .target(
+            name: "KubernetesWire",
+            dependencies: [
+                "KubernetesManifests", "LoadBalancer", "IPVS", .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // The Kubernetes API as a source: kubeconfig and in-cluster credentials, paginated lists and resumable
-        // watches of Services and EndpointSlices, decoded by KubernetesManifests' decoders.
+        // watches of Services and EndpointSlices.
         .target(
             name: "KubernetesAPI",
             dependencies: [
-                "KubernetesManifests", "LoadBalancer", "IPVS",
+                "KubernetesWire", "KubernetesManifests", "LoadBalancer", "IPVS",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -82,7 +90,8 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "IPVS", "LoadBalancer", "KubernetesManifests", "KubernetesAPI", "HealthCheck", "AgentAPI",
+                "IPVS", "LoadBalancer", "KubernetesManifests", "KubernetesWire", "KubernetesAPI", "HealthCheck",
+                "AgentAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -134,12 +143,15 @@ let package = Package(
         .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "LoadBalancer", "IPVS"]),
         .testTarget(
             name: "KubernetesAPITests",
-            dependencies: ["KubernetesAPI", "KubernetesManifests", "LoadBalancer", "IPVS", "KubernetesStandIn"]
+            dependencies: [
+                "KubernetesAPI", "KubernetesWire", "KubernetesManifests", "LoadBalancer", "IPVS", "KubernetesStandIn",
+            ]
         ),
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "AgentAPI", "LoadBalancer", "IPVS", "TestSupport", "KubernetesAPI", "KubernetesStandIn",
+                "Agent", "AgentAPI", "LoadBalancer", "IPVS", "TestSupport", "KubernetesAPI", "KubernetesWire",
+                "KubernetesStandIn",
             ]
         ),
         // Need root and a kernel with ip_vs: run through Tests/vm/run.
@@ -157,6 +169,7 @@ let package = Package(
 if Context.environment["IPVSD_FUZZ"] == "1" {
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
         ("fuzz-manifests", ["KubernetesManifests"]),
+        ("fuzz-kubernetes-api", ["KubernetesWire", .product(name: "NIOCore", package: "swift-nio")]),
         ("fuzz-config", ["Agent"]),
         ("fuzz-ipvsadm-rules", ["IPVSAdmin"]),
         ("fuzz-netlink-replies", ["IPVS"]),

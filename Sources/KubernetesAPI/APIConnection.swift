@@ -1,5 +1,6 @@
 import Foundation
 import KubernetesManifests
+import KubernetesWire
 import Synchronization
 
 /// Where the API server is and how to authenticate to it: from a kubeconfig or from a Pod's service

@@ -1,5 +1,6 @@
 import IPVS
 import KubernetesManifests
+import KubernetesWire
 import LoadBalancer
 
 /// The Services and EndpointSlices held from the API, and the virtual servers each Service contributes.

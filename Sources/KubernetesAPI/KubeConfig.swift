@@ -1,5 +1,6 @@
 import Foundation
 import KubernetesManifests
+import KubernetesWire
 
 /// Reads a kubeconfig file (clientcmd's `Config`): the context (the current one unless named), its
 /// cluster's server and CA, and its user's client certificate or token. Relative file paths are relative to

@@ -1,5 +1,6 @@
 import IPVS
 import KubernetesManifests
+import KubernetesWire
 import LoadBalancer
 import Logging
 import Metrics

@@ -1,3 +1,4 @@
+import KubernetesWire
 import Metrics
 import Synchronization
 

@@ -1,4 +1,5 @@
 import KubernetesManifests
+import KubernetesWire
 import Logging
 import NIOCore
 

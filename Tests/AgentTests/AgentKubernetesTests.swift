@@ -4,6 +4,7 @@ import IPVS
 import KubernetesAPI
 import KubernetesManifests
 import KubernetesStandIn
+import KubernetesWire
 import LoadBalancer
 import Logging
 import Metrics

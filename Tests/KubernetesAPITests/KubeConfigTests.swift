@@ -1,4 +1,5 @@
 import Foundation
+import KubernetesWire
 import Testing
 
 @testable import KubernetesAPI

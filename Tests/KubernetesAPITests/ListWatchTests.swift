@@ -1,6 +1,7 @@
 import Foundation
 import IPVS
 import KubernetesStandIn
+import KubernetesWire
 import LoadBalancer
 import Testing
 

@@ -1,6 +1,8 @@
+import Foundation
 import IPVS
 import KubernetesManifests
 import KubernetesStandIn
+import KubernetesWire
 import LoadBalancer
 import NIOCore
 import Testing
@@ -143,5 +145,42 @@ import Testing
             ResourceWatcher.delay(for: KubernetesAPIError(.tooManyRequests, "x", retryAfter: 7), backoff: &backoff)
                 == .seconds(7)
         )
+    }
+}
+
+/// The fuzzer's seeds (Tests/Fuzz/Corpus/kubernetes-api) are valid payloads, so mutations start past the
+/// first checks.
+@Suite struct KubernetesAPIFuzzSeedTests {
+    static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../Fuzz/Corpus/kubernetes-api").standardized.path
+
+    @Test func eventSeedsDecode() throws {
+        let text = try String(contentsOfFile: Self.corpus + "/events.jsonl", encoding: .utf8)
+        var lines = EventLines(maxLineBytes: 1 << 20)
+        let events = lines.append(ByteBuffer(string: text))
+        #expect(events.count == 5)
+        for (index, line) in events.enumerated() {
+            guard case .event(let buffer) = line else {
+                Issue.record("line \(index) oversized")
+                continue
+            }
+            let resource: APIResource = index == 1 || index == 2 ? .endpointSlices : .services
+            let event = try APIPayloads.event(buffer, resource: resource, claiming: nil)
+            switch event {
+            case .added(let read), .modified(let read), .deleted(let read):
+                if case .failure(let errors) = read.value { Issue.record("seed \(index): \(errors)") }
+            case .bookmark, .error: break
+            }
+        }
+    }
+
+    @Test(arguments: [("service-list.json", APIResource.services), ("slice-list.json", .endpointSlices)])
+    func listSeedsDecode(name: String, resource: APIResource) throws {
+        let text = try String(contentsOfFile: Self.corpus + "/" + name, encoding: .utf8)
+        let page = try APIPayloads.page(ByteBuffer(string: text), resource: resource, claiming: nil)
+        #expect(page.objects.count == 2 && page.unkeyed.isEmpty)
+        for object in page.objects {
+            if case .failure(let errors) = object.value { Issue.record("\(object.key): \(errors)") }
+        }
     }
 }

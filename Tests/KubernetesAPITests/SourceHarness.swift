@@ -2,6 +2,7 @@ import Foundation
 import IPVS
 import KubernetesManifests
 import KubernetesStandIn
+import KubernetesWire
 import LoadBalancer
 import Logging
 import Metrics

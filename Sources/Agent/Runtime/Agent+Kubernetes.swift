@@ -1,5 +1,6 @@
 import IPVS
 import KubernetesAPI
+import KubernetesWire
 import LoadBalancer
 
 /// The Kubernetes API as the source of desired state (docs/ipvsd.md, "Kubernetes API source").

@@ -1,5 +1,6 @@
 import KubernetesAPI
 import KubernetesManifests
+import KubernetesWire
 import LoadBalancer
 import Logging
 import Metrics

@@ -1,5 +1,6 @@
 import KubernetesAPI
 import KubernetesManifests
+import KubernetesWire
 import Logging
 import ServiceLifecycle
 

@@ -2,22 +2,22 @@ import NIOCore
 
 /// Splits a watch body into its newline-delimited events, with a bound on each line: a longer line is
 /// dropped as it streams (never buffered whole) and reported once it ends.
-struct EventLines {
-    enum Line {
+public struct EventLines {
+    public enum Line {
         case event(ByteBuffer)
         /// A line longer than the bound, dropped; its length in bytes.
         case oversized(Int)
     }
 
-    let maxLineBytes: Int
+    public let maxLineBytes: Int
     private var pending = ByteBuffer()
     /// Bytes of the current line dropped so far, while it is over the bound.
     private var dropping: Int?
 
-    init(maxLineBytes: Int) { self.maxLineBytes = maxLineBytes }
+    public init(maxLineBytes: Int) { self.maxLineBytes = maxLineBytes }
 
     /// The lines `chunk` completes.
-    mutating func append(_ chunk: ByteBuffer) -> [Line] {
+    public mutating func append(_ chunk: ByteBuffer) -> [Line] {
         var lines: [Line] = []
         var chunk = chunk
         while chunk.readableBytes > 0 {
@@ -40,7 +40,7 @@ struct EventLines {
     }
 
     /// A line cut off by the end of the stream, which is not an event.
-    var hasPartialLine: Bool { pending.readableBytes > 0 || dropping != nil }
+    public var hasPartialLine: Bool { pending.readableBytes > 0 || dropping != nil }
 
     private mutating func take(_ chunk: inout ByteBuffer, count: Int) {
         guard count > 0 else { return }

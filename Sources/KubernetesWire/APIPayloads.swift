@@ -31,6 +31,12 @@ public struct ReadObject: Sendable {
     public var key: ObjectKey
     public var resourceVersion: String
     public var value: Result<DecodedObject, ManifestErrors>
+
+    public init(key: ObjectKey, resourceVersion: String, value: Result<DecodedObject, ManifestErrors>) {
+        self.key = key
+        self.resourceVersion = resourceVersion
+        self.value = value
+    }
 }
 
 /// Decoding of the API's JSON payloads (lists, watch events, Status) through `LocatedYAML`: JSON is YAML, so
@@ -113,7 +119,7 @@ public enum APIPayloads {
     }
 
     /// The key, version and decoded value of one object; fails only when the key itself cannot be read.
-    static func object(
+    public static func object(
         _ node: LocatedYAML,
         resource: APIResource,
         claiming proxyName: String?
@@ -160,7 +166,7 @@ public enum APIPayloads {
     }
 
     /// Parses JSON text as one YAML document.
-    static func document(_ buffer: ByteBuffer, file: String) throws(KubernetesAPIError) -> LocatedYAML {
+    public static func document(_ buffer: ByteBuffer, file: String) throws(KubernetesAPIError) -> LocatedYAML {
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
             throw KubernetesAPIError(.malformed, "\(file): not UTF-8 text")
         }
@@ -175,9 +181,9 @@ public enum APIPayloads {
 }
 
 /// A `Status` object (`kind: Status`), as the server sends with errors.
-enum StatusObject {
+public enum StatusObject {
     /// The Status's message, when `text` is one.
-    static func message(in text: String) -> String? {
+    public static func message(in text: String) -> String? {
         guard !text.isEmpty, text.utf8.count <= 64 << 10,
             let doc = try? LocatedYAML.parse(text, file: "status"),
             let message = try? doc.string("message")
