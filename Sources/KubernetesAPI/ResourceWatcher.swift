@@ -52,9 +52,11 @@ struct ResourceWatcher: Sendable {
                     listed = true
                 }
                 status.update { $0.state = .watching }
-                try await watch(from: &resourceVersion, backoff: &backoff)
-                // The server ended the watch (timeoutSeconds): renew it from where it reached.
+                let heard = try await watch(from: &resourceVersion, backoff: &backoff)
+                // The server ended the watch (timeoutSeconds): renew it from where it reached. A server that
+                // ends every watch at once, with nothing in it, is not asked again at once.
                 status.update { $0.watchRestarts += 1 }
+                if !heard { try? await Task.sleep(for: backoff.next()) }
             } catch {
                 if Task.isCancelled { return }
                 status.update {
@@ -128,17 +130,22 @@ struct ResourceWatcher: Sendable {
     }
 
     /// One watch, until the server ends it; `resourceVersion` follows every event and bookmark.
-    private func watch(from resourceVersion: inout String?, backoff: inout Backoff) async throws(KubernetesAPIError) {
-        guard let start = resourceVersion else { return }
+    /// - Returns: whether the server sent any line.
+    private func watch(from resourceVersion: inout String?, backoff: inout Backoff) async throws(KubernetesAPIError)
+        -> Bool
+    {
+        guard let start = resourceVersion else { return false }
         let body = try await client.watch(
             resource,
             selector: ProxyLabels.selector(claiming: proxyName),
             resourceVersion: start
         )
         var lines = EventLines(maxLineBytes: client.limits.maxEventLineBytes)
+        var heard = false
         do {
             for try await chunk in body {
                 for line in lines.append(chunk) {
+                    heard = true
                     guard case .event(let buffer) = line else {
                         if case .oversized(let length) = line {
                             reject([
@@ -159,6 +166,7 @@ struct ResourceWatcher: Sendable {
         if lines.hasPartialLine {
             throw KubernetesAPIError(.connection, "\(resource) watch ended in the middle of an event")
         }
+        return heard
     }
 
     private func handle(_ line: ByteBuffer, resourceVersion: inout String?) async throws(KubernetesAPIError) {
