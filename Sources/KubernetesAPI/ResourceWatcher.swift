@@ -131,7 +131,10 @@ struct ResourceWatcher: Sendable {
 
     /// One watch, until the server ends it; `resourceVersion` follows every event and bookmark.
     /// - Returns: whether the server sent any line.
-    private func watch(from resourceVersion: inout String?, backoff: inout Backoff) async throws(KubernetesAPIError)
+    private func watch(
+        from resourceVersion: inout String?,
+        backoff: inout Backoff
+    ) async throws(KubernetesAPIError)
         -> Bool
     {
         guard let start = resourceVersion else { return false }
