@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
         // No default traits: they make SwiftPM rebuild Hummingbird between build, build-tests and test.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0", traits: []),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // The only C in the project: libnl-3, libnl-genl-3, libnl-route-3, <linux/ip_vs.h> and libnftables
@@ -46,6 +47,29 @@ let package = Package(
             name: "KubernetesManifests",
             dependencies: ["LoadBalancer", "IPVS", .product(name: "Yams", package: "Yams")]
         ),
+        // The Kubernetes API's payloads (list pages, watch event lines, Status) decoded by KubernetesManifests'
+        // decoders; no I/O. Its own module so the fuzz target instruments no HTTP client.
+        .target(
+            name: "KubernetesWire",
+            dependencies: [
+                "KubernetesManifests", "LoadBalancer", "IPVS", .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The Kubernetes API as a source: kubeconfig and in-cluster credentials, paginated lists and resumable
+        // watches of Services and EndpointSlices.
+        .target(
+            name: "KubernetesAPI",
+            dependencies: [
+                "KubernetesWire", "KubernetesManifests", "LoadBalancer", "IPVS",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // Active health probes on SwiftNIO.
         .target(
             name: "HealthCheck",
@@ -68,7 +92,8 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "IPVS", "LoadBalancer", "KubernetesManifests", "HealthCheck", "AgentAPI",
+                "IPVS", "LoadBalancer", "KubernetesManifests", "KubernetesWire", "KubernetesAPI", "HealthCheck",
+                "AgentAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -110,6 +135,17 @@ let package = Package(
         ),
         // Child processes for tests (the ipvsctl binary, ipvsadm as an oracle) and an in-memory kernel.
         .target(name: "TestSupport", dependencies: ["IPVS"], path: "Tests/TestSupport"),
+        // A stand-in Kubernetes API server (list, watch, bookmarks, 410, continue tokens) over TLS, for tests.
+        .target(
+            name: "KubernetesStandIn",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/KubernetesStandIn"
+        ),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"]),
         .testTarget(name: "IPVSAdminTests", dependencies: ["IPVSAdmin", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoadBalancerTests", dependencies: ["LoadBalancer", "IPVS", "TestSupport"]),
@@ -128,9 +164,16 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "KubernetesAPITests",
+            dependencies: [
+                "KubernetesAPI", "KubernetesWire", "KubernetesManifests", "LoadBalancer", "IPVS", "KubernetesStandIn",
+            ]
+        ),
+        .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "AgentAPI", "LoadBalancer", "IPVS", "KubernetesManifests", "TestSupport",
+                "Agent", "AgentAPI", "LoadBalancer", "IPVS", "KubernetesManifests", "TestSupport", "KubernetesAPI",
+                "KubernetesWire", "KubernetesStandIn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -139,8 +182,9 @@ let package = Package(
         ),
         // Need root and a kernel with ip_vs: run through Tests/vm/run.
         .testTarget(name: "IPVSKernelTests", dependencies: ["IPVS", "IPVSAdmin", "TestSupport"]),
-        // Drive the built ipvsd and ipvsctl binaries as child processes: no module of the package is imported.
-        .testTarget(name: "AgentKernelTests", dependencies: ["TestSupport"]),
+        // Drive the built ipvsd and ipvsctl binaries as child processes (against the stand-in API server for the
+        // Kubernetes source): no module of the product is imported.
+        .testTarget(name: "AgentKernelTests", dependencies: ["TestSupport", "KubernetesStandIn"]),
     ]
 )
 
@@ -150,6 +194,7 @@ let package = Package(
 if Context.environment["IPVSD_FUZZ"] == "1" {
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
         ("fuzz-manifests", ["KubernetesManifests"]),
+        ("fuzz-kubernetes-api", ["KubernetesWire", .product(name: "NIOCore", package: "swift-nio")]),
         ("fuzz-config", ["Agent"]),
         ("fuzz-ipvsadm-rules", ["IPVSAdmin"]),
         ("fuzz-netlink-replies", ["IPVS"]),

@@ -22,6 +22,8 @@ public struct AgentStatus: Codable, Sendable, Equatable {
     public var lastError: String?
     /// Operations the kernel refused in the last sync, with its error, until a sync succeeds.
     public var refusedOperations: [String]
+    /// Each resource of the Kubernetes API source; empty when manifests are the source.
+    public var kubernetes: [KubernetesResourceStatus] = []
 
     public init(
         version: String,
@@ -69,6 +71,7 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         lastError = try container.decodeIfPresent(String.self, forKey: .lastError)
         // Absent from agents before 0.3.
         refusedOperations = try container.decodeIfPresent([String].self, forKey: .refusedOperations) ?? []
+        kubernetes = try container.decodeIfPresent([KubernetesResourceStatus].self, forKey: .kubernetes) ?? []
     }
 }
 

@@ -11,6 +11,7 @@ public enum AgentText {
         if let sync = status.lastFullSync {
             lines.append("last full sync: \(describe(sync, uptime: status.uptimeSeconds))")
         }
+        for resource in status.kubernetes { lines.append(describe(resource)) }
         if let error = status.lastError { lines.append("last error: \(error)") }
         for refused in status.refusedOperations { lines.append("refused by the kernel: \(refused)") }
         for conflict in status.conflicts { lines.append("conflict: \(conflict) is owned by another tool; left alone") }
@@ -19,6 +20,18 @@ public enum AgentText {
             lines += status.manifestErrors.map { "  \($0)" }
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `kubernetes services: watching at rv-9, 2 watch restarts, 0 relists, 1 API error, 0 rejected`.
+    private static func describe(_ resource: KubernetesResourceStatus) -> String {
+        var line = "kubernetes \(resource.resource): \(resource.state)"
+        if !resource.resourceVersion.isEmpty { line += " at \(resource.resourceVersion)" }
+        line += resource.synced ? "" : " (not listed yet)"
+        line +=
+            ", \(resource.watchRestarts) watch restarts, \(resource.relists) relists, \(resource.apiErrors) API errors"
+        line += ", \(resource.rejectedObjects) rejected"
+        if let error = resource.lastError { line += "; last error: \(error)" }
+        return line
     }
 
     private static func describe(_ sync: SyncReport, uptime: Double) -> String {

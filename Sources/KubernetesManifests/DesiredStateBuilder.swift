@@ -38,126 +38,29 @@ public struct DesiredStateBuilder {
 
         for service in services {
             let key = "\(service.namespace)/\(service.name)"
-            switch (service.type, service.clusterIP) {
-            case (.externalName, _):
-                notes.append("\(key): ExternalName Service, no virtual server")
-                continue
-            case (_, .headless):
-                notes.append("\(key): headless Service, no virtual server")
-                continue
-            default: break
-            }
-            let health: HealthCheckSpec?
+            let built: ServiceBuild
             do throws(ManifestError) {
-                health = try HealthResolution.spec(for: service, defaults: options.defaultHealthCheck)
+                built = try build(
+                    service,
+                    clusterIPs: clusterIPs[key] ?? [],
+                    resolution: resolution,
+                    options: options,
+                    notes: &notes
+                )
             } catch {
                 sink.append(error)
                 continue
             }
-            var vips: [(address: IPAddress, kind: VirtualAddressKind)] = []
-            for address in clusterIPs[key] ?? [] where !vips.contains(where: { $0.address == address }) {
-                vips.append((address, .clusterIP))
-            }
-            for address in service.externalIPs + service.loadBalancerIngress
-            where !vips.contains(where: { $0.address == address }) {
-                vips.append((address, .external(service.externalTrafficPolicy)))
-            }
-            let o = service.overrides
-            var template = VirtualServer(
-                id: .firewallMark(0, .inet),
-                scheduler: o.scheduler ?? options.defaultScheduler,
-                flags: o.schedulerFlags ?? []
-            )
-            if let timeout = service.clientIPAffinityTimeout {
-                template.flags.insert(.persistent)
-                template.timeout = timeout
-            }
-            var localReady = 0
-            for port in service.ports {
-                let origin = ServiceOrigin(namespace: service.namespace, name: service.name, portName: port.name)
-                var targets = vips.map {
-                    (id: VirtualServer.ID.service(port.proto, $0.address, port: port.port), $0.kind)
+            for virtualServer in built.virtualServers {
+                let id = virtualServer.id
+                if let owner = owners[id] {
+                    sink.append(conflict(id, service: service, owner: owner))
+                    continue
                 }
-                if service.type == .nodePort || service.type == .loadBalancer, let nodePort = port.nodePort {
-                    for address in options.nodePortAddresses {
-                        targets.append(
-                            (.service(port.proto, address, port: nodePort), .nodePort(service.externalTrafficPolicy))
-                        )
-                    }
-                }
-                var selections: [Selection: [RealServer.ID: DesiredRealServer]] = [:]
-                for (id, kind) in targets {
-                    guard case .service(_, let vip, _) = id else { continue }
-                    if let owner = owners[id] {
-                        sink.append(
-                            ManifestError(
-                                file: service.location.file,
-                                line: service.location.line,
-                                field: "spec.ports",
-                                message: "virtual server \(id) is also defined by \(owner.namespace)/\(owner.name)"
-                            )
-                        )
-                        continue
-                    }
-                    owners[id] = service
-                    let selection = Selection(
-                        family: vip.family,
-                        policy: kind.externalTrafficPolicy ?? service.internalTrafficPolicy
-                    )
-                    if selections[selection] == nil {
-                        selections[selection] = resolution.realServers(
-                            service,
-                            port: port,
-                            family: vip.family,
-                            weight: o.weight ?? options.defaultWeight,
-                            policy: selection.policy,
-                            options: options,
-                            notes: &notes
-                        )
-                    }
-                    var virtualServer = template
-                    virtualServer.id = id
-                    virtualServer.netmask = VirtualServer.fullNetmask(for: vip.family)
-                    state.virtualServers[id] = DesiredVirtualServer(
-                        virtualServer: virtualServer,
-                        realServers: selections[selection] ?? [:],
-                        origin: origin,
-                        // Config-default checks are TCP connects: they suit TCP ports only. UDP and SCTP
-                        // ports are checked when an annotation asks.
-                        healthCheck: port.proto == .tcp || o.healthKind != nil ? health : nil,
-                        allDownPolicy: o.allDownPolicy ?? options.defaultAllDownPolicy,
-                        kind: kind
-                    )
-                }
-                if service.healthCheckNodePort != nil {
-                    var families = Set(
-                        targets.compactMap { target -> AddressFamily? in
-                            if case .service(_, let address, _) = target.id { return address.family }
-                            return nil
-                        }
-                    )
-                    if families.isEmpty { families = [.inet] }
-                    // Its notes were made when the virtual servers were built.
-                    var repeated: [String] = []
-                    for family in families {
-                        let local = resolution.realServers(
-                            service,
-                            port: port,
-                            family: family,
-                            weight: 1,
-                            policy: .local,
-                            options: options,
-                            notes: &repeated
-                        )
-                        localReady += local.values.filter(\.conditions.ready).count
-                    }
-                }
+                owners[id] = service
+                state.virtualServers[id] = virtualServer
             }
-            // kube-proxy serves healthCheckNodePort for LoadBalancer Services with externalTrafficPolicy
-            // Local (pkg/proxy/servicechangetracker.go, HealthCheckNodePort; pkg/proxy/healthcheck).
-            if let port = service.healthCheckNodePort, service.type == .loadBalancer,
-                service.externalTrafficPolicy == .local
-            {
+            if let (port, answer) = built.healthCheckNodePort {
                 if let other = state.healthCheckNodePorts[port] {
                     sink.append(
                         ManifestError(
@@ -168,16 +71,174 @@ public struct DesiredStateBuilder {
                         )
                     )
                 } else {
-                    state.healthCheckNodePorts[port] = HealthCheckNodePort(
-                        namespace: service.namespace,
-                        name: service.name,
-                        localEndpoints: localReady
-                    )
+                    state.healthCheckNodePorts[port] = answer
                 }
             }
         }
         guard sink.errors.isEmpty else { throw ManifestErrors(sink.errors) }
         return (state, newAllocations, notes)
+    }
+
+    /// One Service's virtual servers, from its EndpointSlices (or its Endpoints when no slice names it):
+    /// what `build` produces for it, for sources that rebuild one Service per change (the Kubernetes API).
+    /// - Parameters:
+    ///   - clusterIPs: the Service's cluster IPs (a Service without one gets virtual servers only for its
+    ///     external and load-balancer IPs).
+    ///   - slices, endpoints: the Service's own; others are ignored.
+    /// - Throws: the Service's annotation errors. An ExternalName or headless Service has none, with a note.
+    public static func virtualServers(
+        of service: Service,
+        clusterIPs: [IPAddress],
+        slices: [EndpointSlice],
+        endpoints: Endpoints? = nil,
+        options: TranslationOptions,
+        notes: inout [String]
+    ) throws(ManifestError) -> [DesiredVirtualServer] {
+        let resolution = EndpointResolution(slices: slices, endpoints: endpoints.map { [$0] } ?? [])
+        return try build(
+            service,
+            clusterIPs: clusterIPs,
+            resolution: resolution,
+            options: options,
+            notes: &notes
+        ).virtualServers
+    }
+
+    /// The error for a virtual server two Services define.
+    public static func conflict(_ id: VirtualServer.ID, service: Service, owner: Service) -> ManifestError {
+        ManifestError(
+            file: service.location.file,
+            line: service.location.line,
+            field: "spec.ports",
+            message: "virtual server \(id) is also defined by \(owner.namespace)/\(owner.name)"
+        )
+    }
+
+    /// What one Service contributes: its virtual servers, and the healthCheckNodePort answer it asks for.
+    private struct ServiceBuild {
+        var virtualServers: [DesiredVirtualServer] = []
+        var healthCheckNodePort: (port: UInt16, answer: HealthCheckNodePort)?
+    }
+
+    private static func build(
+        _ service: Service,
+        clusterIPs: [IPAddress],
+        resolution: EndpointResolution,
+        options: TranslationOptions,
+        notes: inout [String]
+    ) throws(ManifestError) -> ServiceBuild {
+        let key = "\(service.namespace)/\(service.name)"
+        switch (service.type, service.clusterIP) {
+        case (.externalName, _):
+            notes.append("\(key): ExternalName Service, no virtual server")
+            return ServiceBuild()
+        case (_, .headless):
+            notes.append("\(key): headless Service, no virtual server")
+            return ServiceBuild()
+        default: break
+        }
+        let health = try HealthResolution.spec(for: service, defaults: options.defaultHealthCheck)
+        var vips: [(address: IPAddress, kind: VirtualAddressKind)] = []
+        for address in clusterIPs where !vips.contains(where: { $0.address == address }) {
+            vips.append((address, .clusterIP))
+        }
+        for address in service.externalIPs + service.loadBalancerIngress
+        where !vips.contains(where: { $0.address == address }) {
+            vips.append((address, .external(service.externalTrafficPolicy)))
+        }
+        let o = service.overrides
+        var template = VirtualServer(
+            id: .firewallMark(0, .inet),
+            scheduler: o.scheduler ?? options.defaultScheduler,
+            flags: o.schedulerFlags ?? []
+        )
+        if let timeout = service.clientIPAffinityTimeout {
+            template.flags.insert(.persistent)
+            template.timeout = timeout
+        }
+        var result = ServiceBuild()
+        var localReady = 0
+        for port in service.ports {
+            let origin = ServiceOrigin(namespace: service.namespace, name: service.name, portName: port.name)
+            var targets = vips.map {
+                (id: VirtualServer.ID.service(port.proto, $0.address, port: port.port), $0.kind)
+            }
+            if service.type == .nodePort || service.type == .loadBalancer, let nodePort = port.nodePort {
+                for address in options.nodePortAddresses {
+                    targets.append(
+                        (.service(port.proto, address, port: nodePort), .nodePort(service.externalTrafficPolicy))
+                    )
+                }
+            }
+            var selections: [Selection: [RealServer.ID: DesiredRealServer]] = [:]
+            for (id, kind) in targets {
+                guard case .service(_, let vip, _) = id else { continue }
+                let selection = Selection(
+                    family: vip.family,
+                    policy: kind.externalTrafficPolicy ?? service.internalTrafficPolicy
+                )
+                if selections[selection] == nil {
+                    selections[selection] = resolution.realServers(
+                        service,
+                        port: port,
+                        family: vip.family,
+                        weight: o.weight ?? options.defaultWeight,
+                        policy: selection.policy,
+                        options: options,
+                        notes: &notes
+                    )
+                }
+                var virtualServer = template
+                virtualServer.id = id
+                virtualServer.netmask = VirtualServer.fullNetmask(for: vip.family)
+                result.virtualServers.append(
+                    DesiredVirtualServer(
+                        virtualServer: virtualServer,
+                        realServers: selections[selection] ?? [:],
+                        origin: origin,
+                        // Config-default checks are TCP connects: they suit TCP ports only. UDP and SCTP
+                        // ports are checked when an annotation asks.
+                        healthCheck: port.proto == .tcp || o.healthKind != nil ? health : nil,
+                        allDownPolicy: o.allDownPolicy ?? options.defaultAllDownPolicy,
+                        kind: kind
+                    )
+                )
+            }
+            if service.healthCheckNodePort != nil {
+                var families = Set(
+                    targets.compactMap { target -> AddressFamily? in
+                        if case .service(_, let address, _) = target.id { return address.family }
+                        return nil
+                    }
+                )
+                if families.isEmpty { families = [.inet] }
+                // Its notes were made when the virtual servers were built.
+                var repeated: [String] = []
+                for family in families {
+                    let local = resolution.realServers(
+                        service,
+                        port: port,
+                        family: family,
+                        weight: 1,
+                        policy: .local,
+                        options: options,
+                        notes: &repeated
+                    )
+                    localReady += local.values.filter(\.conditions.ready).count
+                }
+            }
+        }
+        // kube-proxy serves healthCheckNodePort for LoadBalancer Services with externalTrafficPolicy
+        // Local (pkg/proxy/servicechangetracker.go, HealthCheckNodePort; pkg/proxy/healthcheck).
+        if let port = service.healthCheckNodePort, service.type == .loadBalancer,
+            service.externalTrafficPolicy == .local
+        {
+            result.healthCheckNodePort = (
+                port,
+                HealthCheckNodePort(namespace: service.namespace, name: service.name, localEndpoints: localReady)
+            )
+        }
+        return result
     }
 
     /// The endpoints one virtual server uses depend on its address family and the traffic policy in force.

@@ -8,10 +8,14 @@ struct EndpointResolution {
     var endpoints: [String: Endpoints] = [:]
 
     init(_ set: ManifestSet) {
-        for slice in set.endpointSlices where !slice.serviceName.isEmpty {
-            slices["\(slice.namespace)/\(slice.serviceName)", default: []].append(slice)
+        self.init(slices: set.endpointSlices, endpoints: set.endpoints)
+    }
+
+    init(slices: [EndpointSlice], endpoints: [Endpoints]) {
+        for slice in slices where !slice.serviceName.isEmpty {
+            self.slices["\(slice.namespace)/\(slice.serviceName)", default: []].append(slice)
         }
-        for object in set.endpoints { endpoints["\(object.namespace)/\(object.name)"] = object }
+        for object in endpoints { self.endpoints["\(object.namespace)/\(object.name)"] = object }
     }
 
     /// The real servers for `port` of `service` with addresses of `family` that serve under `policy` on this

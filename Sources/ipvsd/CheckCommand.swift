@@ -4,24 +4,26 @@ import IPVS
 import KubernetesManifests
 import LoadBalancer
 
-struct CheckCommand: ParsableCommand {
+struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Validate the config and the manifests and print the virtual servers they describe.",
         discussion: """
             Touches neither the kernel nor the state file. Exit status 0 when valid, 1 with every error \
-            (file:line: field: message) otherwise.
+            (file:line: field: message) otherwise. With --kubeconfig (or a kubernetes: section), lists \
+            Services and EndpointSlices once from the API instead and prints what `run` would program.
             """
     )
     @OptionGroup var options: CommonOptions
 
-    func run() throws {
+    func run() async throws {
         let descriptorLimit = try raiseDescriptorLimit()
         let configuration = try options.loadConfiguration()
         do {
             // `run` would refuse this limit: say so here, and what it would clamp.
             let budget = try ResourceBudget(descriptorLimit: descriptorLimit, configuration: configuration)
             if let warning = budget.clampWarning { print("note: \(warning)") }
+            if configuration.kubernetes.enabled { return try await checkAPI(configuration) }
             let (state, notes) = try AgentPreview.desiredState(configuration)
             for note in notes { print("note: \(note)") }
             print(AgentPreview.render(state), terminator: "")
@@ -30,6 +32,19 @@ struct CheckCommand: ParsableCommand {
             throw ExitCode(1)
         } catch let error as AgentError {
             print(error.description)
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension CheckCommand {
+    /// One list of each resource from the API, printed as `run` would program it; rejected objects and
+    /// Services that cannot be built are errors.
+    func checkAPI(_ configuration: AgentConfiguration) async throws {
+        let (state, problems) = try await AgentPreview.desiredStateFromAPI(configuration)
+        print(AgentPreview.render(state), terminator: "")
+        guard problems.isEmpty else {
+            for problem in problems { print("error: \(problem)") }
             throw ExitCode(1)
         }
     }

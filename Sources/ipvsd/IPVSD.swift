@@ -40,6 +40,12 @@ struct CommonOptions: ParsableArguments {
             """
     )
     var nodeName: String?
+    @Option(
+        name: .long,
+        help:
+            "Watch Services and EndpointSlices through the Kubernetes API with this kubeconfig instead of reading manifests."
+    )
+    var kubeconfig: String?
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
     @Option(name: .long, help: "Log format: logfmt or json.")
@@ -66,6 +72,14 @@ struct CommonOptions: ParsableArguments {
                 throw ExitCode(1)
             }
             configuration.manifests = manifests
+        }
+        if let kubeconfig {
+            guard !kubeconfig.isEmpty else {
+                Self.printToStandardError("ipvsd: --kubeconfig: must be a kubeconfig file path, got \"\"")
+                throw ExitCode(1)
+            }
+            configuration.kubernetes.kubeconfig = kubeconfig
+            configuration.kubernetes.inCluster = false
         }
         do throws(AgentError) {
             try configuration.resolveNodeName(

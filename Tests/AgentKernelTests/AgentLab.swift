@@ -209,16 +209,19 @@ final class AgentLab {
 
     // MARK: The agent
 
-    /// - Parameter environment: extra variables for ipvsd (`IPVSD_CRASH_AT` for the crash tests).
-    func startAgent(environment: [String: String] = [:]) throws {
+    /// - Parameters:
+    ///   - environment: extra variables for ipvsd (`IPVSD_CRASH_AT` for the crash tests).
+    ///   - inNamespace: false runs ipvsd in the test's own namespace (to reach a server on its loopback);
+    ///     the config's `networkNamespace` then points it at the lab's.
+    func startAgent(environment: [String: String] = [:], inNamespace: Bool = true) throws {
         let process = Process()
         // Inside the load-balancer namespace, as on a real node: IPVS, the VIPs and the health probes all
         // live there. (`ip netns exec` execs ipvsd, so SIGTERM reaches it.)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let namespace = inNamespace ? ["ip", "netns", "exec", lbNamespace] : []
         process.arguments =
-            environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + [
-                "ip", "netns", "exec", lbNamespace, ChildProcess.builtProduct("ipvsd"), "run", "--config", configPath,
-                "--log-level", "debug",
+            environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + namespace + [
+                ChildProcess.builtProduct("ipvsd"), "run", "--config", configPath, "--log-level", "debug",
             ]
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))

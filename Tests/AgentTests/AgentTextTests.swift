@@ -71,6 +71,58 @@ import Testing
         )
     }
 
+    @Test func kubernetesSourceStatus() {
+        var status = AgentStatus(
+            version: "0.2.0",
+            ready: true,
+            uptimeSeconds: 5,
+            manifests: "Kubernetes API",
+            manifestErrors: [],
+            virtualServers: 1,
+            realServers: 2,
+            drainingRealServers: 0,
+            conflicts: [],
+            lastSync: nil,
+            lastFullSync: nil,
+            lastError: nil
+        )
+        status.kubernetes = [
+            KubernetesResourceStatus(
+                resource: "services",
+                state: "watching",
+                synced: true,
+                resourceVersion: "812",
+                watchRestarts: 2,
+                relists: 0,
+                apiErrors: 0,
+                rejectedObjects: 1,
+                lastError: nil
+            ),
+            KubernetesResourceStatus(
+                resource: "endpointslices",
+                state: "backing-off",
+                synced: false,
+                resourceVersion: "",
+                watchRestarts: 0,
+                relists: 0,
+                apiErrors: 3,
+                rejectedObjects: 0,
+                lastError: "GET /apis/discovery.k8s.io/v1/endpointslices answered 403"
+            ),
+        ]
+        #expect(
+            AgentText.status(status) == """
+                ipvsd 0.2.0, up 5s, ready
+                manifests: Kubernetes API
+                programmed: 1 virtual servers, 2 real servers
+                kubernetes services: watching at 812, 2 watch restarts, 0 relists, 0 API errors, 1 rejected
+                kubernetes endpointslices: backing-off (not listed yet), 0 watch restarts, 0 relists, 3 API errors, \
+                0 rejected; last error: GET /apis/discovery.k8s.io/v1/endpointslices answered 403
+
+                """
+        )
+    }
+
     @Test func services() {
         let serving = RealServerView(
             address: "10.244.2.21:8080",

@@ -69,8 +69,8 @@ private struct Deployment {
         }
         #expect(
             granted == [
-                #"[""] ["services"] ["get", "list", "watch"]"#,
-                #"["discovery.k8s.io"] ["endpointslices"] ["get", "list", "watch"]"#,
+                #"[""] ["services"] ["list", "watch"]"#,
+                #"["discovery.k8s.io"] ["endpointslices"] ["list", "watch"]"#,
             ]
         )
         let subject = try #require(documents["ClusterRoleBinding"]?["subjects"]?.sequence?.first)
@@ -94,17 +94,19 @@ private struct Deployment {
         #expect(deployment.mountPath("run", in: deployment.ipvsd) == "/run/ipvsd")
     }
 
-    @Test func manifestSyncWritesWhereIpvsdReads() throws {
+    @Test func ipvsdWatchesTheAPIAtItsRealAddressWithNoSidecar() throws {
         let deployment = try Deployment()
-        let sync = try #require(deployment.container("manifest-sync", in: "containers"))
-        let mount = try #require(deployment.mountPath("manifests", in: sync))
-        #expect(deployment.mountPath("manifests", in: deployment.ipvsd) == mount)
-        #expect(deployment.volume("manifests")?["emptyDir"] != nil)
-        #expect(deployment.config.manifests == mount + "/current")
-        let script = try #require(sync["command"]?.sequence?.last?.string)
-        #expect(script.contains("dir=\(mount)\n"))
-        #expect(script.contains("kubectl get services,endpointslices --all-namespaces -o yaml"))
-        #expect(script.contains(#"mv "$dir/tmp/cluster.yaml" "$dir/current/cluster.yaml""#))
+        #expect(deployment.config.kubernetes.inCluster)
+        #expect(deployment.config.kubernetes.enabled)
+        let containers = try #require(deployment.podSpec["containers"]?.sequence)
+        #expect(containers.compactMap { $0["name"]?.string } == ["ipvsd"])
+        let env = try #require(deployment.ipvsd["env"]?.sequence)
+        func variable(_ name: String) -> Node? { env.first { $0["name"]?.string == name } }
+        // Not the `kubernetes` Service's ClusterIP, which ipvsd itself provides.
+        #expect(variable("KUBERNETES_SERVICE_HOST")?["value"]?.string == "REPLACE-WITH-API-SERVER-IP")
+        #expect(variable("KUBERNETES_SERVICE_PORT")?["value"]?.string == "6443")
+        #expect(variable("NODE_NAME")?["valueFrom"]?["fieldRef"]?["fieldPath"]?.string == "spec.nodeName")
+        #expect(deployment.podSpec["automountServiceAccountToken"]?.bool != false)
     }
 
     @Test func daemonSetRunsOnTheHostNetworkWithNetAdminOnly() throws {

@@ -55,6 +55,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// The node addresses NodePort Services listen on: host addresses inside these CIDRs. Empty: the
     /// node's primary addresses (the first global address of each family on the default route's interface).
     public var nodePortAddresses: [String] = []
+    /// Watch the Kubernetes API for Services and EndpointSlices instead of reading `manifests`.
+    public var kubernetes: KubernetesSettings = KubernetesSettings()
 
     public init() {}
 }

@@ -1,5 +1,6 @@
 import AgentAPI
 import IPVS
+import KubernetesAPI
 import LoadBalancer
 
 /// What the admin API and /metrics show.
@@ -25,11 +26,11 @@ extension Agent {
         let snapshot = core.snapshot(now: now)
         let draining = snapshot.reduce(0) { $0 + $1.realServers.count { $0.state == .draining } }
         let counts = core.programmedCounts
-        return AgentStatus(
+        var status = AgentStatus(
             version: Self.version,
             ready: ready,
             uptimeSeconds: (now - started).seconds,
-            manifests: configuration.manifests,
+            manifests: configuration.kubernetes.enabled ? "Kubernetes API" : configuration.manifests,
             manifestErrors: manifestErrors,
             virtualServers: counts.services,
             realServers: counts.realServers,
@@ -40,6 +41,8 @@ extension Agent {
             lastError: lastError,
             refusedOperations: refusedOperations
         )
+        status.kubernetes = (kubernetesStatus?() ?? []).map(Self.view)
+        return status
     }
 
     private func report(_ value: SyncReportValue) -> SyncReport {
@@ -145,5 +148,21 @@ extension VirtualServer.ID {
         case .firewallMark(let mark, let family):
             return family == .inet ? "-f \(mark)" : "-f \(mark) -6"
         }
+    }
+}
+
+extension Agent {
+    static func view(_ status: ResourceStatus) -> KubernetesResourceStatus {
+        KubernetesResourceStatus(
+            resource: status.resource.rawValue,
+            state: status.state.rawValue,
+            synced: status.synced,
+            resourceVersion: status.resourceVersion,
+            watchRestarts: status.watchRestarts,
+            relists: status.relists,
+            apiErrors: status.apiErrors,
+            rejectedObjects: status.rejectedObjects,
+            lastError: status.lastError
+        )
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import IPVS
+import KubernetesAPI
 import KubernetesManifests
 import LoadBalancer
 import Logging
@@ -68,6 +69,8 @@ public actor Agent {
     /// Test seam: called at each step boundary of a sync, where a crash leaves the state file and the
     /// kernel as they are at that step (the crash-consistency tests kill the agent there).
     var stepHook: (@Sendable (SyncStep) -> Void)?
+    /// The Kubernetes API source's per-resource status, when the API is the source (Agent+Kubernetes).
+    var kubernetesStatus: (@Sendable () -> [ResourceStatus])?
 
     /// - Throws: ``AgentError`` when the state file cannot be read safely or the config is invalid.
     public init(
@@ -117,6 +120,8 @@ public actor Agent {
         )
         self.nextFullResync = started
         self.nextDrainCheck = started
+        // With the API as the source, desired state arrives through applyKubernetesChanges, never a reload.
+        if configuration.kubernetes.enabled { reloadRequested = false }
         #if DEBUG
         // Crash-consistency tests kill the real binary at a named step: IPVSD_CRASH_AT=services-added.
         if let step = ProcessInfo.processInfo.environment["IPVSD_CRASH_AT"].flatMap(SyncStep.init(rawValue:)) {
@@ -164,6 +169,8 @@ public actor Agent {
     /// The manifests changed (file watcher, SIGHUP or the admin API): reload at the next tick.
     /// - Parameter now: when the event happened (tests drive the agent with their own instants).
     public func requestReload(at now: ContinuousClock.Instant = .now) {
+        // The API source is always current: a reload asks for a full resync instead.
+        guard !configuration.kubernetes.enabled else { return requestFullResync(at: now) }
         reloadRequested = true
         markPending(now)
     }
@@ -182,7 +189,7 @@ public actor Agent {
         markPending(now)
     }
 
-    private func markPending(_ now: ContinuousClock.Instant) {
+    func markPending(_ now: ContinuousClock.Instant) {
         if pendingSince == nil { pendingSince = now }
     }
 

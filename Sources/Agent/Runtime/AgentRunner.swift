@@ -78,9 +78,24 @@ public enum AgentRunner {
         var services: [any Service] = [
             SyncLoop(agent: agent),
             HealthCheckNodePortService(listeners: healthCheckNodePorts),
-            ManifestWatcher(agent: agent, path: configuration.manifests, interval: configuration.watchInterval),
             ReloadOnHangup(agent: agent, logger: logger),
         ]
+        if configuration.kubernetes.enabled {
+            services.append(
+                KubernetesSourceService(
+                    source: try await kubernetesSource(
+                        agent: agent,
+                        configuration: configuration,
+                        metrics: metrics,
+                        logger: logger
+                    )
+                )
+            )
+        } else {
+            services.append(
+                ManifestWatcher(agent: agent, path: configuration.manifests, interval: configuration.watchInterval)
+            )
+        }
         var healthLogger = logger
         healthLogger[metadataKey: "component"] = "health"
         let monitor = HealthMonitor(

@@ -1,0 +1,43 @@
+import KubernetesAPI
+import KubernetesManifests
+import KubernetesWire
+import LoadBalancer
+import Logging
+import Metrics
+
+extension AgentPreview {
+    /// The desired state the API describes now: one list of each resource, built as `run` builds it
+    /// (`ipvsd check --kubeconfig`).
+    /// - Returns: the state and the problems found (objects rejected, Services whose virtual servers cannot
+    ///   be built); `run` would keep the last good state for those.
+    /// - Throws: ``AgentError`` when the API cannot be reached or read, or the state would capture the
+    ///   agent's own listener (``ManifestErrors``).
+    public static func desiredStateFromAPI(
+        _ configuration: AgentConfiguration
+    ) async throws -> (state: DesiredState, problems: [String]) {
+        let client = try AgentRunner.apiClient(configuration.kubernetes)
+        let proxyName = configuration.kubernetes.serviceProxyName
+        let source = KubernetesSource(
+            client: client,
+            options: try TranslationOptions(configuration),
+            proxyName: proxyName.isEmpty ? nil : proxyName,
+            logger: Logger(label: "ipvsd-check", factory: { _ in SwiftLogNoOpLogHandler() }),
+            metricsFactory: NOOPMetricsHandler.instance,
+            deliver: { _, _ in }
+        )
+        let result: Result<(state: DesiredState, problems: [String]), KubernetesAPIError>
+        do throws(KubernetesAPIError) {
+            result = .success(try await source.listOnce())
+        } catch {
+            result = .failure(error)
+        }
+        await client.shutdown()
+        let listed: (state: DesiredState, problems: [String])
+        switch result {
+        case .success(let value): listed = value
+        case .failure(let error): throw AgentError(error.message)
+        }
+        try DesiredStateLoad.refuseReserved(listed.state, configuration: configuration)
+        return listed
+    }
+}

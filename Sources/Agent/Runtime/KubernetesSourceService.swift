@@ -1,0 +1,58 @@
+import KubernetesAPI
+import KubernetesManifests
+import KubernetesWire
+import Logging
+import ServiceLifecycle
+
+/// Runs the Kubernetes API source under the agent's service group, feeding the agent.
+struct KubernetesSourceService: ServiceLifecycle.Service {
+    let source: KubernetesSource
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await source.run() }
+        await source.client.shutdown()
+    }
+}
+
+extension AgentRunner {
+    /// The connection `settings` describe: a kubeconfig or the Pod's service account.
+    /// - Throws: ``AgentError`` naming the file, field or variable at fault.
+    public static func apiClient(_ settings: KubernetesSettings) throws(AgentError) -> APIClient {
+        do throws(KubernetesAPIError) {
+            let connection =
+                settings.inCluster
+                ? try APIConnection.inCluster()
+                : try KubeConfig.load(
+                    path: settings.kubeconfig,
+                    context: settings.context.isEmpty ? nil : settings.context
+                )
+            return try APIClient(connection: connection)
+        } catch {
+            throw AgentError(error.message)
+        }
+    }
+
+    /// The API source for `agent`, which receives its deltas and shows its status.
+    static func kubernetesSource(
+        agent: Agent,
+        configuration: AgentConfiguration,
+        metrics: AgentMetrics,
+        logger: Logger
+    ) async throws(AgentError) -> KubernetesSource {
+        let client = try apiClient(configuration.kubernetes)
+        var sourceLogger = logger
+        sourceLogger[metadataKey: "component"] = "kubernetes"
+        let source = KubernetesSource(
+            client: client,
+            options: agent.translation,  // with the node-port addresses read at start
+            proxyName: configuration.kubernetes.serviceProxyName.isEmpty
+                ? nil : configuration.kubernetes.serviceProxyName,
+            logger: sourceLogger,
+            metricsFactory: metrics.factory,
+            deliver: { changes, initial in await agent.applyKubernetesChanges(changes, initial: initial) }
+        )
+        await agent.setKubernetesStatusSource { source.statuses }
+        logger.info("desired state from the Kubernetes API", metadata: ["server": "\(client.connection.server)"])
+        return source
+    }
+}

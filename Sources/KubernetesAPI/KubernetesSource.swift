@@ -1,0 +1,106 @@
+import IPVS
+import KubernetesManifests
+import KubernetesWire
+import LoadBalancer
+import Logging
+import Metrics
+
+/// The Kubernetes API as a source of desired state: one watcher per resource feeding one `ClusterState`,
+/// and a delta per update for the agent's `updateDesired`.
+///
+/// Nothing is delivered until both resources have been listed once (a Service must not be programmed
+/// without its endpoints and then again with them); the first delivery holds every Service, and each later
+/// one only what an update touched. A failure never delivers anything: what was held stays.
+public actor KubernetesSource {
+    /// Receives each delta; `initial` is true for the first, complete one.
+    public typealias Delivery =
+        @Sendable (_ changes: [VirtualServer.ID: DesiredVirtualServer?], _ initial: Bool) async -> Void
+
+    public let client: APIClient
+    private let proxyName: String?
+    private let logger: Logger
+    private let deliver: Delivery
+    private let cells: [APIResource: StatusCell]
+    private var state: ClusterState
+    private var listed: Set<APIResource> = []
+    private var delivered = false
+
+    /// - Parameters:
+    ///   - proxyName: the `service.kubernetes.io/service-proxy-name` this proxy claims; nil for kube-proxy's
+    ///     default (Services with the label are skipped).
+    public init(
+        client: APIClient,
+        options: TranslationOptions,
+        proxyName: String? = nil,
+        logger: Logger,
+        metricsFactory: any MetricsFactory,
+        deliver: @escaping Delivery
+    ) {
+        self.client = client
+        self.proxyName = proxyName
+        self.logger = logger
+        self.deliver = deliver
+        self.state = ClusterState(options: options)
+        var cells: [APIResource: StatusCell] = [:]
+        for resource in APIResource.allCases { cells[resource] = StatusCell(resource, factory: metricsFactory) }
+        self.cells = cells
+    }
+
+    /// Each resource's status, in `APIResource.allCases` order.
+    public nonisolated var statuses: [ResourceStatus] { APIResource.allCases.map { cells[$0]!.current } }
+
+    /// Why some Services' virtual servers are not desired (build errors, conflicts), by Service.
+    public var problems: [ObjectKey: String] { state.problems }
+
+    /// Lists and watches both resources until cancelled.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            for resource in APIResource.allCases {
+                let watcher = watcher(for: resource)
+                group.addTask { await watcher.run() }
+            }
+        }
+    }
+
+    /// Lists both resources once and returns the desired state they describe (`ipvsd check`).
+    /// - Throws: the first failed request.
+    public func listOnce() async throws(KubernetesAPIError) -> (state: DesiredState, problems: [String]) {
+        var problems: [String] = []
+        for resource in APIResource.allCases {
+            let (objects, _) = try await watcher(for: resource).listAll()
+            _ = state.apply(.listed(objects), of: resource)
+            for object in objects {
+                if case .failure(let errors) = object.value { problems += errors.errors.map(\.description) }
+            }
+        }
+        var desired = DesiredState()
+        for case (let id, .some(let virtualServer)) in state.rebuild(state.serviceKeys) {
+            desired.virtualServers[id] = virtualServer
+        }
+        problems += state.problems.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+        return (desired, problems)
+    }
+
+    private func watcher(for resource: APIResource) -> ResourceWatcher {
+        ResourceWatcher(
+            resource: resource,
+            client: client,
+            proxyName: proxyName,
+            status: cells[resource]!,
+            logger: logger,
+            deliver: { [weak self] update in await self?.receive(update, of: resource) }
+        )
+    }
+
+    func receive(_ update: ResourceUpdate, of resource: APIResource) async {
+        let affected = state.apply(update, of: resource)
+        if case .listed = update { listed.insert(resource) }
+        guard listed.count == APIResource.allCases.count else { return }
+        let initial = !delivered
+        let keys = initial ? state.serviceKeys : affected
+        guard !keys.isEmpty || initial else { return }
+        let changes = state.rebuild(keys)
+        delivered = true
+        await deliver(changes, initial)
+    }
+}

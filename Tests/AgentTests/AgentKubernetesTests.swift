@@ -1,0 +1,100 @@
+import Agent
+import Foundation
+import IPVS
+import KubernetesAPI
+import KubernetesManifests
+import KubernetesStandIn
+import KubernetesWire
+import LoadBalancer
+import Logging
+import Metrics
+import Testing
+
+/// The agent fed by the Kubernetes API source (a stand-in server), programming the fake kernel.
+@Suite(.serialized) struct AgentKubernetesTests {
+    @Test func aRelistAfterGoneCostsNoKernelOperationAndOneSliceChangeCostsItsOwn() async throws {
+        let server = try await StandInAPIServer(pki: try StandInPKI.make())
+        for index in 1...3 {
+            server.apply(.services, StandInObjects.service("s\(index)", clusterIP: "10.96.8.\(index)"))
+            server.apply(
+                .endpointSlices,
+                StandInObjects.slice(
+                    "s\(index)-a",
+                    service: "s\(index)",
+                    addresses: ["10.8.\(index).1", "10.8.\(index).2"],
+                    port: 8080
+                )
+            )
+        }
+        let sandbox = try AgentSandbox(examples: false)
+        sandbox.configuration.kubernetes.kubeconfig = try server.writeKubeconfig()
+        let agent = try sandbox.makeAgent()
+        var limits = APILimits()
+        limits.initialBackoff = .milliseconds(10)
+        let source = KubernetesSource(
+            client: try APIClient(
+                connection: try KubeConfig.load(path: sandbox.configuration.kubernetes.kubeconfig),
+                limits: limits
+            ),
+            options: TranslationOptions(),
+            logger: Logger(label: "agent-kubernetes-tests") { _ in SwiftLogNoOpLogHandler() },
+            metricsFactory: NOOPMetricsHandler.instance,
+            deliver: { changes, initial in await agent.applyKubernetesChanges(changes, initial: initial) }
+        )
+        await agent.setKubernetesStatusSource { source.statuses }
+        let task = Task { await source.run() }
+        defer { task.cancel() }
+
+        // Nothing touches the kernel before both lists arrived; then one sync programs them.
+        try await until("ready") {
+            await agent.tick(now: .now + .seconds(1))
+            return await agent.isReady
+        }
+        #expect(sandbox.kernel.entries.count == 3)
+        #expect(
+            sandbox.kernel.entries[tcp("10.96.8.2", 80)]?.servers.map(\.id) == [
+                rs("10.8.2.1", 8080), rs("10.8.2.2", 8080),
+            ]
+        )
+        let status = await agent.status()
+        #expect(status.kubernetes.map(\.resource) == ["services", "endpointslices"])
+        #expect(status.kubernetes.allSatisfy { $0.synced })
+        #expect(status.manifests == "Kubernetes API")
+
+        sandbox.kernel.clearLog()
+        try await until("watching") { server.openWatches == 2 }
+        server.compact()
+        server.dropWatches()
+        try await until("relisted") {
+            let statuses = source.statuses
+            return statuses.allSatisfy { $0.relists == 1 && $0.state == .watching } && server.openWatches == 2
+        }
+        for _ in 0..<3 { await agent.tick(now: .now + .seconds(1)) }
+        #expect(sandbox.kernel.log.isEmpty, "a relist of unchanged objects wrote \(sandbox.kernel.log)")
+
+        server.apply(
+            .endpointSlices,
+            StandInObjects.slice("s2-a", service: "s2", addresses: ["10.8.2.1", "10.8.2.2", "10.8.2.3"], port: 8080)
+        )
+        try await until("the new endpoint is programmed") {
+            await agent.tick(now: .now + .seconds(1))
+            return !sandbox.kernel.log.isEmpty
+        }
+        #expect(sandbox.kernel.log == [.addServer(masq("10.8.2.3", 8080, weight: 1), to: tcp("10.96.8.2", 80))])
+        task.cancel()
+        await task.value
+        await source.client.shutdown()
+        await server.shutdown()
+    }
+
+    /// Polls `condition` every 20 ms for at most 60 s (a hang guard, not a timing under test).
+    private func until(_ what: String, _ condition: () async -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if await condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("timed out waiting until \(what)")
+        throw StandInError("timed out waiting until \(what)")
+    }
+}

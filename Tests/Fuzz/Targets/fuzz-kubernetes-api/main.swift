@@ -1,0 +1,30 @@
+import KubernetesWire
+import NIOCore
+
+// libFuzzer target: the Kubernetes API's payloads as ipvsd reads them. The input is split into watch event
+// lines (in chunks whose size the first byte picks, as a server's chunked body arrives), each line decoded
+// as an event of both resources, and the whole input decoded as a list page of both. Errors are expected;
+// a crash, a trap or a hang is the finding.
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzKubernetesAPI(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = UnsafeBufferPointer(start: data, count: size)
+    let chunkSize = max(1, Int(bytes.first ?? 1))
+    var lines = EventLines(maxLineBytes: 64 << 10)
+    var offset = 0
+    while offset < size {
+        let end = min(size, offset + chunkSize)
+        for line in lines.append(ByteBuffer(bytes: bytes[offset..<end])) {
+            guard case .event(let buffer) = line else { continue }
+            for resource in APIResource.allCases {
+                _ = try? APIPayloads.event(buffer, resource: resource, claiming: nil)
+            }
+        }
+        offset = end
+    }
+    let whole = ByteBuffer(bytes: bytes)
+    for resource in APIResource.allCases {
+        _ = try? APIPayloads.page(whole, resource: resource, claiming: "other")
+    }
+    return 0
+}
