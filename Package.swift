@@ -61,12 +61,15 @@ let package = Package(
         ),
         // The admin API's payloads, shared by the agent and ipvsctl.
         .target(name: "AgentAPI"),
+        // DNS messages, bytes in and bytes out, and an authoritative responder over in-memory zones. Pure
+        // Swift with no dependencies, so its fuzz target instruments nothing else.
+        .target(name: "DNSCodec"),
         // The agent: wires manifests, tables, reconciler, health and host network under one lifecycle,
         // with metrics and the admin API.
         .target(
             name: "Agent",
             dependencies: [
-                "IPVS", "LoadBalancer", "KubernetesManifests", "HealthCheck", "AgentAPI",
+                "IPVS", "LoadBalancer", "KubernetesManifests", "HealthCheck", "AgentAPI", "DNSCodec",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -105,7 +108,14 @@ let package = Package(
         .testTarget(name: "LoadBalancerTests", dependencies: ["LoadBalancer", "IPVS", "TestSupport"]),
         .testTarget(name: "KubernetesManifestsTests", dependencies: ["KubernetesManifests", "LoadBalancer", "IPVS"]),
         .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck", "LoadBalancer", "IPVS"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "AgentAPI", "LoadBalancer", "IPVS", "TestSupport"]),
+        .testTarget(name: "DNSCodecTests", dependencies: ["DNSCodec"]),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: [
+                "Agent", "AgentAPI", "LoadBalancer", "IPVS", "TestSupport", "DNSCodec",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Need root and a kernel with ip_vs: run through Tests/vm/run.
         .testTarget(name: "IPVSKernelTests", dependencies: ["IPVS", "IPVSAdmin", "TestSupport"]),
         .testTarget(name: "AgentKernelTests", dependencies: ["Agent", "IPVS", "TestSupport"]),
@@ -122,6 +132,7 @@ if Context.environment["IPVSD_FUZZ"] == "1" {
         ("fuzz-ipvsadm-rules", ["IPVSAdmin"]),
         ("fuzz-netlink-replies", ["IPVS"]),
         ("fuzz-state-file", ["Agent"]),
+        ("fuzz-dns-message", ["DNSCodec"]),
         (
             "fuzz-admin-request",
             [
