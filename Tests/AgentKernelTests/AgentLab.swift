@@ -68,8 +68,10 @@ final class AgentLab {
     var configPath: String { directory + "/config.yaml" }
     var socket: String { directory + "/run/admin.sock" }
 
-    /// - Parameter drainCheckInterval: when given, how often draining servers are read (default 1 s).
-    func writeConfig(healthInterval: String, drainCheckInterval: String? = nil) throws {
+    /// - Parameters:
+    ///   - drainCheckInterval: when given, how often draining servers are read (default 1 s).
+    ///   - dns: when given, the `dns:` section's flow mapping, such as `{listen: 10.250.100.1:53}`.
+    func writeConfig(healthInterval: String, drainCheckInterval: String? = nil, dns: String? = nil) throws {
         try """
         manifests: \(directory)/manifests
         stateFile: \(directory)/state.json
@@ -80,6 +82,7 @@ final class AgentLab {
         gracePeriod: 3s
         watchInterval: 200ms
         \(drainCheckInterval.map { "drainCheckInterval: \($0)" } ?? "")
+        \(dns.map { "dns: \($0)" } ?? "")
         health:
           interval: \(healthInterval)
           timeout: \(healthInterval)

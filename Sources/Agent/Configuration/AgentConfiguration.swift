@@ -44,6 +44,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// Health probes still run from the agent's own namespace, so backends must be reachable from there;
     /// to put everything in one namespace, start ipvsd inside it (`ip netns exec lb ipvsd run`).
     public var networkNamespace: String = ""
+    /// The DNS responder for Service names (docs/ipvsd.md, "DNS"); nil, the default, serves no DNS.
+    public var dns: DNSSettings?
 
     public init() {}
 }

@@ -35,7 +35,7 @@ extension AgentConfiguration {
         errors += root.unknownKeys(allowed: [
             "manifests", "stateFile", "interface", "bindAddresses", "scheduler", "weight", "serviceCIDRs",
             "resyncPeriod", "debounce", "watchInterval", "gracePeriod", "drainCheckInterval", "maxRetryBackoff",
-            "metricsAddress", "kernelStatistics", "adminSocket", "networkNamespace", "sysctls", "health",
+            "metricsAddress", "kernelStatistics", "adminSocket", "networkNamespace", "sysctls", "health", "dns",
         ])
         let paths: [(String, WritableKeyPath<AgentConfiguration, String>, (String) -> String?)] = [
             ("manifests", \.manifests, { $0.isEmpty ? "must be a file or directory path, got \"\"" : nil }),
@@ -94,6 +94,7 @@ extension AgentConfiguration {
         }
         if let node = root["sysctls"] { errors += parseSysctls(node, into: &config) }
         if let node = root["health"] { errors += parseHealth(node, into: &config) }
+        if let node = root["dns"] { errors += parseDNS(node, into: &config) }
         guard errors.isEmpty else { throw ManifestErrors(errors) }
         return config
     }

@@ -79,6 +79,7 @@ public enum AgentRunner {
         )
         await agent.setHealthTargetHandler { monitor.setTargets($0) }
         await agent.setLiveHealthSource { (monitor.now, monitor.statuses()) }
+        await agent.setSysctlReader { try? network.sysctl($0) }
         services.append(HealthService(monitor: monitor, agent: agent))
         if let limits = budget.admin {
             services.append(
@@ -89,6 +90,13 @@ public enum AgentRunner {
                     logger: logger
                 )
             )
+        }
+        if let settings = configuration.dns, let limits = budget.dns {
+            var dnsLogger = logger
+            dnsLogger[metadataKey: "component"] = "dns"
+            let publisher = ServiceZonePublisher(domain: settings.domainName, logger: dnsLogger)
+            await agent.setNameHandler { publisher.publish($0) }
+            services.append(DNSServer(settings: settings, publisher: publisher, limits: limits, logger: dnsLogger))
         }
         if let limits = budget.metrics {
             services.append(

@@ -41,6 +41,8 @@ public struct ResourceBudget: Sendable, Equatable {
     public let metrics: HTTPListenerLimits?
     /// The admin listener's share; nil when the socket is off.
     public let admin: HTTPListenerLimits?
+    /// The DNS listener's share; nil without `dns`.
+    public let dns: DNSListenerLimits?
 
     /// Divides `descriptorLimit` between the core, the listeners the configuration enables and the
     /// health checks.
@@ -50,8 +52,9 @@ public struct ResourceBudget: Sendable, Equatable {
         self.descriptorLimit = descriptorLimit
         metrics = configuration.metricsAddress.isEmpty ? nil : .metrics
         admin = configuration.adminSocket.isEmpty ? nil : .admin
+        dns = configuration.dns == nil ? nil : DNSListenerLimits()
         requestedHealthConcurrency = configuration.health.maxConcurrentChecks
-        let fixed = Self.coreReserve + (metrics?.descriptors ?? 0) + (admin?.descriptors ?? 0)
+        let fixed = Self.coreReserve + (metrics?.descriptors ?? 0) + (admin?.descriptors ?? 0) + (dns?.descriptors ?? 0)
         let affordable = (descriptorLimit - fixed) / Self.descriptorsPerCheck
         let needed = fixed + Self.minimumHealthConcurrency * Self.descriptorsPerCheck
         guard affordable >= Self.minimumHealthConcurrency else {
@@ -59,6 +62,7 @@ public struct ResourceBudget: Sendable, Equatable {
                 "the open-file limit (RLIMIT_NOFILE) is \(descriptorLimit) and its hard limit allows no more; "
                     + "ipvsd needs at least \(needed) (\(Self.coreReserve) core, "
                     + "\(metrics?.descriptors ?? 0) metrics listener, \(admin?.descriptors ?? 0) admin listener, "
+                    + "\(dns?.descriptors ?? 0) dns listener, "
                     + "\(Self.minimumHealthConcurrency * Self.descriptorsPerCheck) health checks): "
                     + "raise it (LimitNOFILE= in the systemd unit, ulimit -n)"
             )
