@@ -114,6 +114,7 @@ let package = Package(
             dependencies: [
                 "Agent", "AgentAPI", "LoadBalancer", "IPVS", "TestSupport", "DNSCodec",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // Need root and a kernel with ip_vs: run through Tests/vm/run.

@@ -73,6 +73,14 @@ public struct DNSAuthority: Sendable {
     /// The answer to `query` as bytes, sized for `transport`; nil when nothing must be sent (a response, or
     /// fewer bytes than a header).
     public func respond(to query: [UInt8], transport: Transport) -> [UInt8]? {
+        answer(to: query, transport: transport)?.bytes
+    }
+
+    /// ``respond(to:transport:)`` with the answer's response code, for counting.
+    public func answer(
+        to query: [UInt8],
+        transport: Transport
+    ) -> (bytes: [UInt8], responseCode: DNSResponseCode)? {
         let message: DNSMessage
         do {
             message = try DNSMessage.decode(query)
@@ -84,15 +92,16 @@ public struct DNSAuthority: Sendable {
             header.authoritative = false
             header.truncated = false
             header.rcode = UInt8(DNSResponseCode.formatError.rawValue)
-            return DNSMessage(header: header).encode()
+            return (DNSMessage(header: header).encode(), .formatError)
         }
         guard !message.header.isResponse else { return nil }
         let response = respond(to: message)
         switch transport {
-        case .tcp: return response.encode(limit: DNSMessage.maxSize)
+        case .tcp: return (response.encode(limit: DNSMessage.maxSize), response.responseCode)
         case .udp:
             let asked = message.edns.map { Int($0.udpPayloadSize) } ?? DNSMessage.classicUDPSize
-            return response.encode(limit: min(max(asked, DNSMessage.classicUDPSize), Self.udpPayloadCap))
+            let limit = min(max(asked, DNSMessage.classicUDPSize), Self.udpPayloadCap)
+            return (response.encode(limit: limit), response.responseCode)
         }
     }
 

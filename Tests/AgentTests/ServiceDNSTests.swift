@@ -5,6 +5,7 @@ import KubernetesManifests
 import Logging
 import NIOCore
 import NIOPosix
+import Prometheus
 import Synchronization
 import TestSupport
 import Testing
@@ -46,7 +47,18 @@ import Testing
     struct Running {
         let channels: DNSServer.Channels
         let publisher: ServiceZonePublisher
+        let registry: PrometheusCollectorRegistry
         let port: Int
+
+        /// `ipvsd_dns_queries_total` for one transport and response code, from the exposition text.
+        func queries(_ transport: String, _ rcode: String) -> Int? {
+            registry.emitToString().split(separator: "\n").lazy
+                .filter {
+                    $0.hasPrefix("ipvsd_dns_queries_total{") && $0.contains("transport=\"\(transport)\"")
+                        && $0.contains("rcode=\"\(rcode)\"")
+                }
+                .compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.first
+        }
 
         func dig(_ arguments: String...) throws -> String {
             guard FileManager.default.isExecutableFile(atPath: ServiceDNSTests.dig) else {
@@ -68,6 +80,8 @@ import Testing
             logger: Logger(label: "dns-tests") { _ in SwiftLogNoOpLogHandler() }
         )
         publisher.publish(table())
+        let registry = PrometheusCollectorRegistry()
+        let metrics = DNSMetrics(factory: PrometheusMetricsFactory(registry: registry))
         // A port free for UDP now; TCP binds the same one (a race with another process is a test error).
         for _ in 0..<20 {
             let port = Int.random(in: 20000..<60000)
@@ -76,10 +90,11 @@ import Testing
                 settings: settings,
                 publisher: publisher,
                 limits: limits,
+                metrics: metrics,
                 logger: Logger(label: "dns-tests")
             )
             if let channels = try? await server.bind() {
-                return Running(channels: channels, publisher: publisher, port: port)
+                return Running(channels: channels, publisher: publisher, registry: registry, port: port)
             }
         }
         throw AgentError("no free port for the DNS test server")
@@ -134,6 +149,10 @@ import Testing
         // A headless Service with no ready endpoint exists: NODATA, not NXDOMAIN.
         #expect(try server.dig("empty.data.svc.cluster.local", "A").contains("ANSWER: 0, AUTHORITY: 1"))
         #expect(try server.dig("example.com", "A").contains("status: REFUSED"))
+        #expect(server.queries("udp", "NXDOMAIN") == 1)
+        #expect(server.queries("udp", "NOERROR") == 2)
+        #expect(server.queries("udp", "REFUSED") == 1)
+        #expect(server.queries("tcp", "NOERROR") == 0)
     }
 
     @Test func largeAnswerTruncatesOverUDPAndCompletesOverTCP() async throws {

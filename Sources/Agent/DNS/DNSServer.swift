@@ -65,6 +65,7 @@ struct DNSServer: ServiceLifecycle.Service {
     let settings: DNSSettings
     let publisher: ServiceZonePublisher
     let limits: DNSListenerLimits
+    let metrics: DNSMetrics
     let logger: Logger
 
     /// The two bound sockets.
@@ -101,12 +102,15 @@ struct DNSServer: ServiceLifecycle.Service {
                 name: NIOBSDSocket.Option(rawValue: CInt(IP_FREEBIND))
             )
             let publisher = publisher
+            let metrics = metrics
             let udp = try await DatagramBootstrap(group: group)
                 .channelOption(freebind, value: 1)
                 .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(DNSDatagramHandler(publisher: publisher))
+                        try channel.pipeline.syncOperations.addHandler(
+                            DNSDatagramHandler(publisher: publisher, metrics: metrics)
+                        )
                     }
                 }
                 .bind(to: address).get()
@@ -123,7 +127,7 @@ struct DNSServer: ServiceLifecycle.Service {
                             try channel.pipeline.syncOperations.addHandlers(
                                 IdleStateHandler(readTimeout: idle),
                                 ByteToMessageHandler(DNSLengthPrefixDecoder()),
-                                DNSStreamHandler(publisher: publisher, limiter: limiter)
+                                DNSStreamHandler(publisher: publisher, limiter: limiter, metrics: metrics)
                             )
                         }
                     }
@@ -145,14 +149,20 @@ final class DNSDatagramHandler: ChannelInboundHandler, Sendable {
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     let publisher: ServiceZonePublisher
+    let metrics: DNSMetrics
 
-    init(publisher: ServiceZonePublisher) { self.publisher = publisher }
+    init(publisher: ServiceZonePublisher, metrics: DNSMetrics) {
+        self.publisher = publisher
+        self.metrics = metrics
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         let query = Array(envelope.data.readableBytesView)
-        guard let answer = publisher.authority.respond(to: query, transport: .udp) else { return }
-        let buffer = context.channel.allocator.buffer(bytes: answer)
+        let answer = publisher.authority.answer(to: query, transport: .udp)
+        metrics.record(.udp, answer?.responseCode)
+        guard let answer else { return }
+        let buffer = context.channel.allocator.buffer(bytes: answer.bytes)
         context.writeAndFlush(
             wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: buffer)),
             promise: nil
@@ -188,10 +198,12 @@ final class DNSStreamHandler: ChannelInboundHandler, Sendable {
 
     let publisher: ServiceZonePublisher
     let limiter: ConnectionLimiter
+    let metrics: DNSMetrics
 
-    init(publisher: ServiceZonePublisher, limiter: ConnectionLimiter) {
+    init(publisher: ServiceZonePublisher, limiter: ConnectionLimiter, metrics: DNSMetrics) {
         self.publisher = publisher
         self.limiter = limiter
+        self.metrics = metrics
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -207,14 +219,16 @@ final class DNSStreamHandler: ChannelInboundHandler, Sendable {
             context.close(promise: nil)
             return
         }
-        guard let answer = publisher.authority.respond(to: unwrapInboundIn(data), transport: .tcp) else {
+        let answer = publisher.authority.answer(to: unwrapInboundIn(data), transport: .tcp)
+        metrics.record(.tcp, answer?.responseCode)
+        guard let answer else {
             // A response or a runt on a stream: the peer is not a resolver.
             context.close(promise: nil)
             return
         }
-        var buffer = context.channel.allocator.buffer(capacity: answer.count + 2)
-        buffer.writeInteger(UInt16(answer.count))
-        buffer.writeBytes(answer)
+        var buffer = context.channel.allocator.buffer(capacity: answer.bytes.count + 2)
+        buffer.writeInteger(UInt16(answer.bytes.count))
+        buffer.writeBytes(answer.bytes)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 

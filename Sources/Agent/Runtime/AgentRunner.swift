@@ -96,7 +96,15 @@ public enum AgentRunner {
             dnsLogger[metadataKey: "component"] = "dns"
             let publisher = ServiceZonePublisher(domain: settings.domainName, logger: dnsLogger)
             await agent.setNameHandler { publisher.publish($0) }
-            services.append(DNSServer(settings: settings, publisher: publisher, limits: limits, logger: dnsLogger))
+            services.append(
+                DNSServer(
+                    settings: settings,
+                    publisher: publisher,
+                    limits: limits,
+                    metrics: DNSMetrics(factory: metrics.factory),
+                    logger: dnsLogger
+                )
+            )
         }
         if let limits = budget.metrics {
             services.append(
