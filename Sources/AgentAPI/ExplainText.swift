@@ -12,7 +12,7 @@ extension AgentText {
         }
         let failed = report.checks.count { $0.status == .fail }
         let warned = report.checks.count { $0.status == .warn }
-        text += "\(report.checks.count) checks: \(failed) failed, \(warned) warnings\n"
+        text += "\(report.checks.count) checks: \(failed) failed, \(warned) warning\(warned == 1 ? "" : "s")\n"
         return text
     }
 }
