@@ -63,6 +63,16 @@ public enum ExplainChecks {
             if let health = health(port) { checks.append(health) }
             checks.append(kernel(port))
         }
+        if facts.portsOmitted > 0 {
+            checks.append(
+                ExplainCheck(
+                    "ports",
+                    .warn,
+                    "\(facts.portsOmitted) more virtual servers not checked (at most \(ExplainFacts.maxPortsShown) are)",
+                    fix: "ipvsctl explain ADDRESS:PORT checks the Service too; ipvsctl agent services lists them all"
+                )
+            )
+        }
         checks += vips(facts)
         checks += sysctls(facts.sysctls)
         checks += modules(facts.modules)

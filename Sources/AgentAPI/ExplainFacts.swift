@@ -4,11 +4,13 @@ import FoundationEssentials
 /// about one Service, gathered by the agent and judged by ``ExplainChecks`` (which does no I/O), so every
 /// verdict is tested from hand-built facts.
 ///
-/// Lists are bounded: at most ``maxEndpointsShown`` endpoints per port (the counts are always complete) and
-/// ``maxLinesShown`` sync errors or manifest errors.
+/// Lists are bounded: at most ``maxPortsShown`` virtual servers, ``maxEndpointsShown`` endpoints per port (the
+/// counts are always complete) and ``maxLinesShown`` sync errors or manifest errors.
 public struct ExplainFacts: Codable, Sendable, Equatable {
     public static let maxEndpointsShown = 100
     public static let maxLinesShown = 20
+    /// Virtual servers listed (a Service's ports times its addresses); the rest are counted in `portsOmitted`.
+    public static let maxPortsShown = 64
 
     /// What was asked, as given.
     public var target: String
@@ -26,6 +28,8 @@ public struct ExplainFacts: Codable, Sendable, Equatable {
     /// The Service's DNS name when ipvsd serves DNS; nil when it does not.
     public var dnsName: String?
     public var ports: [ExplainPort]
+    /// Virtual servers of the Service beyond ``maxPortsShown``, not listed nor checked.
+    public var portsOmitted: Int = 0
     public var vips: [ExplainVIP]
     /// The dummy interface the agent binds VIPs on, when `bindAddresses` is on; nil otherwise.
     public var interface: String?

@@ -234,6 +234,14 @@ import Testing
         #expect(try Self.only(facts, "traffic").message.contains("3 packets on existing connections"))
     }
 
+    @Test func portsBeyondTheCapWarn() throws {
+        var facts = Self.healthy()
+        facts.portsOmitted = 3
+        let check = try Self.only(facts, "ports")
+        #expect(check.status == .warn)
+        #expect(check.message.hasPrefix("3 more virtual servers not checked"))
+    }
+
     @Test func noClusterIPOrPortsFails() throws {
         var facts = Self.healthy()
         facts.clusterIPs = []

@@ -46,7 +46,8 @@ extension Agent {
         let probes = lastProbes()
         var schedulers: Set<String> = []
         var proven: Set<String> = []
-        for snapshot in snapshots {
+        facts.portsOmitted = max(0, snapshots.count - ExplainFacts.maxPortsShown)
+        for snapshot in snapshots.prefix(ExplainFacts.maxPortsShown) {
             facts.ports.append(port(snapshot, probes: probes, proven: &proven))
             if let scheduler = snapshot.desired?.scheduler.rawValue { schedulers.insert(scheduler) }
         }
