@@ -92,6 +92,11 @@ public enum AgentRunner {
             )
         }
         if let settings = configuration.dns, let limits = budget.dns {
+            // A config built in code skips the loader's check; an empty domain would make the responder
+            // authoritative for every name.
+            if let problem = AgentConfiguration.domainProblem(settings.domain) {
+                throw AgentError("dns.domain \"\(settings.domain)\" \(problem)")
+            }
             var dnsLogger = logger
             dnsLogger[metadataKey: "component"] = "dns"
             let publisher = ServiceZonePublisher(domain: settings.domainName, logger: dnsLogger)
