@@ -87,13 +87,16 @@ let package = Package(
         ),
         // The admin API's payloads, shared by the agent and ipvsctl.
         .target(name: "AgentAPI"),
+        // DNS messages, bytes in and bytes out, and an authoritative responder over in-memory zones. Pure
+        // Swift with no dependencies, so its fuzz target instruments nothing else.
+        .target(name: "DNSCodec"),
         // The agent: wires manifests, tables, reconciler, health and host network under one lifecycle,
         // with metrics and the admin API.
         .target(
             name: "Agent",
             dependencies: [
                 "IPVS", "LoadBalancer", "KubernetesManifests", "KubernetesWire", "KubernetesAPI", "HealthCheck",
-                "AgentAPI",
+                "AgentAPI", "DNSCodec",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -163,6 +166,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        .testTarget(name: "DNSCodecTests", dependencies: ["DNSCodec"]),
         .testTarget(
             name: "KubernetesAPITests",
             dependencies: [
@@ -173,9 +177,11 @@ let package = Package(
             name: "AgentTests",
             dependencies: [
                 "Agent", "AgentAPI", "LoadBalancer", "IPVS", "KubernetesManifests", "TestSupport", "KubernetesAPI",
-                "KubernetesWire", "KubernetesStandIn",
+                "KubernetesWire", "KubernetesStandIn", "DNSCodec",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -199,6 +205,7 @@ if Context.environment["IPVSD_FUZZ"] == "1" {
         ("fuzz-ipvsadm-rules", ["IPVSAdmin"]),
         ("fuzz-netlink-replies", ["IPVS"]),
         ("fuzz-state-file", ["Agent"]),
+        ("fuzz-dns-message", ["DNSCodec"]),
         (
             "fuzz-admin-request",
             [

@@ -7,6 +7,8 @@ public enum AdminRoute: String, Sendable, Hashable, CaseIterable {
     case services
     /// `GET /v1/health`
     case health
+    /// `GET /v1/explain?target=NAMESPACE/NAME` (or `target=ADDRESS:PORT`)
+    case explain
     /// `POST /v1/sync`
     case sync
     /// `POST /v1/resync`
@@ -15,7 +17,7 @@ public enum AdminRoute: String, Sendable, Hashable, CaseIterable {
     /// The method the route answers.
     public var method: String {
         switch self {
-        case .status, .services, .health: "GET"
+        case .status, .services, .health, .explain: "GET"
         case .sync, .resync: "POST"
         }
     }
@@ -26,6 +28,7 @@ public enum AdminRoute: String, Sendable, Hashable, CaseIterable {
         case .status: AdminPath.status
         case .services: AdminPath.services
         case .health: AdminPath.health
+        case .explain: AdminPath.explain
         case .sync: AdminPath.sync
         case .resync: AdminPath.resync
         }

@@ -103,6 +103,8 @@ public enum AdminPath {
     public static let status = "/v1/status"
     public static let services = "/v1/services"
     public static let health = "/v1/health"
+    /// `?target=NAMESPACE/NAME` or `?target=ADDRESS:PORT`: ``ExplainFacts`` about one Service.
+    public static let explain = "/v1/explain"
     /// POST: re-read the manifests and do a full resync now.
     public static let sync = "/v1/sync"
     /// POST: a full resync now (read the kernel, repair drift) without re-reading the manifests.

@@ -18,7 +18,7 @@ struct IPVSCtl: ParsableCommand {
         subcommands: [
             ListCommand.self, ServiceCommand.self, ServerCommand.self, ZeroCommand.self, FlushCommand.self,
             SaveCommand.self, RestoreCommand.self, DiffCommand.self, ApplyCommand.self, TimeoutCommand.self,
-            DaemonCommand.self, AgentCommand.self,
+            DaemonCommand.self, AgentCommand.self, ExplainCommand.self,
         ]
     )
 }

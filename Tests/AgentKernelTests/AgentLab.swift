@@ -70,8 +70,14 @@ final class AgentLab {
 
     /// - Parameters:
     ///   - drainCheckInterval: when given, how often draining servers are read (default 1 s).
+    ///   - dns: when given, the `dns:` section's flow mapping, such as `{listen: 10.250.100.1:53}`.
     ///   - extra: more top-level config lines, such as `masquerade: none`.
-    func writeConfig(healthInterval: String, drainCheckInterval: String? = nil, extra: String = "") throws {
+    func writeConfig(
+        healthInterval: String,
+        drainCheckInterval: String? = nil,
+        dns: String? = nil,
+        extra: String = ""
+    ) throws {
         try """
         manifests: \(directory)/manifests
         stateFile: \(directory)/state.json
@@ -82,6 +88,7 @@ final class AgentLab {
         gracePeriod: 3s
         watchInterval: 200ms
         \(drainCheckInterval.map { "drainCheckInterval: \($0)" } ?? "")
+        \(dns.map { "dns: \($0)" } ?? "")
         \(extra)
         health:
           interval: \(healthInterval)

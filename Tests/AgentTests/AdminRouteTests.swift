@@ -12,7 +12,8 @@ import Testing
     @Test func pathsAreTheAdminPathConstants() {
         #expect(
             AdminRoute.allCases.map(\.path) == [
-                AdminPath.status, AdminPath.services, AdminPath.health, AdminPath.sync, AdminPath.resync,
+                AdminPath.status, AdminPath.services, AdminPath.health, AdminPath.explain, AdminPath.sync,
+                AdminPath.resync,
             ]
         )
     }

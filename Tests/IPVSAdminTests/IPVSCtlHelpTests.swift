@@ -29,6 +29,7 @@ struct IPVSCtlHelpTests {
         "daemon start",
         "daemon stop",
         "daemon list",
+        "explain",
     ]
 
     @Test(arguments: commands)
@@ -91,6 +92,8 @@ struct IPVSCtlHelpTests {
           daemon                  Start, stop or list connection sync daemons (ipvsadm
                                   --start-daemon, --stop-daemon).
           agent                   Show the ipvsd agent's view through its admin socket.
+          explain                 Walk the checklist of a Service that does not answer,
+                                  from ipvsd's view and the kernel's.
 
           See 'ipvsctl help <subcommand>' for detailed help.
 
@@ -606,6 +609,44 @@ struct IPVSCtlHelpTests {
         USAGE: ipvsctl daemon list [--output <output>] [--json]
 
         OPTIONS:
+          -o, -O, --output <output>
+                                  Output format: text or json. (values: text, json;
+                                  default: text)
+          --json                  Same as --output json.
+          -h, --help              Show help information.
+
+
+        """#,
+        "explain": #"""
+        OVERVIEW: Walk the checklist of a Service that does not answer, from ipvsd's
+        view and the kernel's.
+
+        Asks ipvsd (through its admin socket) what it knows about one Service and
+        judges it, one line a check, in the order one debugs: the Service is known; its
+        cluster IP (or headless, which has no virtual server by design); its endpoints
+        by condition ("no endpoints": the selector matches no running Pod); their
+        health with the last probe error; each port in the kernel as desired (the
+        difference shown); the VIP on the dummy interface; the sysctls and modules the
+        data path needs; virtual servers of other tools in the way; the last sync
+        errors that mention it; and whether connection counters move between two reads
+        a second apart (send a request meanwhile to see them move).
+
+        Each line is OK, WARN or FAIL, with the fix after "fix:". The exit status is 1
+        when a check fails, 0 otherwise.
+
+        EXAMPLES:
+          ipvsctl explain production/backend-api
+          ipvsctl explain 10.96.0.10:80
+          ipvsctl explain production/backend-api -o json | jq '.checks[]'
+
+        USAGE: ipvsctl explain <target> [--socket <socket>] [--output <output>] [--json]
+
+        ARGUMENTS:
+          <target>                NAMESPACE/NAME of a Service, or ADDRESS:PORT of one
+                                  of its virtual servers.
+
+        OPTIONS:
+          --socket <socket>       The admin socket. (default: /run/ipvsd/admin.sock)
           -o, -O, --output <output>
                                   Output format: text or json. (values: text, json;
                                   default: text)

@@ -24,6 +24,13 @@ public enum AdminServer {
         router.get(RouterPath(AdminPath.status)) { _, _ in try json(await agent.status()) }
         router.get(RouterPath(AdminPath.services)) { _, _ in try json(await agent.serviceViews()) }
         router.get(RouterPath(AdminPath.health)) { _, _ in try json(await agent.healthViews()) }
+        router.get(RouterPath(AdminPath.explain)) { request, _ in
+            let target = request.uri.queryParameters.get("target") ?? ""
+            if let problem = ExplainTarget.problem(target) {
+                return Response(status: .badRequest, body: ResponseBody(byteBuffer: ByteBuffer(string: problem + "\n")))
+            }
+            return try json(await agent.explain(target))
+        }
         router.post(RouterPath(AdminPath.sync)) { _, _ in
             await agent.requestReload()
             await agent.requestFullResync()

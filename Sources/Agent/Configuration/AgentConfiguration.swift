@@ -57,6 +57,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var nodePortAddresses: [String] = []
     /// Watch the Kubernetes API for Services and EndpointSlices instead of reading `manifests`.
     public var kubernetes: KubernetesSettings = KubernetesSettings()
+    /// The DNS responder for Service names (docs/ipvsd.md, "DNS"); nil, the default, serves no DNS.
+    public var dns: DNSSettings?
 
     public init() {}
 }

@@ -37,6 +37,7 @@ extension AgentConfiguration {
             "resyncPeriod", "debounce", "watchInterval", "gracePeriod", "drainCheckInterval", "maxRetryBackoff",
             "metricsAddress", "kernelStatistics", "adminSocket", "networkNamespace", "sysctls", "health",
             "nodeName", "zone", "masquerade", "nodePortAddresses", "kubernetes",
+            "dns",
         ])
         let paths: [(String, WritableKeyPath<AgentConfiguration, String>, (String) -> String?)] = [
             ("manifests", \.manifests, { $0.isEmpty ? "must be a file or directory path, got \"\"" : nil }),
@@ -114,6 +115,7 @@ extension AgentConfiguration {
         }
         if let node = root["sysctls"] { errors += parseSysctls(node, into: &config) }
         if let node = root["health"] { errors += parseHealth(node, into: &config) }
+        if let node = root["dns"] { errors += parseDNS(node, into: &config) }
         if let node = root["kubernetes"] { errors += parseKubernetes(node, into: &config) }
         if errors.isEmpty, config.masquerade != .none, config.manageSysctls, !config.sysctls.conntrack {
             // Without IPVS connection tracking the nat postrouting hook never sees IPVS's packets.

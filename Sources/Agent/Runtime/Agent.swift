@@ -37,6 +37,14 @@ public actor Agent {
     /// Called with the deduplicated health targets whenever they change.
     var onHealthTargets: (@Sendable (Set<HealthTarget>) -> Void)?
     var lastHealthTargets: Set<HealthTarget> = []
+    /// The Services' names as of the last good load (DNS and `ipvsctl explain` read them).
+    var names = ServiceNameTable()
+    /// Whether a name table has been handed to ``onNames`` (an empty first table is news too).
+    var namesPublished = false
+    /// Reads a sysctl of the programmed namespace, for `explain`; nil in tests without a host network.
+    var sysctlReader: (@Sendable (String) -> String?)?
+    /// Called with the name table whenever a load changes it (the DNS responder's publisher).
+    var onNames: (@Sendable (ServiceNameTable) -> Void)?
     /// The health monitor's live view (statuses and its clock now), for the admin API; the core only
     /// keeps each target's status as of its last transition.
     var liveHealth: (@Sendable () -> (now: Duration, statuses: [HealthTarget: HealthStatus]))?
@@ -157,6 +165,16 @@ public actor Agent {
         handler(lastHealthTargets)
     }
 
+    /// Sets the function that receives the Service name table (the DNS responder), and calls it at once when
+    /// the manifests have loaded: until then there is no table, and the responder refuses rather than deny.
+    public func setNameHandler(_ handler: @escaping @Sendable (ServiceNameTable) -> Void) {
+        onNames = handler
+        if hasDesiredState { handler(names) }
+    }
+
+    /// Sets how `explain` reads sysctls (the host network of the programmed namespace).
+    public func setSysctlReader(_ reader: @escaping @Sendable (String) -> String?) { sysctlReader = reader }
+
     /// Sets where the admin API reads the checks' live statuses (the health monitor).
     public func setLiveHealthSource(
         _ source: @escaping @Sendable () -> (now: Duration, statuses: [HealthTarget: HealthStatus])
@@ -276,6 +294,11 @@ public actor Agent {
             savePersisted()
         }
         publishHealthTargets()
+        if loaded.names != names || !namesPublished {
+            names = loaded.names
+            namesPublished = true
+            onNames?(names)
+        }
         logger.info(
             "manifests loaded",
             metadata: ["virtual_servers": "\(loaded.state.virtualServers.count)", "changed": "\(changed.count)"]

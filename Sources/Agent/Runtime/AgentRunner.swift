@@ -106,6 +106,7 @@ public enum AgentRunner {
         )
         await agent.setHealthTargetHandler { monitor.setTargets($0) }
         await agent.setLiveHealthSource { (monitor.now, monitor.statuses()) }
+        await agent.setSysctlReader { try? network.sysctl($0) }
         services.append(HealthService(monitor: monitor, agent: agent))
         if let limits = budget.admin {
             services.append(
@@ -114,6 +115,26 @@ public enum AgentRunner {
                     path: configuration.adminSocket,
                     limits: limits,
                     logger: logger
+                )
+            )
+        }
+        if let settings = configuration.dns, let limits = budget.dns {
+            // A config built in code skips the loader's check; an empty domain would make the responder
+            // authoritative for every name.
+            if let problem = AgentConfiguration.domainProblem(settings.domain) {
+                throw AgentError("dns.domain \"\(settings.domain)\" \(problem)")
+            }
+            var dnsLogger = logger
+            dnsLogger[metadataKey: "component"] = "dns"
+            let publisher = ServiceZonePublisher(domain: settings.domainName, logger: dnsLogger)
+            await agent.setNameHandler { publisher.publish($0) }
+            services.append(
+                DNSServer(
+                    settings: settings,
+                    publisher: publisher,
+                    limits: limits,
+                    metrics: DNSMetrics(factory: metrics.factory),
+                    logger: dnsLogger
                 )
             )
         }

@@ -45,6 +45,8 @@ public struct ResourceBudget: Sendable, Equatable {
     public let metrics: HTTPListenerLimits?
     /// The admin listener's share; nil when the socket is off.
     public let admin: HTTPListenerLimits?
+    /// The DNS listener's share; nil without `dns`.
+    public let dns: DNSListenerLimits?
 
     /// Divides `descriptorLimit` between the core, the listeners the configuration enables and the
     /// health checks.
@@ -54,9 +56,11 @@ public struct ResourceBudget: Sendable, Equatable {
         self.descriptorLimit = descriptorLimit
         metrics = configuration.metricsAddress.isEmpty ? nil : .metrics
         admin = configuration.adminSocket.isEmpty ? nil : .admin
+        dns = configuration.dns == nil ? nil : DNSListenerLimits()
         requestedHealthConcurrency = configuration.health.maxConcurrentChecks
         let fixed =
-            Self.coreReserve + (metrics?.descriptors ?? 0) + (admin?.descriptors ?? 0) + Self.healthCheckNodePortShare
+            Self.coreReserve + (metrics?.descriptors ?? 0) + (admin?.descriptors ?? 0) + (dns?.descriptors ?? 0)
+            + Self.healthCheckNodePortShare
         let affordable = (descriptorLimit - fixed) / Self.descriptorsPerCheck
         let needed = fixed + Self.minimumHealthConcurrency * Self.descriptorsPerCheck
         guard affordable >= Self.minimumHealthConcurrency else {
@@ -64,6 +68,7 @@ public struct ResourceBudget: Sendable, Equatable {
                 "the open-file limit (RLIMIT_NOFILE) is \(descriptorLimit) and its hard limit allows no more; "
                     + "ipvsd needs at least \(needed) (\(Self.coreReserve) core, "
                     + "\(metrics?.descriptors ?? 0) metrics listener, \(admin?.descriptors ?? 0) admin listener, "
+                    + "\(dns?.descriptors ?? 0) dns listener, "
                     + "\(Self.healthCheckNodePortShare) healthCheckNodePort listeners, "
                     + "\(Self.minimumHealthConcurrency * Self.descriptorsPerCheck) health checks): "
                     + "raise it (LimitNOFILE= in the systemd unit, ulimit -n)"
