@@ -19,6 +19,14 @@ import Testing
         #expect(!AgentConfiguration().kubernetes.enabled)
     }
 
+    /// `kubernetes.nodeName` (issue 11's spelling) is the top-level `nodeName`.
+    @Test func nodeNameMayBeSpelledInTheSection() throws {
+        let config = try AgentConfiguration.parse("kubernetes:\n  inCluster: true\n  nodeName: node-a\n", file: "x")
+        #expect(config.nodeName == "node-a")
+        let same = try AgentConfiguration.parse("nodeName: node-a\nkubernetes:\n  nodeName: node-a\n", file: "x")
+        #expect(same.nodeName == "node-a")
+    }
+
     @Test(arguments: [
         ("kubernetes:\n  kubeconfg: /x\n", "ipvsd.yaml:2: kubernetes.kubeconfg: unknown field"),
         (
@@ -26,6 +34,11 @@ import Testing
             "ipvsd.yaml:3: kubernetes.inCluster: cannot be true together with kubeconfig; choose one"
         ),
         ("kubernetes:\n  inCluster: yes please\n", "ipvsd.yaml:2: kubernetes.inCluster: must be true or false"),
+        (
+            "nodeName: node-a\nkubernetes:\n  nodeName: node-b\n",
+            "ipvsd.yaml:3: kubernetes.nodeName: differs from nodeName \"node-a\"; set one of them"
+        ),
+        ("kubernetes:\n  nodeName: Node_A\n", "ipvsd.yaml:2: kubernetes.nodeName: "),
     ])
     func mistakesAreLocated(text: String, expected: String) throws {
         do {

@@ -21,7 +21,7 @@ public struct KubernetesSettings: Sendable, Equatable {
 extension AgentConfiguration {
     /// Parses the `kubernetes:` section.
     static func parseKubernetes(_ node: LocatedYAML, into config: inout AgentConfiguration) -> [ManifestError] {
-        var errors = node.unknownKeys(allowed: ["kubeconfig", "context", "inCluster", "serviceProxyName"])
+        var errors = node.unknownKeys(allowed: ["kubeconfig", "context", "inCluster", "serviceProxyName", "nodeName"])
         let strings: [(String, WritableKeyPath<KubernetesSettings, String>)] = [
             ("kubeconfig", \.kubeconfig), ("context", \.context), ("serviceProxyName", \.serviceProxyName),
         ]
@@ -34,6 +34,19 @@ extension AgentConfiguration {
         }
         do throws(ManifestError) {
             if let value = try node.bool("inCluster") { config.kubernetes.inCluster = value }
+        } catch {
+            errors.append(error)
+        }
+        // kubernetes.nodeName is another spelling of the top-level nodeName (one setting, one place).
+        do throws(ManifestError) {
+            if let name = try node.string("nodeName"), let item = node["nodeName"] {
+                if let problem = ConfigurationRules.nodeNameProblem(name) {
+                    throw item.error(problem)
+                } else if !config.nodeName.isEmpty, config.nodeName != name {
+                    throw item.error("differs from nodeName \"\(config.nodeName)\"; set one of them")
+                }
+                config.nodeName = name
+            }
         } catch {
             errors.append(error)
         }
