@@ -27,6 +27,11 @@ public struct ClusterState: Sendable {
     /// Every held Service.
     public var serviceKeys: Set<ObjectKey> { Set(services.keys) }
 
+    /// The held Services and EndpointSlices as one set, as a manifest load would give them.
+    public var objects: ManifestSet {
+        ManifestSet(services: Array(services.values), endpointSlices: Array(slices.values))
+    }
+
     /// Applies an update of `resource`; returns the Services whose virtual servers may change.
     public mutating func apply(_ update: ResourceUpdate, of resource: APIResource) -> Set<ObjectKey> {
         switch update {

@@ -49,6 +49,9 @@ public actor KubernetesSource {
     /// Each resource's status, in `APIResource.allCases` order.
     public nonisolated var statuses: [ResourceStatus] { APIResource.allCases.map { cells[$0]!.current } }
 
+    /// The Services and EndpointSlices held now (the agent's name table reads them).
+    public func objects() -> ManifestSet { state.objects }
+
     /// Why some Services' virtual servers are not desired (build errors, conflicts), by Service.
     public var problems: [ObjectKey: String] { state.problems }
 

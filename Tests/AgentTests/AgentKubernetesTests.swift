@@ -8,6 +8,7 @@ import KubernetesWire
 import LoadBalancer
 import Logging
 import Metrics
+import Synchronization
 import Testing
 
 /// The agent fed by the Kubernetes API source (a stand-in server), programming the fake kernel.
@@ -85,6 +86,57 @@ import Testing
         await task.value
         await source.client.shutdown()
         await server.shutdown()
+    }
+
+    /// The name table (DNS, `ipvsctl explain`) follows the API source too, headless Services included, whose
+    /// endpoint changes touch no virtual server.
+    @Test func namesFollowTheAPISource() async throws {
+        let server = try await StandInAPIServer(pki: try StandInPKI.make())
+        server.apply(.services, StandInObjects.service("web", clusterIP: "10.96.9.1"))
+        server.apply(.services, StandInObjects.service("db", clusterIP: "None"))
+        server.apply(.endpointSlices, StandInObjects.slice("db-a", service: "db", addresses: ["10.9.0.1"], port: 5432))
+        let sandbox = try AgentSandbox(examples: false)
+        sandbox.configuration.kubernetes.kubeconfig = try server.writeKubeconfig()
+        let agent = try sandbox.makeAgent()
+        let tables = TableLog()
+        await agent.setNameHandler { table in tables.tables.withLock { $0.append(table) } }
+        let source = KubernetesSource(
+            client: try APIClient(connection: try KubeConfig.load(path: sandbox.configuration.kubernetes.kubeconfig)),
+            options: TranslationOptions(),
+            logger: Logger(label: "agent-kubernetes-tests") { _ in SwiftLogNoOpLogHandler() },
+            metricsFactory: NOOPMetricsHandler.instance,
+            deliver: { changes, initial in await agent.applyKubernetesChanges(changes, initial: initial) }
+        )
+        await agent.setKubernetesObjectsSource { await source.objects() }
+        let task = Task { await source.run() }
+        defer { task.cancel() }
+        func entry(_ name: String) -> ServiceNameTable.Entry? {
+            tables.tables.withLock { $0.last?.entries.first { $0.name == name } }
+        }
+        try await until("names published") {
+            await agent.tick(now: .now + .seconds(1))
+            return entry("db") != nil
+        }
+        #expect(entry("web")?.clusterIPs == [IPAddress("10.96.9.1")!])
+        #expect(entry("db")?.headless == true)
+        #expect(entry("db")?.endpointAddresses == [IPAddress("10.9.0.1")!])
+
+        server.apply(
+            .endpointSlices,
+            StandInObjects.slice("db-a", service: "db", addresses: ["10.9.0.1", "10.9.0.2"], port: 5432)
+        )
+        try await until("the headless Service's new endpoint is named") {
+            await agent.tick(now: .now + .seconds(1))
+            return entry("db")?.endpointAddresses.count == 2
+        }
+        task.cancel()
+        await task.value
+        await source.client.shutdown()
+        await server.shutdown()
+    }
+
+    final class TableLog: Sendable {
+        let tables = Mutex<[ServiceNameTable]>([])
     }
 
     /// Polls `condition` every 20 ms for at most 60 s (a hang guard, not a timing under test).

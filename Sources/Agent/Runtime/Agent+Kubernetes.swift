@@ -1,5 +1,6 @@
 import IPVS
 import KubernetesAPI
+import KubernetesManifests
 import KubernetesWire
 import LoadBalancer
 
@@ -38,7 +39,28 @@ extension Agent {
             )
         }
         publishHealthTargets()
-        if !changed.isEmpty || initial { markPending(now) }
+        // Any update may change names (a headless Service's endpoints change no virtual server).
+        namesStale = true
+        markPending(now)
+    }
+
+    /// Rebuilds the name table (DNS, `explain`) from what the API source holds: once per debounced tick, not
+    /// per event, since it reads every Service (as a manifest reload does).
+    func refreshKubernetesNames() async {
+        guard let kubernetesObjects else { return }
+        namesStale = false
+        // API Services carry their cluster IPs: nothing is allocated.
+        let table = ServiceNameTable.build(await kubernetesObjects(), allocations: ClusterIPAllocations())
+        if table != names || !namesPublished {
+            names = table
+            namesPublished = true
+            onNames?(names)
+        }
+    }
+
+    /// Sets where the name table reads the API source's Services and EndpointSlices.
+    public func setKubernetesObjectsSource(_ source: @escaping @Sendable () async -> ManifestSet) {
+        kubernetesObjects = source
     }
 
     /// Sets where the status reads the API source's per-resource state.

@@ -79,6 +79,10 @@ public actor Agent {
     var stepHook: (@Sendable (SyncStep) -> Void)?
     /// The Kubernetes API source's per-resource status, when the API is the source (Agent+Kubernetes).
     var kubernetesStatus: (@Sendable () -> [ResourceStatus])?
+    /// The Services and EndpointSlices the API source holds, for the name table (DNS, `explain`).
+    var kubernetesObjects: (@Sendable () async -> ManifestSet)?
+    /// The API source delivered since the name table was last built from it.
+    var namesStale = false
 
     /// - Throws: ``AgentError`` when the state file cannot be read safely or the config is invalid.
     public init(
@@ -239,7 +243,10 @@ public actor Agent {
         } else if !dirty.isEmpty && (debounced || pendingSince == nil) {
             syncChanges(now: now)
         }
-        if !dirty.isEmpty || reloadRequested || fullResyncRequested {
+        if namesStale && (debounced || pendingSince == nil) {
+            await refreshKubernetesNames()
+        }
+        if !dirty.isEmpty || reloadRequested || fullResyncRequested || namesStale {
             if pendingSince == nil || debounced { pendingSince = now }
         } else {
             pendingSince = nil

@@ -52,6 +52,7 @@ extension AgentRunner {
             deliver: { changes, initial in await agent.applyKubernetesChanges(changes, initial: initial) }
         )
         await agent.setKubernetesStatusSource { source.statuses }
+        await agent.setKubernetesObjectsSource { await source.objects() }
         logger.info("desired state from the Kubernetes API", metadata: ["server": "\(client.connection.server)"])
         return source
     }
