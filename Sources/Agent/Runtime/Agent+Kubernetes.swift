@@ -47,8 +47,8 @@ extension Agent {
     /// Rebuilds the name table (DNS, `explain`) from what the API source holds: once per debounced tick, not
     /// per event, since it reads every Service (as a manifest reload does).
     func refreshKubernetesNames() async {
-        guard let kubernetesObjects else { return }
         namesStale = false
+        guard let kubernetesObjects else { return }
         // API Services carry their cluster IPs: nothing is allocated.
         let table = ServiceNameTable.build(await kubernetesObjects(), allocations: ClusterIPAllocations())
         if table != names || !namesPublished {

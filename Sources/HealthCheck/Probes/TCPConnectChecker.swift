@@ -114,6 +114,7 @@ final class TCPConnectChecker: Sendable {
                 // Not expected with a valid epoll set: fail what is in flight (proving nothing about the targets)
                 // and let the next check start a new thread.
                 loop.failAll("inconclusive: health checker failed (epoll_wait: \(describeErrno(errno)))")
+                usleep(10_000)  // not a hot loop if it keeps failing: the thread ends once idle
             }
             for index in 0..<max(Int(count), 0) {
                 let token = events.token(at: index)
