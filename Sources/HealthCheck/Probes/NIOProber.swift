@@ -35,16 +35,12 @@ public struct NIOProber: Prober {
 
     public func probe(_ target: HealthTarget) async -> ProbeResult {
         switch target.kind {
-        case .tcp:
-            if let tcpChecker {
-                await withCheckedContinuation { continuation in
-                    tcpChecker.check(SocketAddressStorage(target.address, port: target.port), timeout: target.timeout) {
-                        continuation.resume(returning: $0)
-                    }
-                }
-            } else {
-                await probeTCP(target)
+        case .tcp where tcpChecker != nil:
+            await withCheckedContinuation { continuation in
+                // Always started: a TCP target, and the checker is there.
+                _ = start(target) { continuation.resume(returning: $0) }
             }
+        case .tcp: await probeTCP(target)
         case .http(let http): await probeHTTP(target, http, tls: false)
         case .https(let http): await probeHTTP(target, http, tls: true)
         case .udp(let payload, let expect): await probeUDP(target, payload: payload, expect: expect)
