@@ -112,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "ipvsd",
             dependencies: [
-                "Agent", "IPVS", "LoadBalancer", "KubernetesManifests",
+                "Agent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -9,13 +9,17 @@ public struct HealthTransition: Sendable, Hashable, CustomStringConvertible {
     public var reason: String
     /// When it happened, in the monitor's clock.
     public var at: Duration
+    /// The target's status right after it (`state == to`): what a consumer acts on, carried here so nobody
+    /// asks the monitor again and finds a later status, or none once the target is gone.
+    public var status: HealthStatus
 
-    public init(target: HealthTarget, from: HealthStatus.State, to: HealthStatus.State, reason: String, at: Duration) {
+    public init(target: HealthTarget, from: HealthStatus.State, reason: String, status: HealthStatus) {
         self.target = target
         self.from = from
-        self.to = to
+        self.to = status.state
         self.reason = reason
-        self.at = at
+        self.at = status.since
+        self.status = status
     }
 
     public var description: String { "\(target): \(from.rawValue) -> \(to.rawValue) (\(reason))" }
@@ -60,15 +64,9 @@ public struct HealthTracker: Sendable, Hashable {
             newState = status.state
         }
         guard newState != status.state else { return nil }
-        let transition = HealthTransition(
-            target: target,
-            from: status.state,
-            to: newState,
-            reason: result.reason,
-            at: now
-        )
+        let from = status.state
         status.state = newState
         status.since = now
-        return transition
+        return HealthTransition(target: target, from: from, reason: result.reason, status: status)
     }
 }

@@ -112,12 +112,18 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// `strerror` text plus the symbolic name, e.g. "Invalid argument (EINVAL)".
     static func describe(errno: Int32) -> String {
-        let names: [Int32: String] = [
-            EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EEXIST: "EEXIST", EINVAL: "EINVAL",
-            ENOMEM: "ENOMEM", ENOBUFS: "ENOBUFS", EAFNOSUPPORT: "EAFNOSUPPORT", EOPNOTSUPP: "EOPNOTSUPP",
-            ERANGE: "ERANGE", EBUSY: "EBUSY", EMSGSIZE: "EMSGSIZE", ENOPROTOOPT: "ENOPROTOOPT",
-        ]
-        let text = String(cString: strerror(errno))
-        return names[errno].map { "\(text) (\($0))" } ?? "\(text) (errno \(errno))"
+        "\(String(cString: strerror(errno))) (\(name(ofErrno: errno)))"
     }
+
+    /// The symbolic name of the errnos this module reports, e.g. "ENODEV"; "errno N" for others.
+    static func name(ofErrno errno: Int32) -> String {
+        errnoNames[errno] ?? "errno \(errno)"
+    }
+
+    private static let errnoNames: [Int32: String] = [
+        EPERM: "EPERM", EACCES: "EACCES", ENOENT: "ENOENT", ESRCH: "ESRCH", EEXIST: "EEXIST", EINVAL: "EINVAL",
+        ENOMEM: "ENOMEM", ENOBUFS: "ENOBUFS", EAFNOSUPPORT: "EAFNOSUPPORT", EOPNOTSUPP: "EOPNOTSUPP",
+        ERANGE: "ERANGE", EBUSY: "EBUSY", EMSGSIZE: "EMSGSIZE", ENOPROTOOPT: "ENOPROTOOPT", ENODEV: "ENODEV",
+        EADDRNOTAVAIL: "EADDRNOTAVAIL", EROFS: "EROFS", EISDIR: "EISDIR", ENOTDIR: "ENOTDIR",
+    ]
 }

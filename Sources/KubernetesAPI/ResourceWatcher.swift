@@ -235,16 +235,9 @@ struct Backoff: Sendable {
     mutating func next() -> Duration {
         let ceiling = current
         current = min(current * 2, maximum)
-        let nanos = ceiling.nanosecondsValue
+        let nanos = ceiling.nanoseconds
         return .nanoseconds(Int64.random(in: nanos / 2...max(nanos / 2, nanos)))
     }
 
     mutating func reset() { current = initial }
-}
-
-extension Duration {
-    fileprivate var nanosecondsValue: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
 }

@@ -32,13 +32,6 @@ func measure(_ body: () throws -> Void) rethrows -> Duration {
     return clock.now - start
 }
 
-extension Duration {
-    var milliseconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
-    }
-}
-
 /// The command's standard output as text.
 func outputInNamespace(_ namespace: NetworkNamespaceHandle, _ arguments: [String]) throws -> String {
     let process = Process()

@@ -12,6 +12,7 @@ struct AgentCommand: ParsableCommand {
 
             EXAMPLES:
               ipvsctl agent status
+              ipvsctl agent status -o json  # the admin API's payload (also --output json, --json)
               ipvsctl agent services
               ipvsctl agent health
               ipvsctl agent sync            # reload the manifests and resync now
@@ -22,12 +23,13 @@ struct AgentCommand: ParsableCommand {
 
 struct AgentOptions: ParsableArguments {
     @Option(name: .long, help: "The admin socket.") var socket: String = AdminPath.defaultSocket
-    @Flag(name: .long, help: "Print the admin API's JSON instead of a table.") var json = false
+    @OptionGroup var output: OutputOptions
 
     func show<T: Decodable>(_ type: T.Type, _ path: String, _ render: (T) -> String) -> Never {
         let client = AdminSocketClient(path: socket)
         do {
-            if json {
+            // JSON is the admin API's payload as it came, so scripts see every field the agent sends.
+            if output.isJSON {
                 finish(AdminOutput(stdout: String(decoding: try client.request("GET", path), as: UTF8.self) + "\n"))
             }
             finish(AdminOutput(stdout: render(try client.get(T.self, path))))

@@ -1,8 +1,5 @@
 import Agent
 import ArgumentParser
-import IPVS
-import KubernetesManifests
-import LoadBalancer
 
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,34 +16,9 @@ struct CheckCommand: AsyncParsableCommand {
     func run() async throws {
         let descriptorLimit = try raiseDescriptorLimit()
         let configuration = try options.loadConfiguration()
-        do {
-            // `run` would refuse this limit: say so here, and what it would clamp.
-            let budget = try ResourceBudget(descriptorLimit: descriptorLimit, configuration: configuration)
-            if let warning = budget.clampWarning { print("note: \(warning)") }
-            if configuration.kubernetes.enabled { return try await checkAPI(configuration) }
-            let (state, notes) = try AgentPreview.desiredState(configuration)
-            for note in notes { print("note: \(note)") }
-            print(AgentPreview.render(state), terminator: "")
-        } catch let errors as ManifestErrors {
-            print(errors.description)
-            throw ExitCode(1)
-        } catch let error as AgentError {
-            print(error.description)
-            throw ExitCode(1)
-        }
-    }
-}
-
-extension CheckCommand {
-    /// One list of each resource from the API, printed as `run` would program it; rejected objects and
-    /// Services that cannot be built are errors.
-    func checkAPI(_ configuration: AgentConfiguration) async throws {
-        let (state, problems) = try await AgentPreview.desiredStateFromAPI(configuration)
-        print(AgentPreview.render(state), terminator: "")
-        guard problems.isEmpty else {
-            for problem in problems { print("error: \(problem)") }
-            throw ExitCode(1)
-        }
+        let report = await AgentCommands.check(configuration, descriptorLimit: descriptorLimit)
+        for line in report.lines { print(line) }
+        if !report.valid { throw ExitCode(1) }
     }
 }
 
@@ -61,21 +33,12 @@ struct CleanupCommand: AsyncParsableCommand {
     func run() async throws {
         let descriptorLimit = try raiseDescriptorLimit()
         let configuration = try options.loadConfiguration()
-        let logger = options.makeLogger()
         do {
-            _ = try ResourceBudget(descriptorLimit: descriptorLimit, configuration: configuration)
-            let (client, network) = try AgentRunner.openKernel(configuration)
-            let binder =
-                configuration.bindAddresses
-                ? DummyInterfaceBinder(network: network, interface: configuration.interface) : nil
-            let agent = try Agent(
-                configuration: configuration,
-                kernel: client,
-                binder: binder,
-                packetFilter: AgentRunner.packetFilter(configuration),
-                logger: logger
+            let count = try await AgentCommands.cleanup(
+                configuration,
+                descriptorLimit: descriptorLimit,
+                logger: options.makeLogger()
             )
-            let count = try await agent.cleanup()
             print("removed \(count) virtual servers")
         } catch {
             print(error.description)

@@ -1,7 +1,6 @@
 import Agent
 import ArgumentParser
 import Foundation
-import KubernetesManifests
 import Logging
 import Metrics
 
@@ -59,7 +58,7 @@ struct CommonOptions: ParsableArguments {
     func loadConfiguration() throws(ExitCode) -> AgentConfiguration {
         var configuration = AgentConfiguration()
         if let config {
-            do throws(ManifestErrors) {
+            do throws(ConfigurationErrors) {
                 configuration = try AgentConfiguration.load(path: config)
             } catch {
                 Self.printToStandardError("ipvsd: invalid config:\n\(error)")

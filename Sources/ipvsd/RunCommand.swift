@@ -1,5 +1,6 @@
 import Agent
 import ArgumentParser
+import Logging
 import Metrics
 
 struct RunCommand: AsyncParsableCommand {
@@ -23,7 +24,10 @@ struct RunCommand: AsyncParsableCommand {
             let budget = try ResourceBudget(descriptorLimit: descriptorLimit, configuration: configuration)
             try await AgentRunner.run(configuration: configuration, budget: budget, metrics: metrics, logger: logger)
         } catch let error as AgentError {
-            logger.critical("\(error.description)")
+            // The whole text first (what an operator reads), then the parts a log pipeline filters on.
+            var metadata: Logger.Metadata = ["code": "\(error.code)"]
+            if let cause = error.cause { metadata["cause"] = "\(cause)" }
+            logger.critical("\(error.description)", metadata: metadata)
             throw ExitCode(1)
         }
     }

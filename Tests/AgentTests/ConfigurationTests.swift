@@ -7,7 +7,7 @@ import Testing
 
 /// The messages of a config text that does not parse; empty when it parses.
 func errors(_ text: String) -> [String] {
-    do throws(ManifestErrors) {
+    do throws(ConfigurationErrors) {
         _ = try AgentConfiguration.parse(text, file: "ipvsd.yaml")
         return []
     } catch {

@@ -6,7 +6,7 @@ import Testing
 @Suite("health.kind grpc in the agent's configuration")
 struct GRPCConfigurationTests {
     func messages(_ text: String) -> [String] {
-        do throws(ManifestErrors) {
+        do throws(ConfigurationErrors) {
             _ = try AgentConfiguration.parse(text, file: "ipvsd.yaml")
             return []
         } catch {

@@ -97,7 +97,7 @@ import Testing
                 return Running(channels: channels, publisher: publisher, registry: registry, port: port)
             }
         }
-        throw AgentError("no free port for the DNS test server")
+        throw AgentError(.listener, "no free port for the DNS test server")
     }
 
     @Test func aAndAAAAForAClusterIPService() async throws {

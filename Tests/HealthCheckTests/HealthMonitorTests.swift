@@ -85,6 +85,8 @@ struct HealthMonitorTests {
         #expect(status.state == .up)
         #expect(status.consecutive == 2)
         #expect(status.since == seen[2].at)
+        #expect(seen[2].status == status)
+        #expect(seen[1].status.state == .down)
         await harness.stop()
     }
 

@@ -29,6 +29,7 @@ struct HealthTrackerTests {
         #expect(transition.to == .up)
         #expect(transition.reason == "ok")
         #expect(tracker.status == HealthStatus(state: .up, lastResult: "ok", since: .seconds(6), consecutive: 1))
+        #expect(transition.status == tracker.status)
     }
 
     @Test(arguments: 1...5)

@@ -452,3 +452,21 @@ struct IPVSCtlCommandLineTests {
         #expect(try IPVSCtlBinary.run("list --help").status == 0)
     }
 }
+
+/// Issue 15's one output convention: every subcommand that prints data takes `-o json` (and its aliases).
+@Suite struct IPVSCtlOutputConventionTests {
+    @Test(arguments: ["status", "services", "health"], ["-o json", "--output json", "-O json", "--json"])
+    func agentViewsTakeTheOutputOption(view: String, option: String) throws {
+        // The socket does not exist, so the command gets past parsing and fails on the request (status 1,
+        // the socket named), where an unknown option would be a usage error naming the option.
+        let result = try IPVSCtlBinary.run("agent \(view) \(option) --socket /nonexistent-ipvsd/admin.sock")
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("/nonexistent-ipvsd/admin.sock"))
+    }
+
+    @Test func anUnknownFormatIsAUsageError() throws {
+        let result = try IPVSCtlBinary.run("agent status -o yaml")
+        #expect(result.status != 0 && result.status != 1)
+        #expect(result.stderr.contains("yaml"))
+    }
+}

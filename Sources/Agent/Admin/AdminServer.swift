@@ -71,20 +71,19 @@ public enum AdminServer {
         var info = stat()
         if lstat(path, &info) != 0 {
             guard errno == ENOENT else {
-                throw AgentError("admin socket \(path): \(String(cString: strerror(errno)))")
+                throw AgentError.system(.adminSocket, "admin socket \(path)")
             }
             return
         }
         guard info.st_mode & S_IFMT == S_IFSOCK else {
             throw AgentError(
+                .adminSocket,
                 "admin socket \(path) exists and is \(kind(of: info.st_mode)), not a socket; "
                     + "refusing to replace it (move it away or set another adminSocket)"
             )
         }
         guard unlink(path) == 0 || errno == ENOENT else {
-            throw AgentError(
-                "admin socket \(path): cannot remove the stale socket: \(String(cString: strerror(errno)))"
-            )
+            throw AgentError.system(.adminSocket, "admin socket \(path): cannot remove the stale socket")
         }
     }
 
@@ -92,28 +91,33 @@ public enum AdminServer {
         var info = stat()
         if lstat(directory, &info) != 0 {
             guard errno == ENOENT else {
-                throw AgentError("admin socket directory \(directory): \(String(cString: strerror(errno)))")
+                throw AgentError.system(.adminSocket, "admin socket directory \(directory)")
             }
             guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
-                throw AgentError("admin socket directory \(directory): \(String(cString: strerror(errno)))")
+                throw AgentError.system(.adminSocket, "admin socket directory \(directory)")
             }
             // mkdir's mode is masked by the umask; make sure, and check what is there now (it may have raced).
             _ = chmod(directory, 0o700)
             guard lstat(directory, &info) == 0 else {
-                throw AgentError("admin socket directory \(directory): \(String(cString: strerror(errno)))")
+                throw AgentError.system(.adminSocket, "admin socket directory \(directory)")
             }
         }
         guard info.st_mode & S_IFMT == S_IFDIR else {
-            throw AgentError("admin socket directory \(directory) is \(kind(of: info.st_mode)), not a directory")
+            throw AgentError(
+                .adminSocket,
+                "admin socket directory \(directory) is \(kind(of: info.st_mode)), not a directory"
+            )
         }
         guard info.st_uid == geteuid() else {
             throw AgentError(
+                .adminSocket,
                 "admin socket directory \(directory) is owned by uid \(info.st_uid), not \(geteuid()); "
                     + "its owner could replace the socket: use a directory only root owns (chown root, chmod 0700)"
             )
         }
         guard info.st_mode & 0o022 == 0 else {
             throw AgentError(
+                .adminSocket,
                 "admin socket directory \(directory) has mode \(String(info.st_mode & 0o7777, radix: 8)), "
                     + "writable by group or others who could replace the socket: chmod 0700 it"
             )
@@ -162,7 +166,7 @@ public enum MetricsServer {
         do throws(ListenAddress.ParseError) {
             listen = try ListenAddress(parsing: address)
         } catch {
-            throw AgentError("metricsAddress \"\(address)\": \(error)")
+            throw AgentError(.configuration, "metricsAddress \"\(address)\"", cause: error)
         }
         let (host, port) = (listen.host, Int(listen.port))
         let router = Router()

@@ -74,7 +74,7 @@ enum HTTPListener {
             do {
                 try await application.run()
             } catch {
-                throw AgentError("\(name) on \(location): cannot serve: \(error)")
+                throw AgentError(.listener, "\(name) on \(location): cannot serve", cause: error)
             }
         }
     }

@@ -20,8 +20,7 @@ public enum ConfigurationBounds {
 
     /// A duration in the config file's syntax, with the largest unit that states it exactly: `100ms`, `24h`.
     public static func text(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let nanoseconds = duration.nanoseconds
         if nanoseconds == 0 { return "0s" }
         let units: [(String, Int64)] = [
             ("h", 3_600_000_000_000), ("m", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000),

@@ -6,20 +6,22 @@ import LoadBalancer
 extension AgentConfiguration {
     /// Reads a config file. Every key is optional; unknown keys and bad values are errors naming the file,
     /// line and key, so a typo never silently falls back to a default.
-    public static func load(path: String) throws(ManifestErrors) -> AgentConfiguration {
+    public static func load(path: String) throws(ConfigurationErrors) -> AgentConfiguration {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ManifestErrors([ManifestError(file: path, line: nil, field: "", message: "cannot read: \(error)")])
+            throw ConfigurationErrors([
+                ManifestError(file: path, line: nil, field: "", message: "cannot read: \(error)")
+            ])
         }
         return try parse(text, file: path)
     }
 
     /// Parses a config file's text.
-    /// - Throws: ``ManifestErrors`` with every problem found, each checked on its own, so one run shows
+    /// - Throws: ``ConfigurationErrors`` with every problem found, each checked on its own, so one run shows
     ///   them all.
-    public static func parse(_ text: String, file: String) throws(ManifestErrors) -> AgentConfiguration {
+    public static func parse(_ text: String, file: String) throws(ConfigurationErrors) -> AgentConfiguration {
         var config = AgentConfiguration()
         var errors: [ManifestError] = []
         func attempt(_ body: () throws(ManifestError) -> Void) {
@@ -30,7 +32,7 @@ extension AgentConfiguration {
             root = try LocatedYAML.parse(text, file: file)
             _ = try root.asMapping()
         } catch {
-            throw ManifestErrors([error])
+            throw ConfigurationErrors([error])
         }
         errors += root.unknownKeys(allowed: [
             "manifests", "stateFile", "interface", "bindAddresses", "scheduler", "weight", "serviceCIDRs",
@@ -129,7 +131,7 @@ extension AgentConfiguration {
                 )
             )
         }
-        guard errors.isEmpty else { throw ManifestErrors(errors) }
+        guard errors.isEmpty else { throw ConfigurationErrors(errors) }
         return config
     }
 

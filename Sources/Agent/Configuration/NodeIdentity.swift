@@ -12,14 +12,16 @@ extension AgentConfiguration {
         hostName: String?
     ) throws(AgentError) {
         if let flag {
-            if let problem = ConfigurationRules.nodeNameProblem(flag) { throw AgentError("--node-name: \(problem)") }
+            if let problem = ConfigurationRules.nodeNameProblem(flag) {
+                throw AgentError(.configuration, "--node-name: \(problem)")
+            }
             nodeName = flag
             return
         }
         guard nodeName.isEmpty else { return }
         if let value = environment["NODE_NAME"], !value.isEmpty {
             if let problem = ConfigurationRules.nodeNameProblem(value) {
-                throw AgentError("NODE_NAME: \(problem)")
+                throw AgentError(.configuration, "NODE_NAME: \(problem)")
             }
             nodeName = value
             return

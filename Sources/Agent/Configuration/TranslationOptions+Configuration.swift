@@ -6,7 +6,9 @@ extension TranslationOptions {
     init(_ configuration: AgentConfiguration) throws(AgentError) {
         var networks: [IPNetwork] = []
         for text in configuration.serviceCIDRs {
-            guard let network = IPNetwork(text) else { throw AgentError("serviceCIDRs: \"\(text)\" is not a CIDR") }
+            guard let network = IPNetwork(text) else {
+                throw AgentError(.configuration, "serviceCIDRs: \"\(text)\" is not a CIDR")
+            }
             networks.append(network)
         }
         self.init(

@@ -138,7 +138,7 @@ struct DNSServer: ServiceLifecycle.Service {
             }
             return Channels(udp: udp, tcp: tcp)
         } catch {
-            throw AgentError("dns listener on \(settings.listen): cannot serve: \(error)")
+            throw AgentError(.listener, "dns listener on \(settings.listen): cannot serve", cause: error)
         }
     }
 }

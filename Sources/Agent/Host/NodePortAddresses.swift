@@ -18,7 +18,7 @@ enum NodePortAddresses {
         do throws(IPVSError) {
             host = try network.globalAddresses(excluding: configuration.interface)
         } catch {
-            throw AgentError("listing the node's addresses for node ports: \(error)")
+            throw AgentError(.hostNetwork, "listing the node's addresses for node ports", cause: error)
         }
         let primary = cidrs.isEmpty && configuration.networkNamespace.isEmpty ? Self.primary() : []
         return select(cidrs: cidrs, host: host, primary: primary)

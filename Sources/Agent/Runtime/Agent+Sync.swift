@@ -307,7 +307,7 @@ extension Agent {
             services = try kernel.services()
             core.adopt(services: services, servers: [:], claiming: pendingClaims)
         } catch {
-            throw AgentError("reading the kernel's IPVS table: \(error)")
+            throw AgentError(.kernel, "reading the kernel's IPVS table", cause: error)
         }
         pendingClaims = []
         let owned = core.owned
@@ -316,7 +316,7 @@ extension Agent {
         core.record(operations, result: result)
         if let failure = result.failures.first {
             savePersisted()
-            throw AgentError("cleanup: \(failure.operation): \(failure.error)")
+            throw AgentError(.kernel, "cleanup: \(failure.operation)", cause: failure.error)
         }
         if let binder {
             var inUse = Set<IPAddress>()
@@ -335,11 +335,13 @@ extension Agent {
                     try binder.remove(address)
                 }
             } catch {
-                throw AgentError("cleanup: \(error)")
+                throw AgentError(.hostNetwork, "cleanup", cause: error)
             }
         }
         if let packetFilter {
-            do throws(IPVSError) { try packetFilter.remove() } catch { throw AgentError("cleanup: \(error)") }
+            do throws(IPVSError) { try packetFilter.remove() } catch {
+                throw AgentError(.hostNetwork, "cleanup", cause: error)
+            }
         }
         savePersisted()
         return operations.count

@@ -126,12 +126,6 @@ extension Agent {
     }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-    /// Whole and fractional milliseconds, seconds included (a sync of 1 s or more is not logged short).
-    var milliseconds: Double { seconds * 1000 }
-}
-
 extension VirtualServer.ID {
     /// The service as ipvsadm's arguments, for the fixes log messages suggest: `-t 10.0.0.1:80`.
     var ipvsadmArguments: String {

@@ -35,7 +35,7 @@ extension AgentPreview {
         let listed: (state: DesiredState, problems: [String])
         switch result {
         case .success(let value): listed = value
-        case .failure(let error): throw AgentError(error.message)
+        case .failure(let error): throw AgentError(.kubernetes, "Kubernetes API", cause: error)
         }
         try DesiredStateLoad.refuseReserved(listed.state, configuration: configuration)
         return listed

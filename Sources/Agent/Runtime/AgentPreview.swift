@@ -13,6 +13,7 @@ public enum AgentPreview {
         let loaded = try stateFile.load(setAsideCorrupt: false)
         if case .corrupt(let reason, _) = loaded {
             throw AgentError(
+                .stateFile,
                 "state file \(configuration.stateFile) is corrupt (\(reason)); `ipvsd run` would set it aside as "
                     + "\(configuration.stateFile).corrupt and recover ownership from the VIPs on \(configuration.interface)"
             )

@@ -23,7 +23,11 @@ public enum AgentRunner {
             _ = try client.info()
             return (client, try HostNetwork(namespace: namespace))
         } catch {
-            throw AgentError("cannot open IPVS: \(error) (is the ip_vs module loaded? ipvsd needs CAP_NET_ADMIN)")
+            throw AgentError(
+                .kernel,
+                "cannot open IPVS (is the ip_vs module loaded? ipvsd needs CAP_NET_ADMIN)",
+                cause: error
+            )
         }
     }
 
@@ -60,7 +64,7 @@ public enum AgentRunner {
                 binder = dummy
             }
         } catch {
-            throw AgentError("preparing the host network: \(error)")
+            throw AgentError(.hostNetwork, "preparing the host network", cause: error)
         }
         let nodeAddresses = try NodePortAddresses.resolve(configuration, network: network)
         logger.info("node port addresses", metadata: ["addresses": "\(nodeAddresses.map(\.description))"])
@@ -122,7 +126,7 @@ public enum AgentRunner {
             // A config built in code skips the loader's check; an empty domain would make the responder
             // authoritative for every name.
             if let problem = AgentConfiguration.domainProblem(settings.domain) {
-                throw AgentError("dns.domain \"\(settings.domain)\" \(problem)")
+                throw AgentError(.configuration, "dns.domain \"\(settings.domain)\" \(problem)")
             }
             var dnsLogger = logger
             dnsLogger[metadataKey: "component"] = "dns"
@@ -176,7 +180,7 @@ struct HealthService: Service {
                 group.addTask { await monitor.run() }
                 group.addTask {
                     for await transition in monitor.transitions {
-                        await agent.healthChanged(transition.target, monitor.status(of: transition.target))
+                        await agent.healthChanged(transition.target, transition.status)
                     }
                 }
             }

@@ -28,7 +28,7 @@ extension AgentRunner {
                 )
             return try APIClient(connection: connection)
         } catch {
-            throw AgentError(error.message)
+            throw AgentError(.kubernetes, "Kubernetes API", cause: error)
         }
     }
 

@@ -65,6 +65,7 @@ public struct ResourceBudget: Sendable, Equatable {
         let needed = fixed + Self.minimumHealthConcurrency * Self.descriptorsPerCheck
         guard affordable >= Self.minimumHealthConcurrency else {
             throw AgentError(
+                .resources,
                 "the open-file limit (RLIMIT_NOFILE) is \(descriptorLimit) and its hard limit allows no more; "
                     + "ipvsd needs at least \(needed) (\(Self.coreReserve) core, "
                     + "\(metrics?.descriptors ?? 0) metrics listener, \(admin?.descriptors ?? 0) admin listener, "
@@ -94,7 +95,7 @@ public struct ResourceBudget: Sendable, Equatable {
     public static func raiseDescriptorLimit() throws(AgentError) -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else {
-            throw AgentError("getrlimit(RLIMIT_NOFILE): \(String(cString: strerror(errno)))")
+            throw AgentError.system(.resources, "getrlimit(RLIMIT_NOFILE)")
         }
         let wanted = min(limit.rlim_max, rlim_t(maximumDescriptorLimit))
         if limit.rlim_cur < wanted {

@@ -54,7 +54,10 @@ public struct AgentState: Codable, Sendable, Equatable {
         var result = Set<VirtualServer.ID>()
         for entry in entries {
             guard let proto = IPProtocol(name: entry.protocol), let address = IPAddress(entry.address) else {
-                throw AgentError("\(field) service \(entry.address):\(entry.port)/\(entry.protocol) is invalid")
+                throw AgentError(
+                    .stateFile,
+                    "\(field) service \(entry.address):\(entry.port)/\(entry.protocol) is invalid"
+                )
             }
             result.insert(.service(proto, address, port: entry.port))
         }
@@ -75,7 +78,7 @@ public struct AgentState: Codable, Sendable, Equatable {
         do {
             state = try JSONDecoder().decode(AgentState.self, from: data)
         } catch {
-            throw AgentError("not a valid state file: \(Self.describe(error))")
+            throw AgentError(.stateFile, "not a valid state file: \(Self.describe(error))")
         }
         _ = try state.ownedIDs()
         _ = try state.pendingIDs()
@@ -131,22 +134,25 @@ public struct AgentStateFile: Sendable {
         guard fd >= 0 else {
             let code = errno
             if code == ENOENT { return .missing }
-            if code == ELOOP { throw AgentError("state file \(path) is a symbolic link; use a regular file") }
-            throw AgentError("state file \(path): cannot open: \(String(cString: strerror(code)))")
+            if code == ELOOP {
+                throw AgentError(.stateFile, "state file \(path) is a symbolic link; use a regular file")
+            }
+            throw AgentError.system(.stateFile, "state file \(path): cannot open", errno: code)
         }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
-            throw AgentError("state file \(path): \(String(cString: strerror(errno)))")
+            throw AgentError.system(.stateFile, "state file \(path)")
         }
         guard info.st_mode & S_IFMT == S_IFREG else {
-            throw AgentError("state file \(path) is not a regular file")
+            throw AgentError(.stateFile, "state file \(path) is not a regular file")
         }
         guard info.st_uid == geteuid() else {
-            throw AgentError("state file \(path) is owned by uid \(info.st_uid), not by the agent's user")
+            throw AgentError(.stateFile, "state file \(path) is owned by uid \(info.st_uid), not by the agent's user")
         }
         guard info.st_mode & 0o022 == 0 else {
             throw AgentError(
+                .stateFile,
                 "state file \(path) is writable by group or others (mode \(String(info.st_mode & 0o777, radix: 8)))"
             )
         }
@@ -165,9 +171,7 @@ public struct AgentStateFile: Sendable {
         guard enabled else { return .corrupt(reason: reason, setAside: nil) }
         let target = path + ".corrupt"
         guard rename(path, target) == 0 else {
-            throw AgentError(
-                "state file \(path) is corrupt (\(reason)) and cannot be set aside: \(String(cString: strerror(errno)))"
-            )
+            throw AgentError.system(.stateFile, "state file \(path) is corrupt (\(reason)) and cannot be set aside")
         }
         return .corrupt(reason: reason, setAside: target)
     }
@@ -179,12 +183,12 @@ public struct AgentStateFile: Sendable {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw AgentError("state file \(path): cannot read: \(String(cString: strerror(errno)))")
+                throw AgentError.system(.stateFile, "state file \(path): cannot read")
             }
             if count == 0 { return data }
             data.append(contentsOf: buffer[..<count])
             if data.count > maximumSize {
-                throw AgentError("state file \(path) grew past \(maximumSize >> 20) MiB while read")
+                throw AgentError(.stateFile, "state file \(path) grew past \(maximumSize >> 20) MiB while read")
             }
         }
     }
@@ -195,7 +199,7 @@ public struct AgentStateFile: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data: Data
-        do { data = try encoder.encode(state) } catch { throw AgentError("state file: \(error)") }
+        do { data = try encoder.encode(state) } catch { throw AgentError(.stateFile, "state file", cause: error) }
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             // Missing parents too (a fresh host, a hostPath volume), root-only; open below reports real failures.
@@ -208,29 +212,30 @@ public struct AgentStateFile: Sendable {
         let temporary = "\(path).tmp"
         unlink(temporary)  // a leftover from a crash; O_EXCL below refuses anything that reappears
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw AgentError("state file \(temporary): \(String(cString: strerror(errno)))") }
-        var failure: String?
+        guard fd >= 0 else { throw AgentError.system(.stateFile, "state file \(temporary)") }
+        var failure: Int32?
         let written = data.withUnsafeBytes { bytes -> Int in
             var offset = 0
             while offset < bytes.count {
                 let count = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
                 if count < 0 {
                     if errno == EINTR { continue }
-                    failure = String(cString: strerror(errno))
+                    failure = errno
                     break
                 }
                 offset += count
             }
             return offset
         }
-        if failure == nil && fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
+        if failure == nil && fsync(fd) != 0 { failure = errno }
         close(fd)
         if failure == nil && written == data.count && rename(temporary, path) != 0 {
-            failure = String(cString: strerror(errno))
+            failure = errno
         }
         guard failure == nil, written == data.count else {
             unlink(temporary)
-            throw AgentError("state file \(path): \(failure ?? "short write")")
+            guard let failure else { throw AgentError(.stateFile, "state file \(path): short write") }
+            throw AgentError.system(.stateFile, "state file \(path)", errno: failure)
         }
         if !directory.isEmpty {
             let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -240,10 +245,4 @@ public struct AgentStateFile: Sendable {
             }
         }
     }
-}
-
-/// An agent-level failure with a message that says what and where.
-public struct AgentError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
 }

@@ -24,7 +24,7 @@ enum CommandProbe {
         let killed = Kill()
         let reason = await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
             process.terminationHandler = { process in
-                killed.timer.withLock { $0?.cancel() }
+                killed.timer.withLock { $0?.source.cancel() }
                 continuation.resume(
                     returning: describe(process, killedAtTimeout: killed.fired.load(ordering: .acquiring))
                 )
@@ -36,14 +36,17 @@ enum CommandProbe {
                 return
             }
             let pid = process.processIdentifier
-            let timeout = target.timeout
-            killed.timer.withLock { timer in
-                timer = Task {
-                    guard (try? await Task.sleep(for: timeout)) != nil, process.isRunning else { return }
-                    killed.fired.store(true, ordering: .releasing)
-                    kill(pid, SIGKILL)
-                }
+            // A Dispatch timer, not a sleeping task: the kill must fire even when the cooperative pool's few
+            // threads are all busy (a long manifest load, other probes), or a hung command outlives its timeout.
+            let timer = DispatchSource.makeTimerSource(queue: .global())
+            timer.schedule(deadline: .now() + .nanoseconds(Int(clamping: target.timeout.nanoseconds)))
+            timer.setEventHandler {
+                guard process.isRunning else { return }
+                killed.fired.store(true, ordering: .releasing)
+                kill(pid, SIGKILL)
             }
+            killed.timer.withLock { $0 = KillTimer(source: timer) }
+            timer.resume()
         }
         let latency = began.duration(to: .now)
         return ProbeResult(success: reason == "ok", reason: reason, latency: latency)
@@ -59,9 +62,14 @@ enum CommandProbe {
         }
     }
 
+    /// Dispatch sources may be cancelled from any thread; the type just does not say so.
+    private struct KillTimer: @unchecked Sendable {
+        let source: any DispatchSourceTimer
+    }
+
     /// The timeout's kill timer, and whether it fired (a signal death at the timeout is a timeout).
     private final class Kill: Sendable {
-        let timer = Mutex<Task<Void, Never>?>(nil)
+        let timer = Mutex<KillTimer?>(nil)
         let fired = Atomic<Bool>(false)
     }
 }

@@ -257,9 +257,7 @@ final class TCPConnectChecker: Sendable {
             guard let first = deadlines.min else { return -1 }
             let left = first.deadline - origin.duration(to: .now)
             guard left > .zero else { return 0 }
-            let (seconds, attoseconds) = left.components
-            let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-            return CInt(clamping: milliseconds)
+            return CInt(clamping: left.millisecondsRoundedUp)
         }
 
         mutating func failAll(_ reason: String) {

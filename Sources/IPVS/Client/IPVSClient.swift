@@ -33,7 +33,7 @@ public final class IPVSClient: IPVSKernel, Sendable {
     }
 
     private struct State {
-        var socket: NetlinkSocket?
+        var socket: SocketSlot<NetlinkSocket>
         var nextSequence: UInt32 = 1
     }
 
@@ -45,12 +45,11 @@ public final class IPVSClient: IPVSKernel, Sendable {
     public init(configuration: Configuration = Configuration()) throws(IPVSError) {
         self.configuration = configuration
         let socket = try NetlinkSocket(namespace: configuration.namespace, bufferSize: configuration.socketBufferSize)
-        self.state = Mutex(State(socket: socket))
+        self.state = Mutex(State(socket: SocketSlot(socket: socket)))
     }
 
     var timeoutMilliseconds: Int32 {
-        let (seconds, attoseconds) = configuration.replyTimeout.components
-        return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        Int32(clamping: configuration.replyTimeout.millisecondsRoundedUp)
     }
 
     /// Runs `body` with the open socket, reopening it if an earlier failure closed it, and closes it when
@@ -60,31 +59,20 @@ public final class IPVSClient: IPVSKernel, Sendable {
     ) throws(IPVSError) -> R {
         let configuration = configuration
         return try state.withLock { (state: inout State) throws(IPVSError) -> R in
-            let socket: NetlinkSocket
-            if let open = state.socket {
-                socket = open
-            } else {
-                socket = try NetlinkSocket(
-                    namespace: configuration.namespace,
-                    bufferSize: configuration.socketBufferSize
-                )
-                state.socket = socket
-            }
-            do throws(IPVSError) {
-                return try body(socket, &state.nextSequence)
-            } catch {
-                switch error.code {
-                case .timedOut, .connectionFailed, .malformedReply, .acknowledgementLost: state.socket = nil
-                default: break
-                }
-                throw error
+            var sequence = state.nextSequence
+            defer { state.nextSequence = sequence }
+            return try state.socket.use {
+                () throws(IPVSError) -> NetlinkSocket in
+                try NetlinkSocket(namespace: configuration.namespace, bufferSize: configuration.socketBufferSize)
+            } _: { (socket: NetlinkSocket) throws(IPVSError) -> R in
+                try body(socket, &sequence)
             }
         }
     }
 
     /// Test hook: breaks the open socket so the next request fails and the one after reopens it.
     func breakSocketForTesting() {
-        state.withLock { $0.socket?.breakForTesting() }
+        state.withLock { $0.socket.socket?.breakForTesting() }
     }
 
     /// Test hook: waits for a reply nobody asked for, to exercise the reply timeout.

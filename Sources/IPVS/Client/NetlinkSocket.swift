@@ -56,26 +56,8 @@ final class NetlinkSocket {
         case .current:
             try check(genl_connect(handle), "connect generic netlink socket")
         case .path(let path):
-            let nsfd = open(path, O_RDONLY | O_CLOEXEC)
-            guard nsfd >= 0 else {
-                let err = errno
-                throw IPVSError(
-                    .connectionFailed,
-                    "cannot open network namespace \(path): \(IPVSError.describe(errno: err))",
-                    errno: err
-                )
-            }
-            defer { close(nsfd) }
-            var job = cnl_netns_job(nsfd: nsfd, sk: handle, sys_errno: 0, nl_error: 0, outfd: -1)
-            cnl_netns_run(&job)
-            if job.sys_errno != 0 {
-                throw IPVSError(
-                    .connectionFailed,
-                    "cannot enter network namespace \(path): \(IPVSError.describe(errno: job.sys_errno))",
-                    errno: job.sys_errno
-                )
-            }
-            try check(job.nl_error, "connect generic netlink socket in \(path)")
+            let result = try NamespaceThread.run(inNamespaceAt: path) { genl_connect(handle) }
+            try check(result, "connect generic netlink socket in \(path)")
         }
     }
 

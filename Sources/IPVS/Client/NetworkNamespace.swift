@@ -1,5 +1,3 @@
-internal import CNetlink
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -24,16 +22,24 @@ public final class NetworkNamespaceHandle: Sendable {
 
     /// Creates a fresh, empty network namespace (needs CAP_SYS_ADMIN). The caller's threads stay where they are.
     public static func createFresh() throws(IPVSError) -> NetworkNamespaceHandle {
-        var job = cnl_netns_job(nsfd: -1, sk: nil, sys_errno: 0, nl_error: 0, outfd: -1)
-        cnl_netns_run(&job)
-        guard job.sys_errno == 0, job.outfd >= 0 else {
+        let opened = NamespaceThread.runInFreshNamespace { () -> (fd: Int32, errno: Int32) in
+            let fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+            return (fd, fd < 0 ? errno : 0)
+        }
+        let fd: Int32
+        let err: Int32
+        switch opened {
+        case .success(let result): (fd, err) = result
+        case .failure(let failure): (fd, err) = (-1, failure.value)
+        }
+        guard fd >= 0 else {
             throw IPVSError(
                 .connectionFailed,
-                "cannot create a network namespace: \(IPVSError.describe(errno: job.sys_errno))",
-                errno: job.sys_errno
+                "cannot create a network namespace: \(IPVSError.describe(errno: err))",
+                errno: err
             )
         }
-        return NetworkNamespaceHandle(fileDescriptor: job.outfd)
+        return NetworkNamespaceHandle(fileDescriptor: fd)
     }
 
     private init(fileDescriptor: Int32) { self.fileDescriptor = fileDescriptor }

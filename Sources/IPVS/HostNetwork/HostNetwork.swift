@@ -16,43 +16,26 @@ public final class HostNetwork: Sendable {
     /// The namespace this instance changes.
     public let namespace: NetworkNamespace
     /// nil after a failure left the socket in an unknown state: the next request opens a new one.
-    private let socket: Mutex<RouteSocket?>
+    private let socket: Mutex<SocketSlot<RouteSocket>>
 
     /// Opens a route netlink socket in `namespace`.
     /// - Throws: ``IPVSError/Code/connectionFailed`` or ``IPVSError/Code/notFound`` (no such namespace).
     public init(namespace: NetworkNamespace = .current) throws(IPVSError) {
         self.namespace = namespace
-        self.socket = Mutex(try RouteSocket(namespace: namespace))
+        self.socket = Mutex(SocketSlot(socket: try RouteSocket(namespace: namespace)))
     }
 
     /// Runs `body` with the open socket, reopening it if an earlier failure closed it, as `IPVSClient` does.
     private func withSocket<R: Sendable>(_ body: (RouteSocket) throws(IPVSError) -> R) throws(IPVSError) -> R {
         let namespace = namespace
-        return try socket.withLock { (socket: inout RouteSocket?) throws(IPVSError) -> R in
-            let open: RouteSocket
-            if let socket {
-                open = socket
-            } else {
-                open = try RouteSocket(namespace: namespace)
-                socket = open
-            }
-            do throws(IPVSError) {
-                return try body(open)
-            } catch {
-                switch error.code {
-                case .timedOut, .connectionFailed, .malformedReply, .acknowledgementLost: socket = nil
-                // libnl's catch-all (NLE_FAILURE, no errno): a socket error as often as not.
-                case .kernel where error.errno == nil: socket = nil
-                default: break
-                }
-                throw error
-            }
+        return try socket.withLock { (slot: inout SocketSlot<RouteSocket>) throws(IPVSError) -> R in
+            try slot.use(open: { () throws(IPVSError) -> RouteSocket in try RouteSocket(namespace: namespace) }, body)
         }
     }
 
     /// Test hook: breaks the open socket so the next request fails and the one after reopens it.
     func breakSocketForTesting() {
-        socket.withLock { $0?.breakForTesting() }
+        socket.withLock { $0.socket?.breakForTesting() }
     }
 
     /// Creates the dummy interface if missing (type dummy), and sets it up. Idempotent. Returns its index.

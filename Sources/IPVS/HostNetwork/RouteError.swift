@@ -18,7 +18,7 @@ enum RouteError {
     static func error(libnl code: Int32, step: String) -> IPVSError {
         let (kind, errno) = classify(code)
         let text = String(cString: nl_geterror(code))
-        let suffix = errno.map { " (\(name(ofErrno: $0)))" } ?? ""
+        let suffix = errno.map { " (\(IPVSError.name(ofErrno: $0)))" } ?? ""
         return IPVSError(kind, "cannot \(step): \(text)\(suffix)", errno: errno)
     }
 
@@ -44,69 +44,18 @@ enum RouteError {
         }
     }
 
-    /// The symbolic name of the errnos this layer reports, e.g. "ENODEV".
-    static func name(ofErrno errno: Int32) -> String {
-        let names: [Int32: String] = [
-            EPERM: "EPERM", EACCES: "EACCES", ENOENT: "ENOENT", EEXIST: "EEXIST", ENODEV: "ENODEV",
-            EADDRNOTAVAIL: "EADDRNOTAVAIL", EINVAL: "EINVAL", EOPNOTSUPP: "EOPNOTSUPP",
-            EAFNOSUPPORT: "EAFNOSUPPORT", ERANGE: "ERANGE", EBUSY: "EBUSY", ENOMEM: "ENOMEM", EROFS: "EROFS",
-            EISDIR: "EISDIR", ENOTDIR: "ENOTDIR",
-        ]
-        return names[errno] ?? "errno \(errno)"
-    }
-
     /// An error from a system call (open, read, write, setns) with its errno.
     static func system(_ step: String, errno: Int32) -> IPVSError {
-        let code: IPVSError.Code
-        switch errno {
-        case EPERM, EACCES, EROFS: code = .permissionDenied
-        case ENOENT, ENODEV: code = .notFound
-        case EINVAL: code = .invalidArgument
-        default: code = .kernel
-        }
-        let text = String(cString: strerror(errno))
-        return IPVSError(code, "cannot \(step): \(text) (\(name(ofErrno: errno)))", errno: errno)
+        IPVSError(code(ofErrno: errno), "cannot \(step): \(IPVSError.describe(errno: errno))", errno: errno)
     }
-}
 
-/// Work done on a short-lived thread inside a namespace given by a path, so the caller's thread never moves.
-enum NamespaceFile {
-    /// Enters the namespace at `path`, connects `socket` to NETLINK_ROUTE there and/or opens `file` there.
-    /// - Returns: the finished job: `fd` is the opened file (the caller closes it) or -1 with `sys_errno`,
-    ///   and `nl_error` is the result of connecting.
-    /// - Throws: when the namespace cannot be opened or entered.
-    static func enter(
-        _ path: String,
-        connecting socket: OpaquePointer? = nil,
-        opening file: String? = nil,
-        flags: Int32 = O_RDONLY
-    ) throws(IPVSError) -> cnl_netns_open_job {
-        let nsfd = open(path, O_RDONLY | O_CLOEXEC)
-        guard nsfd >= 0 else { throw RouteError.system("open network namespace \(path)", errno: errno) }
-        defer { close(nsfd) }
-        var job = cnl_netns_open_job(
-            nsfd: nsfd,
-            sk: socket,
-            protocol: NETLINK_ROUTE,
-            path: nil,
-            flags: flags,
-            sys_errno: 0,
-            nl_error: 0,
-            fd: -1,
-            entered: 0
-        )
-        if let file {
-            file.withCString { name in
-                job.path = name
-                cnl_netns_open(&job)
-                job.path = nil
-            }
-        } else {
-            cnl_netns_open(&job)
+    /// The error code this layer reports a system call's errno as.
+    static func code(ofErrno errno: Int32) -> IPVSError.Code {
+        switch errno {
+        case EPERM, EACCES, EROFS: .permissionDenied
+        case ENOENT, ENODEV: .notFound
+        case EINVAL: .invalidArgument
+        default: .kernel
         }
-        if job.entered == 0 {
-            throw RouteError.system("enter network namespace \(path)", errno: job.sys_errno)
-        }
-        return job
     }
 }

@@ -40,8 +40,10 @@ final class RouteSocket {
         case .current:
             try RouteError.check(nl_connect(handle, NETLINK_ROUTE), "connect a route netlink socket")
         case .path(let path):
-            let job = try NamespaceFile.enter(path, connecting: handle)
-            try RouteError.check(job.nl_error, "connect a route netlink socket in \(path)")
+            let result = try NamespaceThread.run(inNamespaceAt: path, code: RouteError.code(ofErrno:)) {
+                nl_connect(handle, NETLINK_ROUTE)
+            }
+            try RouteError.check(result, "connect a route netlink socket in \(path)")
         }
     }
 

@@ -81,8 +81,10 @@ enum Sysctl {
             fd = open(path, flags | O_CLOEXEC)
             err = fd < 0 ? errno : 0
         case .path(let namespacePath):
-            let job = try NamespaceFile.enter(namespacePath, opening: path, flags: flags)
-            (fd, err) = (job.fd, job.sys_errno)
+            (fd, err) = try NamespaceThread.run(inNamespaceAt: namespacePath, code: RouteError.code(ofErrno:)) {
+                let fd = open(path, flags | O_CLOEXEC)
+                return (fd, fd < 0 ? errno : 0)
+            }
         }
         if fd >= 0 { return fd }
         if err == ENOENT {

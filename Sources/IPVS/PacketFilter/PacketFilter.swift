@@ -30,38 +30,36 @@ public struct Nftables: PacketFilter {
 
     /// Runs one command buffer as one transaction: the only caller of libnftables.
     func run(_ commands: String, step: String) throws(IPVSError) {
-        var nsfd: Int32 = -1
-        if case .path(let path) = namespace {
-            nsfd = open(path, O_RDONLY | O_CLOEXEC)
-            guard nsfd >= 0 else {
-                let code = errno
-                throw IPVSError(
-                    .connectionFailed,
-                    "cannot \(step): cannot open network namespace \(path): \(IPVSError.describe(errno: code))",
-                    errno: code
-                )
+        let outcome: (result: Int32, error: String?)
+        switch namespace {
+        case .current:
+            outcome = Self.runInThisNamespace(commands)
+        case .path(let path):
+            do throws(IPVSError) {
+                outcome = try NamespaceThread.run(inNamespaceAt: path) { Self.runInThisNamespace(commands) }
+            } catch {
+                throw IPVSError(error.code, "cannot \(step): \(error.message)", errno: error.errno)
             }
         }
-        defer { if nsfd >= 0 { close(nsfd) } }
-        let job = commands.withCString { text in
-            var job = cnl_nft_job(nsfd: nsfd, commands: text, result: -1, sys_errno: 0, error: nil)
-            cnl_nft_run(&job)
-            return job
-        }
-        defer { free(job.error) }
-        if job.sys_errno != 0 {
-            throw IPVSError(
-                .connectionFailed,
-                "cannot \(step): \(IPVSError.describe(errno: job.sys_errno))",
-                errno: job.sys_errno
-            )
-        }
-        guard job.result == 0 else {
-            let detail = job.error.map { String(cString: $0) } ?? ""
+        guard outcome.result == 0 else {
+            let detail = outcome.error ?? ""
             let firstLines = detail.split(separator: "\n").prefix(6).joined(separator: "; ")
             let code: IPVSError.Code =
                 detail.contains("Operation not permitted") ? .permissionDenied : .kernel
             throw IPVSError(code, "cannot \(step): libnftables: \(firstLines.isEmpty ? "failed" : firstLines)")
         }
+    }
+
+    /// One libnftables context, created and freed on the calling thread (its netlink socket belongs to this
+    /// thread's namespace), running `commands` as one transaction.
+    /// - Returns: nft_run_cmd_from_buffer's result (0 on success, -1 without a context) and its error text.
+    private static func runInThisNamespace(_ commands: String) -> (result: Int32, error: String?) {
+        guard let context = nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else { return (-1, "out of memory (ENOMEM)") }
+        defer { nft_ctx_free(context) }
+        nft_ctx_buffer_output(context)
+        nft_ctx_buffer_error(context)
+        let result = nft_run_cmd_from_buffer(context, commands)
+        let text = nft_ctx_get_error_buffer(context).map { String(cString: $0) }
+        return (result, text?.isEmpty == false ? text : nil)
     }
 }
