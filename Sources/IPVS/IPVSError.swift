@@ -64,7 +64,7 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String { message }
 
     /// The error the kernel's errno means for `operation`, worded for an operator.
-    static func kernel(errno: Int32, operation: IPVSOperation?) -> IPVSError {
+    public static func kernel(errno: Int32, operation: IPVSOperation?) -> IPVSError {
         let op = operation?.description ?? "request"
         let (code, text): (Code, String)
         switch (errno, operation) {

@@ -7,12 +7,14 @@ import Glibc
 import Musl
 #endif
 
-/// An in-memory ``IPVSKernel`` with the kernel's errnos: adding what exists is EEXIST, a missing service
-/// ESRCH, a missing real server ENOENT. It logs every write, counts reads and can fail chosen operations.
+/// An in-memory ``IPVSKernel`` with the kernel's rules and errnos, which it takes from the library's
+/// ``IPVSTable`` (one copy of them). It logs every write, counts reads, holds connection counts a test sets,
+/// and can fail chosen operations.
 public final class FakeIPVSKernel: IPVSKernel, Sendable {
     private struct Tables {
-        var services: [VirtualServer.ID: VirtualServer] = [:]
-        var servers: [VirtualServer.ID: [RealServer.ID: ObservedRealServer]] = [:]
+        var table = IPVSTable()
+        /// (active, inactive) per real server, as traffic would leave them; gone with the server.
+        var connections: [VirtualServer.ID: [RealServer.ID: (UInt32, UInt32)]] = [:]
         var log: [IPVSOperation] = []
         var readCount = 0
         var failures: [(matching: @Sendable (IPVSOperation) -> Bool, errno: Int32)] = []
@@ -34,18 +36,23 @@ public final class FakeIPVSKernel: IPVSKernel, Sendable {
     /// The table as plain values, without counting a read: services and their real servers.
     public var contents: [VirtualServer.ID: (service: VirtualServer, servers: [RealServer.ID: RealServer])] {
         tables.withLock { t in
-            t.services.mapValues { service in
-                (service, (t.servers[service.id] ?? [:]).mapValues(\.realServer))
-            }
+            Dictionary(
+                uniqueKeysWithValues: t.table.entries.map { entry in
+                    (
+                        entry.service.id,
+                        (entry.service, Dictionary(uniqueKeysWithValues: entry.servers.map { ($0.id, $0) }))
+                    )
+                }
+            )
         }
     }
 
     /// Sets a real server's connection counts, as traffic would.
     public func setConnections(_ active: UInt32, _ inactive: UInt32, of server: RealServer.ID, in id: VirtualServer.ID)
     {
-        tables.withLock {
-            $0.servers[id]?[server]?.activeConnections = active
-            $0.servers[id]?[server]?.inactiveConnections = inactive
+        tables.withLock { t in
+            guard t.table.entry(id)?.servers.contains(where: { $0.id == server }) == true else { return }
+            t.connections[id, default: [:]][server] = (active, inactive)
         }
     }
 
@@ -60,19 +67,13 @@ public final class FakeIPVSKernel: IPVSKernel, Sendable {
         tables.withLock { t in
             for (index, operation) in operations.enumerated() {
                 t.log.append(operation)
-                let errno: Int32?
-                if let injected = t.failures.firstIndex(where: { $0.matching(operation) }) {
-                    errno = t.failures.remove(at: injected).errno
-                } else {
-                    errno = Self.perform(operation, on: &t)
-                }
-                if let errno {
-                    let error = IPVSError(
-                        Self.code(errno),
-                        "\(operation): errno \(errno)",
-                        operation: operation,
-                        errno: errno
-                    )
+                do throws(IPVSError) {
+                    if let injected = t.failures.firstIndex(where: { $0.matching(operation) }) {
+                        throw IPVSError.kernel(errno: t.failures.remove(at: injected).errno, operation: operation)
+                    }
+                    try t.table.apply(operation)
+                    Self.forgetConnections(after: operation, in: &t)
+                } catch {
                     failures.append(.init(index: index, operation: operation, error: error))
                 }
             }
@@ -81,73 +82,46 @@ public final class FakeIPVSKernel: IPVSKernel, Sendable {
         return BulkApplyResult(operationCount: operations.count, failures: failures, sendCalls: 1)
     }
 
-    /// Applies one operation; returns the errno the kernel would answer, or nil on success.
-    private static func perform(_ operation: IPVSOperation, on t: inout Tables) -> Int32? {
+    /// A deleted real server or service takes its connection counts with it.
+    private static func forgetConnections(after operation: IPVSOperation, in t: inout Tables) {
         switch operation {
-        case .addService(let service):
-            guard t.services[service.id] == nil else { return EEXIST }
-            t.services[service.id] = service
-            t.servers[service.id] = [:]
-        case .updateService(let service):
-            guard t.services[service.id] != nil else { return ESRCH }
-            t.services[service.id] = service
-        case .deleteService(let id):
-            guard t.services.removeValue(forKey: id) != nil else { return ESRCH }
-            t.servers[id] = nil
-        case .addServer(let server, let id):
-            guard t.services[id] != nil else { return ESRCH }
-            guard t.servers[id]?[server.id] == nil else { return EEXIST }
-            t.servers[id]?[server.id] = ObservedRealServer(realServer: server)
-        case .updateServer(let server, let id):
-            guard t.services[id] != nil else { return ESRCH }
-            guard t.servers[id]?[server.id] != nil else { return ENOENT }
-            t.servers[id]?[server.id]?.realServer = server
-        case .deleteServer(let server, let id):
-            guard t.services[id] != nil else { return ESRCH }
-            guard t.servers[id]?.removeValue(forKey: server) != nil else { return ENOENT }
-        case .zero(let id):
-            if let id, t.services[id] == nil { return ESRCH }
-        case .flush:
-            t.services.removeAll()
-            t.servers.removeAll()
-        case .setTimeouts, .startDaemon, .stopDaemon:
-            break
-        }
-        return nil
-    }
-
-    private static func code(_ errno: Int32) -> IPVSError.Code {
-        switch errno {
-        case EEXIST: .alreadyExists
-        case ESRCH, ENOENT: .notFound
-        case EINVAL: .invalidArgument
-        default: .kernel
+        case .deleteServer(let server, let id): t.connections[id]?[server] = nil
+        case .deleteService(let id): t.connections[id] = nil
+        case .flush: t.connections.removeAll()
+        default: break
         }
     }
 
     public func services() throws(IPVSError) -> [ObservedVirtualServer] {
         tables.withLock { t in
             t.readCount += 1
-            return t.services.values.sorted { $0.id < $1.id }.map { ObservedVirtualServer(virtualServer: $0) }
+            return t.table.entries.map(\.service).sorted { $0.id < $1.id }.map {
+                ObservedVirtualServer(virtualServer: $0)
+            }
         }
     }
 
     public func service(_ id: VirtualServer.ID) throws(IPVSError) -> ObservedVirtualServer {
         let found = tables.withLock { t in
             t.readCount += 1
-            return t.services[id]
+            return t.table.entry(id)
         }
         guard let found else { throw IPVSError(.notFound, "service \(id) does not exist", errno: ESRCH) }
-        return ObservedVirtualServer(virtualServer: found)
+        return ObservedVirtualServer(virtualServer: found.service)
     }
 
     public func servers(of id: VirtualServer.ID) throws(IPVSError) -> [ObservedRealServer] {
-        let found = tables.withLock { t in
+        let found = tables.withLock { t -> [ObservedRealServer]? in
             t.readCount += 1
-            return t.servers[id]
+            guard let entry = t.table.entry(id) else { return nil }
+            let counts = t.connections[id] ?? [:]
+            return entry.servers.map { server in
+                let (active, inactive) = counts[server.id] ?? (0, 0)
+                return ObservedRealServer(realServer: server, activeConnections: active, inactiveConnections: inactive)
+            }
         }
         guard let found else { throw IPVSError(.notFound, "service \(id) does not exist", errno: ESRCH) }
-        return found.values.sorted { $0.realServer.id < $1.realServer.id }
+        return found.sorted { $0.realServer.id < $1.realServer.id }
     }
 
     public func timeouts() throws(IPVSError) -> Timeouts {

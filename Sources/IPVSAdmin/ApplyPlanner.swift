@@ -6,87 +6,12 @@ import Glibc
 import Musl
 #endif
 
-/// An in-memory IPVS table that applies operations with the kernel's rules and errnos: the desired state of a
-/// restore file, and the state of a fake kernel in tests.
-public struct IPVSTable: Hashable, Sendable {
-    public struct Entry: Hashable, Sendable {
-        public var service: VirtualServer
-        public var servers: [RealServer]
-    }
-
-    /// Services in insertion order.
-    public private(set) var entries: [Entry] = []
-    /// Where each service sits in `entries`: lookups stay O(1) for tables of tens of thousands.
-    private var positions: [VirtualServer.ID: Int] = [:]
-    public var timeouts = Timeouts(tcp: 900, tcpFin: 120, udp: 300)
-    public var daemons: [SyncDaemon] = []
-
-    public init() {}
-
+extension IPVSTable {
     /// Builds a table from what the kernel reported.
     public init(_ snapshot: [ServiceEntry]) {
-        entries = snapshot.map { Entry(service: $0.service.virtualServer, servers: $0.servers.map(\.realServer)) }
-        reindex(from: 0)
-    }
-
-    private func index(of id: VirtualServer.ID) -> Int? { positions[id] }
-
-    private mutating func reindex(from start: Int) {
-        for i in start..<entries.count { positions[entries[i].service.id] = i }
-    }
-
-    private func failure(_ errno: Int32, _ operation: IPVSOperation) -> IPVSError {
-        IPVSError(.kernel, "\(operation): errno \(errno)", operation: operation, errno: errno)
-    }
-
-    /// Applies one operation as the kernel would.
-    /// - Throws: an ``IPVSError`` carrying the errno the kernel would answer.
-    public mutating func apply(_ operation: IPVSOperation) throws(IPVSError) {
-        switch operation {
-        case .addService(let vs):
-            guard index(of: vs.id) == nil else { throw failure(EEXIST, operation) }
-            positions[vs.id] = entries.count
-            entries.append(Entry(service: vs, servers: []))
-        case .updateService(let vs):
-            guard let i = index(of: vs.id) else { throw failure(ESRCH, operation) }
-            entries[i].service = vs
-        case .deleteService(let id):
-            guard let i = index(of: id) else { throw failure(ESRCH, operation) }
-            entries.remove(at: i)
-            positions[id] = nil
-            reindex(from: i)
-        case .addServer(let rs, let id):
-            guard let i = index(of: id) else { throw failure(ESRCH, operation) }
-            guard !entries[i].servers.contains(where: { $0.id == rs.id }) else { throw failure(EEXIST, operation) }
-            entries[i].servers.append(rs)
-        case .updateServer(let rs, let id):
-            guard let i = index(of: id) else { throw failure(ESRCH, operation) }
-            guard let j = entries[i].servers.firstIndex(where: { $0.id == rs.id }) else {
-                throw failure(ENOENT, operation)
-            }
-            entries[i].servers[j] = rs
-        case .deleteServer(let rs, let id):
-            guard let i = index(of: id) else { throw failure(ESRCH, operation) }
-            guard let j = entries[i].servers.firstIndex(where: { $0.id == rs }) else {
-                throw failure(ENOENT, operation)
-            }
-            entries[i].servers.remove(at: j)
-        case .zero(let id):
-            if let id, index(of: id) == nil { throw failure(ESRCH, operation) }
-        case .flush:
-            entries.removeAll()
-            positions.removeAll()
-        case .setTimeouts(let t):
-            if t.tcp != 0 { timeouts.tcp = t.tcp }
-            if t.tcpFin != 0 { timeouts.tcpFin = t.tcpFin }
-            if t.udp != 0 { timeouts.udp = t.udp }
-        case .startDaemon(let daemon):
-            guard !daemons.contains(where: { $0.state == daemon.state }) else { throw failure(EEXIST, operation) }
-            daemons.append(daemon)
-        case .stopDaemon(let state):
-            guard let i = daemons.firstIndex(where: { $0.state == state }) else { throw failure(ESRCH, operation) }
-            daemons.remove(at: i)
-        }
+        self.init(
+            entries: snapshot.map { Entry(service: $0.service.virtualServer, servers: $0.servers.map(\.realServer)) }
+        )
     }
 
     /// The table as the kernel would list it (no counters).
