@@ -129,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "ipvs-bench",
             dependencies: [
-                "IPVS", "LoadBalancer", "HealthCheck", "AgentAPI",
+                "IPVS", "LoadBalancer", "HealthCheck", "AgentAPI", "KubernetesManifests", "KubernetesWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -152,7 +152,10 @@ let package = Package(
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"]),
         .testTarget(name: "IPVSAdminTests", dependencies: ["IPVSAdmin", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoadBalancerTests", dependencies: ["LoadBalancer", "IPVS", "TestSupport"]),
-        .testTarget(name: "KubernetesManifestsTests", dependencies: ["KubernetesManifests", "LoadBalancer", "IPVS"]),
+        .testTarget(
+            name: "KubernetesManifestsTests",
+            dependencies: ["KubernetesManifests", "LoadBalancer", "IPVS", .product(name: "Yams", package: "Yams")]
+        ),
         .testTarget(
             name: "HealthCheckTests",
             dependencies: [

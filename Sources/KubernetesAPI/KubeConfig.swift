@@ -89,7 +89,7 @@ public enum KubeConfig {
         body: String
     ) throws(ManifestError) -> LocatedYAML {
         for entry in try root.list(key) ?? [] where try entry.string("name") == name {
-            return try entry.mapping(body) ?? LocatedYAML(node: .mapping(.init([])), file: entry.file, path: entry.path)
+            return try entry.mapping(body) ?? LocatedYAML.emptyMapping(file: entry.file, path: entry.path)
         }
         throw root.error("has no \(body) named \"\(name)\" in \(key)")
     }

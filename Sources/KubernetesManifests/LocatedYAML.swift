@@ -5,7 +5,9 @@ import Yams
 /// The manifests loader and the agent's config file share it. Accessors named after a key (`string("x")`)
 /// return nil when the key is absent or null; `as...()` convert the node itself. JSON is YAML, so both work.
 public struct LocatedYAML {
-    public let node: Node
+    /// The document this node is part of, and the node's index in it.
+    let tree: YAMLTree
+    let index: Int32
     /// The file name used in errors.
     public let file: String
     /// The field path from the document root, such as `spec.ports[1]`; empty at the root.
@@ -13,17 +15,38 @@ public struct LocatedYAML {
     /// The work budget of the text this node came from, shared by every node of it.
     public let budget: YAMLBudget
 
-    /// A node with its own budget; nodes made by hand get an unlimited one.
-    public init(node: Node, file: String, path: String = "", budget: YAMLBudget = .unlimited()) {
-        self.node = node
+    init(tree: YAMLTree, index: Int32, file: String, path: String, budget: YAMLBudget) {
+        self.tree = tree
+        self.index = index
         self.file = file
         self.path = path
         self.budget = budget
     }
 
+    /// A copy of a Yams node made by hand, with its own budget (unlimited unless given). Its nodes have no
+    /// line (Yams' marks cannot be copied): errors name line 1.
+    public init(node: Node, file: String, path: String = "", budget: YAMLBudget = .unlimited()) {
+        let tree = YAMLTree(node)
+        self.init(tree: tree, index: tree.root, file: file, path: path, budget: budget)
+    }
+
+    /// An empty mapping, for a section that is absent.
+    public static func emptyMapping(file: String, path: String = "") -> LocatedYAML {
+        LocatedYAML(node: .mapping(Node.Mapping([])), file: file, path: path)
+    }
+
+    /// This node as a Yams node (a copy: prefer the accessors, which are faster and keep the line).
+    public var node: Node { tree.yamsNode(index) }
+
+    /// This node as the root of a document named `file`: errors below it name that file and paths start
+    /// here. It shares the budget.
+    public func renamed(file: String) -> LocatedYAML {
+        LocatedYAML(tree: tree, index: index, file: file, path: "", budget: budget)
+    }
+
     /// A node below this one, sharing its budget.
-    private func child(_ node: Node, path: String) -> LocatedYAML {
-        LocatedYAML(node: node, file: file, path: path, budget: budget)
+    private func child(_ index: Int32, path: String) -> LocatedYAML {
+        LocatedYAML(tree: tree, index: index, file: file, path: path, budget: budget)
     }
 
     /// Parses a stream of documents (`---`), dropping empty ones.
@@ -37,30 +60,31 @@ public struct LocatedYAML {
     /// in memory at a time (a node tree takes some 25 times its text). Documents before a syntax error have
     /// been passed to `body` when the error is thrown.
     ///
-    /// The text is checked first (`YAMLPrescan`: no alias in a mapping key, bounded nesting), and all its
-    /// documents share one `YAMLBudget` sized to the text.
-    /// - Throws: a syntax or prescan error; or the budget error, right after the document that spent it.
+    /// `YAMLComposer` refuses an alias in a mapping key and deep nesting as it composes, like a syntax
+    /// error: documents before one have been passed to `body`. All the documents share one `YAMLBudget`
+    /// sized to the text.
+    /// - Throws: a syntax error; or the budget error, right after the document that spent it.
     public static func forEachDocument(
         _ text: String,
         file: String,
         _ body: (LocatedYAML) -> Void
     ) throws(ManifestError) {
-        try YAMLPrescan.check(text, file: file)
         let budget = YAMLBudget(textBytes: text.utf8.count)
-        do {
-            // The sequence keeps a parse error instead of throwing it: check after reading.
-            var sequence = try Yams.compose_all(yaml: text)
-            while let node = sequence.next() {
-                let doc = LocatedYAML(node: node, file: file, budget: budget)
-                if !doc.isNull { body(doc) }
-                if let exhaustion = budget.exhaustion { throw exhaustion }
+        func compose(_ bytes: UnsafeBufferPointer<UInt8>) -> ManifestError? {
+            var composer = YAMLComposer(bytes, file: file)
+            do throws(ManifestError) {
+                while let tree = try composer.next() {
+                    let doc = LocatedYAML(tree: tree, index: tree.root, file: file, path: "", budget: budget)
+                    if !doc.isNull { body(doc) }
+                    if let exhaustion = budget.exhaustion { throw exhaustion }
+                }
+                return nil
+            } catch {
+                return error
             }
-            if let error = sequence.error { throw error }
-        } catch let error as ManifestError {
-            throw error
-        } catch {
-            throw syntaxError(error, file: file)
         }
+        var text = text
+        if let error = text.withUTF8(compose) { throw error }
     }
 
     /// Parses exactly one document; an empty text is an empty mapping.
@@ -69,11 +93,11 @@ public struct LocatedYAML {
         guard docs.count <= 1 else {
             throw ManifestError(file: file, line: docs[1].line, field: "", message: "expected one YAML document")
         }
-        return docs.first ?? LocatedYAML(node: .mapping(Node.Mapping([])), file: file, budget: YAMLBudget(textBytes: 0))
+        return docs.first ?? emptyMapping(file: file)
     }
 
     /// The 1-based line where the node starts.
-    public var line: Int { node.mark?.line ?? 1 }
+    public var line: Int { Int(tree.node(index).line) }
 
     /// An error at this node.
     public func error(_ message: String) -> ManifestError {
@@ -82,60 +106,98 @@ public struct LocatedYAML {
 
     /// Whether the node is YAML null (`~`, `null`, or nothing after the colon).
     public var isNull: Bool {
-        guard case .scalar(let scalar) = node, scalar.style == .plain || scalar.style == .any else { return false }
-        return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+        guard tree.isPlainScalar(index) else { return false }
+        switch tree.string(index) {
+        case "", "~", "null", "Null", "NULL": return true
+        default: return false
+        }
     }
+
+    /// The text of a scalar node, as written (nil for a collection).
+    public var scalarText: String? { tree.node(index).kind == .scalar ? tree.string(index) : nil }
+
+    /// Whether the node is a scalar written plain, unquoted: only those can be numbers, booleans or null.
+    public var isPlainScalar: Bool { tree.isPlainScalar(index) }
 
     /// The path of a mapping key below this node: `spec.ports`, or `metadata.annotations[ipvsd.io/weight]`
     /// for keys that are not plain identifiers.
     public func path(of key: String) -> String {
-        let plain = !key.isEmpty && key.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }
+        let plain = !key.isEmpty && Self.isIdentifier(key)
         if !plain { return "\(path)[\(key)]" }
         return path.isEmpty ? key : "\(path).\(key)"
+    }
+
+    private static func isIdentifier(_ key: String) -> Bool {
+        var ascii = true
+        for byte in key.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                continue
+            case 0x80...: ascii = false
+            default: return false
+            }
+        }
+        return ascii || key.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }
     }
 
     // MARK: Converting this node
 
     /// A short rendering of the node for messages: `"eighty"`, `70000`, `a mapping`.
     public var rendered: String {
-        switch node {
-        case .scalar(let scalar):
+        switch tree.node(index).kind {
+        case .scalar:
+            let text = tree.string(index)
             if isNull { return "null" }
-            if isPlainNonString { return scalar.string }
-            return "\"\(scalar.string)\""
+            if isPlainNonString { return text }
+            return "\"\(text)\""
         case .mapping: return "a mapping"
         case .sequence: return "a list"
-        case .alias: return "an alias"
         }
     }
 
     private var isPlainNonString: Bool {
-        guard case .scalar(let scalar) = node, scalar.style == .plain || scalar.style == .any else { return false }
-        return isNull || Int(scalar.string) != nil || Double(scalar.string) != nil
-            || ["true", "false", "True", "False", "TRUE", "FALSE"].contains(scalar.string)
+        guard tree.isPlainScalar(index) else { return false }
+        let text = tree.string(index)
+        if isNull || Int(text) != nil { return true }
+        switch text {
+        case "true", "false", "True", "False", "TRUE", "FALSE": return true
+        // Double's parser is slow: only texts that can be numbers (digits, sign, dot, inf, nan) need it.
+        default: return Self.mayBeNumber(text) && Double(text) != nil
+        }
+    }
+
+    /// False for texts `Double(_:)` surely refuses: those starting with neither a digit, sign or dot, nor
+    /// the letters of `inf`, `infinity`, `nan` (any case) or a hex float's `0x`.
+    private static func mayBeNumber(_ text: String) -> Bool {
+        guard let first = text.utf8.first else { return false }
+        switch first | 0x20 {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+") | 0x20, UInt8(ascii: "-") | 0x20,
+            UInt8(ascii: ".") | 0x20, UInt8(ascii: "i"), UInt8(ascii: "n"):
+            return true
+        default:
+            return first <= 0x20  // leading white space, in case the parser skips it
+        }
     }
 
     /// The node as a string; numbers, booleans and null are refused, as the Kubernetes API does.
     public func asString() throws(ManifestError) -> String {
-        guard case .scalar(let scalar) = node, !isPlainNonString else {
-            throw error("must be a string, got \(rendered)")
-        }
-        return scalar.string
+        guard let text = scalarText, !isPlainNonString else { throw error("must be a string, got \(rendered)") }
+        return text
     }
 
     /// The node as an integer, optionally within `range`.
     public func asInt(in range: ClosedRange<Int>? = nil) throws(ManifestError) -> Int {
         let expected = range.map { "must be an integer \($0.lowerBound)...\($0.upperBound)" } ?? "must be an integer"
-        guard case .scalar(let scalar) = node, scalar.style == .plain || scalar.style == .any,
-            let value = Int(scalar.string), range?.contains(value) ?? true
+        guard tree.isPlainScalar(index), let value = Int(tree.string(index)), range?.contains(value) ?? true
         else { throw error("\(expected), got \(rendered)") }
         return value
     }
 
     /// The node as a boolean (`true` or `false`).
     public func asBool() throws(ManifestError) -> Bool {
-        if case .scalar(let scalar) = node, scalar.style == .plain || scalar.style == .any {
-            switch scalar.string {
+        if tree.isPlainScalar(index) {
+            switch tree.string(index) {
             case "true", "True", "TRUE": return true
             case "false", "False", "FALSE": return false
             default: break
@@ -155,22 +217,25 @@ public struct LocatedYAML {
 
     /// The node's entries, in document order; keys must be strings.
     public func asMapping() throws(ManifestError) -> [(key: String, value: LocatedYAML)] {
-        guard case .mapping(let mapping) = node else { throw error("must be a mapping, got \(rendered)") }
-        try budget.spend(mapping.count, at: self)
+        let mapping = tree.node(index)
+        guard mapping.kind == .mapping else { throw error("must be a mapping, got \(rendered)") }
+        let count = Int(mapping.count / 2)
+        try budget.spend(count, at: self)
         var entries: [(key: String, value: LocatedYAML)] = []
-        for (keyNode, valueNode) in mapping {
-            let keyDoc = child(keyNode, path: path)
-            let key = try keyDoc.asString()
-            entries.append((key, child(valueNode, path: path(of: key))))
+        entries.reserveCapacity(count)
+        for entry in 0..<count {
+            let key = try child(tree.member(mapping, 2 * entry), path: path).asString()
+            entries.append((key, child(tree.member(mapping, 2 * entry + 1), path: path(of: key))))
         }
         return entries
     }
 
     /// The node's elements, each with its index in the path.
     public func asList() throws(ManifestError) -> [LocatedYAML] {
-        guard case .sequence(let sequence) = node else { throw error("must be a list, got \(rendered)") }
-        try budget.spend(sequence.count, at: self)
-        return sequence.enumerated().map { child($1, path: "\(path)[\($0)]") }
+        let sequence = tree.node(index)
+        guard sequence.kind == .sequence else { throw error("must be a list, got \(rendered)") }
+        try budget.spend(Int(sequence.count), at: self)
+        return (0..<Int(sequence.count)).map { child(tree.member(sequence, $0), path: "\(path)[\($0)]") }
     }
 
     // MARK: Reading keys of this mapping
@@ -178,11 +243,17 @@ public struct LocatedYAML {
     /// The value under `key`, or nil when it is absent or null (or this node is not a mapping, or the budget
     /// is spent: `forEachDocument` then fails with the budget error).
     public subscript(key: String) -> LocatedYAML? {
-        // Yams looks a key up by comparing it with every key of the mapping.
-        guard case .mapping(let mapping) = node, budget.charge(mapping.count, at: self), let value = mapping[key]
-        else { return nil }
-        let child = child(value, path: path(of: key))
-        return child.isNull ? nil : child
+        // A key is looked up by comparing it with every key of the mapping; the last equal one wins, as in
+        // Yams (a composed mapping has no two).
+        let mapping = tree.node(index)
+        guard mapping.kind == .mapping else { return nil }
+        let count = Int(mapping.count / 2)
+        guard budget.charge(count, at: self) else { return nil }
+        for entry in (0..<count).reversed() where YAMLKeys.matches(tree, tree.member(mapping, 2 * entry), key) {
+            let child = child(tree.member(mapping, 2 * entry + 1), path: path(of: key))
+            return child.isNull ? nil : child
+        }
+        return nil
     }
 
     /// The value under `key`, or an `is required` error at this mapping's line.
@@ -215,26 +286,4 @@ public struct LocatedYAML {
     }
 
     private func errorAtKey(_ message: String) -> ManifestError { error(message) }
-
-    private static func syntaxError(_ error: any Error, file: String) -> ManifestError {
-        guard let yamlError = error as? YamlError else {
-            return ManifestError(file: file, line: nil, field: "", message: "\(error)")
-        }
-        switch yamlError {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            let prefix = context.map { "\($0.text), " } ?? ""
-            return ManifestError(file: file, line: mark.line, field: "", message: "invalid YAML: \(prefix)\(problem)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            let keys = duplicates.sorted().joined(separator: ", ")
-            return ManifestError(
-                file: file,
-                line: context.mark.line,
-                field: "",
-                message: "duplicate key in mapping: \(keys)"
-            )
-        default:
-            return ManifestError(file: file, line: nil, field: "", message: "invalid YAML: \(yamlError)")
-        }
-    }
 }

@@ -143,7 +143,7 @@ enum ServiceDecoder {
 
     private static func targetPort(_ node: LocatedYAML?) throws(ManifestError) -> Service.TargetPort? {
         guard let node else { return nil }
-        if case .scalar(let scalar) = node.node, scalar.style == .plain, Int(scalar.string) != nil {
+        if node.isPlainScalar, let text = node.scalarText, Int(text) != nil {
             return .number(UInt16(try node.asInt(in: 1...65535)))
         }
         let name = try node.asString()

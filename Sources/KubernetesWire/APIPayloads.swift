@@ -143,7 +143,7 @@ public enum APIPayloads {
             return .failure(error)
         }
         // Errors name the object, not the stream it came in.
-        let named = LocatedYAML(node: node.node, file: "\(resource.kind) \(key)", budget: node.budget)
+        let named = node.renamed(file: "\(resource.kind) \(key)")
         let value: Result<DecodedObject, ManifestErrors>
         if !ProxyLabels.accepts(labels, claiming: proxyName) {
             value = .success(.notOurs)

@@ -125,6 +125,7 @@ struct NativeBench: ParsableCommand {
         } else {
             print("allocations not counted: \(Allocations.library) is not preloaded")
         }
+        try DecodeBench.run(services: services, servers: servers, runs: runs, into: &results)
         try healthThroughput(into: &results)
         try results.write(to: URL(fileURLWithPath: out))
         print("wrote \(out)")

@@ -1,0 +1,103 @@
+/// One composed YAML document, stored flat: a node is a small record in one array, a collection's members are
+/// a run of node indices in another, and scalar texts live in a third. Composing it costs a few appends per
+/// event (no per-node objects, no tag resolution), and an alias is the index of its anchor's node, so a
+/// document with aliases is a graph no larger than its text; `YAMLBudget` bounds how much of it is walked.
+///
+/// `YAMLComposer` builds it from libyaml's events; `LocatedYAML` reads it.
+public final class YAMLTree {
+    enum Kind: UInt8 {
+        case scalar, sequence, mapping
+    }
+
+    /// Tag codes: no tag (a plain scalar's type comes from its text; a collection's from its kind), `!!str`
+    /// (a quoted scalar, `!` or `!!str`), or an index into `tagNames` plus `firstNamedTag`.
+    static let implicitTag: Int32 = 0
+    static let strTag: Int32 = 1
+    static let firstNamedTag: Int32 = 2
+
+    struct Node {
+        /// A scalar's index in `strings`; a collection's first member in `members`.
+        var start: Int32
+        /// A collection's member count (a mapping's keys and values alternate, so twice its entries).
+        var count: Int32
+        /// 1-based, as in messages.
+        var line: Int32
+        var column: Int32
+        var tag: Int32
+        var kind: Kind
+        /// libyaml's style number (`yaml_scalar_style_t` and friends, same values as Yams' `Style`s).
+        var style: UInt8
+    }
+
+    var nodes: [Node] = []
+    var members: [Int32] = []
+    var strings: [String] = []
+    var tagNames: [String] = []
+    var root: Int32 = 0
+
+    init() {}
+
+    @inline(__always) func node(_ index: Int32) -> Node { nodes[Int(index)] }
+
+    @inline(__always) func string(_ index: Int32) -> String { strings[Int(nodes[Int(index)].start)] }
+
+    @inline(__always) func member(_ node: Node, _ offset: Int) -> Int32 { members[Int(node.start) + offset] }
+
+    /// The explicit tag name of a node, nil when it has none (`!!str` for quoted scalars).
+    func tagName(_ index: Int32) -> String? {
+        let tag = node(index).tag
+        switch tag {
+        case Self.implicitTag: return nil
+        case Self.strTag: return YAMLKeys.strTag
+        default: return tagNames[Int(tag - Self.firstNamedTag)]
+        }
+    }
+
+    /// Whether the node is a scalar written plain (as opposed to quoted or block), the only ones that can be
+    /// numbers, booleans or null.
+    @inline(__always) func isPlainScalar(_ index: Int32) -> Bool {
+        let node = node(index)
+        return node.kind == .scalar && (node.style == plainStyle || node.style == anyStyle)
+    }
+
+    /// libyaml's `YAML_ANY_SCALAR_STYLE` (nodes made by hand) and `YAML_PLAIN_SCALAR_STYLE`.
+    let anyStyle: UInt8 = 0
+    let plainStyle: UInt8 = 1
+
+    // MARK: Building
+
+    func appendScalar(_ text: String, line: Int32, column: Int32, tag: Int32, style: UInt8) -> Int32 {
+        strings.append(text)
+        let node = Node(
+            start: Int32(strings.count - 1),
+            count: 0,
+            line: line,
+            column: column,
+            tag: tag,
+            kind: .scalar,
+            style: style
+        )
+        nodes.append(node)
+        return Int32(nodes.count - 1)
+    }
+
+    /// A collection whose members are filled in by `close` once its end is read.
+    func appendCollection(_ kind: Kind, line: Int32, column: Int32, tag: Int32, style: UInt8) -> Int32 {
+        nodes.append(Node(start: 0, count: 0, line: line, column: column, tag: tag, kind: kind, style: style))
+        return Int32(nodes.count - 1)
+    }
+
+    func close(_ index: Int32, members newMembers: ArraySlice<Int32>) {
+        nodes[Int(index)].start = Int32(members.count)
+        nodes[Int(index)].count = Int32(newMembers.count)
+        members.append(contentsOf: newMembers)
+    }
+
+    func tagCode(_ name: String?) -> Int32 {
+        guard let name else { return Self.implicitTag }
+        if name == YAMLKeys.strTag { return Self.strTag }
+        if let known = tagNames.firstIndex(of: name) { return Int32(known) + Self.firstNamedTag }
+        tagNames.append(name)
+        return Int32(tagNames.count - 1) + Self.firstNamedTag
+    }
+}
