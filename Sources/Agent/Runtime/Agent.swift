@@ -320,7 +320,7 @@ public actor Agent {
             }
         } catch {
             // A full reload that failed is retried in full by the next one.
-            fullReloadRequested = full
+            if full { fullReloadRequested = true }
             manifestErrors = error.errors.map(\.description)
             metrics.manifestErrors.increment()
             metrics.desiredStateStale.record(1)
