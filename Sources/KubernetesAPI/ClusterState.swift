@@ -3,16 +3,14 @@ import KubernetesManifests
 import KubernetesWire
 import LoadBalancer
 
-/// The Services and EndpointSlices held from the API, and the virtual servers each Service contributes.
-/// Each update names the Services it touches; `rebuild` turns only those into desired virtual servers
-/// (DesiredStateBuilder's per-Service build, the one the manifest path uses), so one event costs one
-/// Service's work however large the cluster.
+/// The Services and EndpointSlices held from the API (in ``ServiceObjects``, the store the manifest path
+/// uses too), and the virtual servers each Service contributes. Each update names the Services it touches;
+/// `rebuild` turns only those into desired virtual servers, so one event costs one Service's work however
+/// large the cluster. What is the API's own: a rejected object keeps what was held, and a Service whose
+/// build fails or conflicts keeps its last good virtual servers (the others still apply).
 public struct ClusterState: Sendable {
     public let options: TranslationOptions
-    private(set) var services: [ObjectKey: Service] = [:]
-    private(set) var slices: [ObjectKey: EndpointSlice] = [:]
-    /// Each Service's slices, by the slices' `kubernetes.io/service-name` label.
-    private var slicesOf: [ObjectKey: Set<ObjectKey>] = [:]
+    private(set) var store = ServiceObjects()
     /// The virtual servers each Service contributes, as last built.
     private var contributed: [ObjectKey: [VirtualServer.ID]] = [:]
     private var owners: [VirtualServer.ID: ObjectKey] = [:]
@@ -25,12 +23,10 @@ public struct ClusterState: Sendable {
     public init(options: TranslationOptions) { self.options = options }
 
     /// Every held Service.
-    public var serviceKeys: Set<ObjectKey> { Set(services.keys) }
+    public var serviceKeys: Set<ObjectKey> { Set(store.services.keys) }
 
     /// The held Services and EndpointSlices as one set, as a manifest load would give them.
-    public var objects: ManifestSet {
-        ManifestSet(services: Array(services.values), endpointSlices: Array(slices.values))
-    }
+    public var objects: ManifestSet { store.all }
 
     /// Applies an update of `resource`; returns the Services whose virtual servers may change.
     public mutating func apply(_ update: ResourceUpdate, of resource: APIResource) -> Set<ObjectKey> {
@@ -46,7 +42,7 @@ public struct ClusterState: Sendable {
                 present.insert(object.key)
                 affected.formUnion(set(object, of: resource))
             }
-            let held = resource == .services ? Set(services.keys) : Set(slices.keys)
+            let held = resource == .services ? Set(store.services.keys) : Set(store.slices.keys)
             for key in held.subtracting(present) { affected.formUnion(remove(key, of: resource)) }
             return affected
         }
@@ -60,30 +56,16 @@ public struct ClusterState: Sendable {
         case .success(.notOurs), .success(.endpointSlice(nil)):
             return remove(object.key, of: resource)
         case .success(.service(let service)):
-            guard services[object.key] != service else { return [] }
-            services[object.key] = service
-            return [object.key]
+            return store.set(service)
         case .success(.endpointSlice(.some(let slice))):
-            guard slices[object.key] != slice else { return [] }
-            var affected = remove(object.key, of: .endpointSlices)
-            let owner = ObjectKey(namespace: slice.namespace, name: slice.serviceName)
-            slices[object.key] = slice
-            slicesOf[owner, default: []].insert(object.key)
-            affected.insert(owner)
-            return affected
+            return store.set(slice)
         }
     }
 
     private mutating func remove(_ key: ObjectKey, of resource: APIResource) -> Set<ObjectKey> {
         switch resource {
-        case .services:
-            return services.removeValue(forKey: key) == nil ? [] : [key]
-        case .endpointSlices:
-            guard let old = slices.removeValue(forKey: key) else { return [] }
-            let owner = ObjectKey(namespace: old.namespace, name: old.serviceName)
-            slicesOf[owner]?.remove(key)
-            if slicesOf[owner]?.isEmpty == true { slicesOf[owner] = nil }
-            return [owner]
+        case .services: store.removeService(key)
+        case .endpointSlices: store.removeSlice(key)
         }
     }
 
@@ -99,23 +81,19 @@ public struct ClusterState: Sendable {
             index += 1
             let old = contributed[key] ?? []
             var built: [DesiredVirtualServer] = []
-            if let service = services[key] {
+            if let service = store.services[key] {
                 var notes: [String] = []
+                // API Services carry their cluster IPs: nothing is allocated.
                 let clusterIPs: [IPAddress]
                 if case .addresses(let addresses) = service.clusterIP {
                     clusterIPs = addresses
                 } else {
                     clusterIPs = []
                 }
-                let own = (slicesOf[key] ?? []).sorted().compactMap { slices[$0] }
                 do throws(ManifestError) {
-                    built = try DesiredStateBuilder.virtualServers(
-                        of: service,
-                        clusterIPs: clusterIPs,
-                        slices: own,
-                        options: options,
-                        notes: &notes
-                    )
+                    built =
+                        try store.build(key, clusterIPs: clusterIPs, options: options, notes: &notes)?
+                        .virtualServers ?? []
                     problems[key] = nil
                 } catch {
                     // The last good virtual servers stay.

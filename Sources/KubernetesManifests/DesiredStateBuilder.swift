@@ -40,7 +40,7 @@ public struct DesiredStateBuilder {
             let key = "\(service.namespace)/\(service.name)"
             let built: ServiceBuild
             do throws(ManifestError) {
-                built = try build(
+                built = try Self.service(
                     service,
                     clusterIPs: clusterIPs[key] ?? [],
                     resolution: resolution,
@@ -95,7 +95,7 @@ public struct DesiredStateBuilder {
         notes: inout [String]
     ) throws(ManifestError) -> [DesiredVirtualServer] {
         let resolution = EndpointResolution(slices: slices, endpoints: endpoints.map { [$0] } ?? [])
-        return try build(
+        return try Self.service(
             service,
             clusterIPs: clusterIPs,
             resolution: resolution,
@@ -115,12 +115,13 @@ public struct DesiredStateBuilder {
     }
 
     /// What one Service contributes: its virtual servers, and the healthCheckNodePort answer it asks for.
-    private struct ServiceBuild {
-        var virtualServers: [DesiredVirtualServer] = []
-        var healthCheckNodePort: (port: UInt16, answer: HealthCheckNodePort)?
+    public struct ServiceBuild: Sendable {
+        public var virtualServers: [DesiredVirtualServer] = []
+        public var healthCheckNodePort: (port: UInt16, answer: HealthCheckNodePort)?
     }
 
-    private static func build(
+    /// One Service's build: what `build` does for each Service, for sources that rebuild one at a time.
+    static func service(
         _ service: Service,
         clusterIPs: [IPAddress],
         resolution: EndpointResolution,
@@ -248,7 +249,7 @@ public struct DesiredStateBuilder {
     }
 
     /// Each Service's cluster IPs, static or allocated, and the allocations to persist.
-    private static func allocate(
+    static func allocate(
         _ services: [Service],
         options: TranslationOptions,
         previous: ClusterIPAllocations,

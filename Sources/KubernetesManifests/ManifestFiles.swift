@@ -14,13 +14,17 @@ public struct ManifestFile: Sendable, Hashable {
     public var modified: Int64
     public var device: UInt64
     public var inode: UInt64
+    /// Status change time (ctime) in nanoseconds: a rewrite that keeps size and sets the mtime back still
+    /// changes it, so ``ManifestStore`` never keeps a stale parse.
+    public var statusChanged: Int64
 
-    public init(path: String, size: Int64, modified: Int64, device: UInt64, inode: UInt64) {
+    public init(path: String, size: Int64, modified: Int64, device: UInt64, inode: UInt64, statusChanged: Int64 = 0) {
         self.path = path
         self.size = size
         self.modified = modified
         self.device = device
         self.inode = inode
+        self.statusChanged = statusChanged
     }
 }
 
@@ -206,9 +210,17 @@ struct FileStatus: Sendable {
     var size: Int64
     var modified: Int64
     var identity: Identity
+    var statusChanged: Int64 = 0
 
     func file(_ path: String) -> ManifestFile {
-        ManifestFile(path: path, size: size, modified: modified, device: identity.device, inode: identity.inode)
+        ManifestFile(
+            path: path,
+            size: size,
+            modified: modified,
+            device: identity.device,
+            inode: identity.inode,
+            statusChanged: statusChanged
+        )
     }
 }
 
@@ -308,10 +320,14 @@ extension FileStatus {
         default: kind = .other
         }
         size = Int64(buffer.st_size)
-        // Clamped, not multiplied blindly: a hostile timestamp must not trap.
-        let (nanoseconds, overflow) = Int64(buffer.st_mtim.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
-        modified =
-            overflow ? Int64(buffer.st_mtim.tv_sec).signum() * .max : nanoseconds &+ Int64(buffer.st_mtim.tv_nsec)
+        modified = Self.nanoseconds(buffer.st_mtim)
+        statusChanged = Self.nanoseconds(buffer.st_ctim)
         identity = Identity(device: UInt64(buffer.st_dev), inode: UInt64(buffer.st_ino))
+    }
+
+    /// Clamped, not multiplied blindly: a hostile timestamp must not trap.
+    static func nanoseconds(_ time: timespec) -> Int64 {
+        let (nanoseconds, overflow) = Int64(time.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? Int64(time.tv_sec).signum() * .max : nanoseconds &+ Int64(time.tv_nsec)
     }
 }

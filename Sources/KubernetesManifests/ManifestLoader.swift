@@ -26,6 +26,18 @@ public enum ManifestLoader {
         return try reader.finish()
     }
 
+    /// Parses one file's text with its own errors, and what it defines (for ``ManifestStore``'s duplicate
+    /// check across files).
+    static func parseFile(
+        _ text: String,
+        file: String
+    ) -> (set: ManifestSet, definitions: [ObjectDefinition], errors: [ManifestError]) {
+        var reader = Reader()
+        reader.reportsDuplicates = false
+        reader.read(text, file: file)
+        return (reader.set, reader.definitions, reader.sink.errors)
+    }
+
     /// Parses manifest text; `file` names it in errors and notes.
     public static func parse(_ text: String, file: String) throws(ManifestErrors) -> ManifestSet {
         var reader = Reader()
@@ -39,6 +51,10 @@ private struct Reader {
     var set = ManifestSet()
     var sink = ErrorSink()
     var firstSeen: [String: SourceLocation] = [:]
+    /// Every object definition in order, repeated ones too (not decoded).
+    var definitions: [ObjectDefinition] = []
+    /// False when the caller reports duplicates itself, across files (``ManifestStore``).
+    var reportsDuplicates = true
 
     mutating func read(_ text: String, file: String) {
         // Decoded one document at a time; a syntax error fails the whole load (finish throws), so objects
@@ -92,11 +108,17 @@ private struct Reader {
         let nameRule: ObjectNames.Rule = kind == "Service" ? .dns1035Label : .dns1123Subdomain
         guard let meta = ObjectMeta.read(doc, nameRule: nameRule, sink: &sink) else { return }
         let key = "\(kind) \(meta.namespace)/\(meta.name)"
+        let definition = ObjectDefinition(
+            key: key,
+            location: SourceLocation(file: doc.file, line: doc.line),
+            name: meta.nameNode.error("")
+        )
+        definitions.append(definition)
         if let first = firstSeen[key] {
-            sink.append(meta.nameNode.error("duplicate \(key), first defined at \(first)"))
+            if reportsDuplicates { sink.append(definition.duplicate(of: first)) }
             return
         }
-        firstSeen[key] = SourceLocation(file: doc.file, line: doc.line)
+        firstSeen[key] = definition.location
         switch kind {
         case "Service":
             if let service = ServiceDecoder.decode(doc, meta: meta, sink: &sink) { set.services.append(service) }
@@ -117,5 +139,19 @@ private struct Reader {
         case "EndpointSlice": "discovery.k8s.io/v1"
         default: nil
         }
+    }
+}
+
+/// One object a file defines: `Service default/web`, where its document starts, and where its name is
+/// (duplicates are reported there).
+struct ObjectDefinition: Sendable, Hashable {
+    var key: String
+    var location: SourceLocation
+    var name: ManifestError
+
+    func duplicate(of first: SourceLocation) -> ManifestError {
+        var error = name
+        error.message = "duplicate \(key), first defined at \(first)"
+        return error
     }
 }

@@ -56,50 +56,58 @@ public struct ServiceNameTable: Sendable, Hashable {
     /// returned with the desired state, so names and virtual servers agree on every cluster IP.
     public static func build(_ set: ManifestSet, allocations: ClusterIPAllocations) -> ServiceNameTable {
         let resolution = EndpointResolution(set)
-        var entries: [Entry] = []
-        for service in set.services.sorted(by: { ($0.namespace, $0.name) < ($1.namespace, $1.name) })
-        where service.type != .externalName {
-            var entry = Entry(namespace: service.namespace, name: service.name)
-            let named = service.ports.filter { !$0.name.isEmpty }
-            switch service.clusterIP {
-            case .addresses(let addresses):
-                entry.clusterIPs = addresses
-            case .unset:
-                entry.clusterIPs = [AddressFamily.inet, .inet6].compactMap { family in
-                    let key = ClusterIPAllocations.key(namespace: service.namespace, name: service.name, family: family)
-                    return allocations.addresses[key].flatMap { IPAddress($0) }
-                }
-            case .headless:
-                entry.headless = true
-                entry.endpointAddresses = resolution.readyAddresses(service)
-                var notes: [String] = []
-                for port in named {
-                    var targets: [UInt16] = []
-                    for family in [AddressFamily.inet, .inet6] {
-                        let servers = resolution.realServers(
-                            service,
-                            port: port,
-                            family: family,
-                            weight: 1,
-                            // A name resolves to every ready endpoint, wherever it runs: no node or zone
-                            // selection (no node name, no zone in these options).
-                            policy: .cluster,
-                            options: TranslationOptions(),
-                            notes: &notes
-                        )
-                        for server in servers.values.sorted(by: { $0.id < $1.id }) where server.conditions.ready {
-                            if !targets.contains(server.realServer.port) { targets.append(server.realServer.port) }
-                        }
-                    }
-                    entry.ports += targets.map { NamedPort(name: port.name, proto: port.proto, port: $0) }
-                }
-            }
-            if !entry.headless {
-                entry.ports = named.map { NamedPort(name: $0.name, proto: $0.proto, port: $0.port) }
-            }
-            entries.append(entry)
+        let entries = set.services.sorted(by: { ($0.namespace, $0.name) < ($1.namespace, $1.name) }).compactMap {
+            entry(for: $0, allocations: allocations, resolution: resolution)
         }
         return ServiceNameTable(entries: entries)
+    }
+
+    /// One Service's entry; nil for an ExternalName Service. `resolution` must hold the Service's endpoints.
+    static func entry(
+        for service: Service,
+        allocations: ClusterIPAllocations,
+        resolution: EndpointResolution
+    ) -> Entry? {
+        guard service.type != .externalName else { return nil }
+        var entry = Entry(namespace: service.namespace, name: service.name)
+        let named = service.ports.filter { !$0.name.isEmpty }
+        switch service.clusterIP {
+        case .addresses(let addresses):
+            entry.clusterIPs = addresses
+        case .unset:
+            entry.clusterIPs = [AddressFamily.inet, .inet6].compactMap { family in
+                let key = ClusterIPAllocations.key(namespace: service.namespace, name: service.name, family: family)
+                return allocations.addresses[key].flatMap { IPAddress($0) }
+            }
+        case .headless:
+            entry.headless = true
+            entry.endpointAddresses = resolution.readyAddresses(service)
+            var notes: [String] = []
+            for port in named {
+                var targets: [UInt16] = []
+                for family in [AddressFamily.inet, .inet6] {
+                    let servers = resolution.realServers(
+                        service,
+                        port: port,
+                        family: family,
+                        weight: 1,
+                        // A name resolves to every ready endpoint, wherever it runs: no node or zone
+                        // selection (no node name, no zone in these options).
+                        policy: .cluster,
+                        options: TranslationOptions(),
+                        notes: &notes
+                    )
+                    for server in servers.values.sorted(by: { $0.id < $1.id }) where server.conditions.ready {
+                        if !targets.contains(server.realServer.port) { targets.append(server.realServer.port) }
+                    }
+                }
+                entry.ports += targets.map { NamedPort(name: port.name, proto: port.proto, port: $0) }
+            }
+        }
+        if !entry.headless {
+            entry.ports = named.map { NamedPort(name: $0.name, proto: $0.proto, port: $0.port) }
+        }
+        return entry
     }
 }
 

@@ -2,20 +2,6 @@ import KubernetesManifests
 import LoadBalancer
 import NIOCore
 
-/// `namespace/name` of an object.
-public struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public var namespace: String
-    public var name: String
-
-    public init(namespace: String, name: String) {
-        self.namespace = namespace
-        self.name = name
-    }
-
-    public var description: String { "\(namespace)/\(name)" }
-    public static func < (a: ObjectKey, b: ObjectKey) -> Bool { (a.namespace, a.name) < (b.namespace, b.name) }
-}
-
 /// One object of a list or a watch event, decoded by KubernetesManifests' decoders.
 public enum DecodedObject: Sendable, Hashable {
     case service(Service)

@@ -93,7 +93,8 @@ func clusterManifests(
     services: Int,
     servers: Int,
     serviceAddress: (Int) -> String,
-    backendAddress: (_ service: Int, _ server: Int) -> String
+    backendAddress: (_ service: Int, _ server: Int) -> String,
+    first: Int = 0
 ) -> String {
     var text = ""
     text.reserveCapacity(services * (servers * 48 + 480))
@@ -101,7 +102,7 @@ func clusterManifests(
         text += """
             apiVersion: v1
             kind: Service
-            metadata: {name: s\(service), namespace: bench}
+            metadata: {name: s\(first + service), namespace: bench}
             spec:
               clusterIP: \(serviceAddress(service))
               ports:
@@ -109,7 +110,7 @@ func clusterManifests(
             ---
             apiVersion: discovery.k8s.io/v1
             kind: EndpointSlice
-            metadata: {name: s\(service)-1, namespace: bench, labels: {kubernetes.io/service-name: s\(service)}}
+            metadata: {name: s\(first + service)-1, namespace: bench, labels: {kubernetes.io/service-name: s\(first + service)}}
             addressType: IPv4
             ports:
             - {name: http, protocol: TCP, port: 8080}

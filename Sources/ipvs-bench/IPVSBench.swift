@@ -14,7 +14,7 @@ struct IPVSBench: ParsableCommand {
             """,
         subcommands: [
             KernelBench.self, NativeBench.self, MemoryBench.self, DetectionBench.self, AgentMemoryBench.self,
-            ReportCommand.self,
+            ManifestEditBench.self, ReportCommand.self,
         ]
     )
 }

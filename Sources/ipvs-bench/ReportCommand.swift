@@ -16,7 +16,7 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let directory = URL(fileURLWithPath: out)
         var runs: [BenchRun] = []
-        for name in ["kernel", "native", "memory", "detection", "agent-memory"] {
+        for name in ["kernel", "native", "memory", "detection", "agent-memory", "manifest-edit"] {
             let url = directory.appendingPathComponent("\(name).json")
             guard FileManager.default.fileExists(atPath: url.path) else {
                 print("report: \(url.path) missing, skipped")

@@ -32,7 +32,7 @@ public enum AdminServer {
             return try json(await agent.explain(target))
         }
         router.post(RouterPath(AdminPath.sync)) { _, _ in
-            await agent.requestReload()
+            await agent.requestReload(full: true)
             await agent.requestFullResync()
             return Response(status: .accepted)
         }

@@ -23,6 +23,10 @@ public actor Agent {
     var core: LoadBalancerState
     var persisted: AgentState
     var manifestErrors: [String] = []
+    /// The manifests as last loaded without error, per file: a reload re-parses only changed files.
+    var manifestStore: ManifestStore
+    /// Manifest files read and parsed since start (tests count them; a reload logs its own count).
+    var manifestFilesParsed = 0
     var hasDesiredState = false
     var ready = false
     var lastSync: SyncReportValue?
@@ -53,6 +57,8 @@ public actor Agent {
     var dirty: Set<VirtualServer.ID> = []
     var pendingSince: ContinuousClock.Instant?
     var reloadRequested = true
+    /// The next reload re-reads every file and rebuilds every Service (SIGHUP, `POST /v1/sync`).
+    var fullReloadRequested = true
     var fullResyncRequested = true
     var nextFullResync: ContinuousClock.Instant
     var nextDrainCheck: ContinuousClock.Instant
@@ -130,6 +136,10 @@ public actor Agent {
             settings: LoadBalancerSettings(gracePeriod: configuration.gracePeriod),
             owned: try persisted.ownedIDs()
         )
+        self.manifestStore = ManifestStore(
+            options: translation,
+            allocations: ClusterIPAllocations(addresses: persisted.clusterIPs)
+        )
         self.nextFullResync = started
         self.nextDrainCheck = started
         // With the API as the source, desired state arrives through applyKubernetesChanges, never a reload.
@@ -189,11 +199,15 @@ public actor Agent {
     // MARK: Events
 
     /// The manifests changed (file watcher, SIGHUP or the admin API): reload at the next tick.
-    /// - Parameter now: when the event happened (tests drive the agent with their own instants).
-    public func requestReload(at now: ContinuousClock.Instant = .now) {
+    /// - Parameters:
+    ///   - full: re-read every file and rebuild every Service (SIGHUP, `POST /v1/sync`) rather than only
+    ///     what changed (the file watcher).
+    ///   - now: when the event happened (tests drive the agent with their own instants).
+    public func requestReload(full: Bool = false, at now: ContinuousClock.Instant = .now) {
         // The API source is always current: a reload asks for a full resync instead.
         guard !configuration.kubernetes.enabled else { return requestFullResync(at: now) }
         reloadRequested = true
+        if full { fullReloadRequested = true }
         markPending(now)
     }
 
@@ -259,29 +273,54 @@ public actor Agent {
 
     // MARK: Desired state
 
-    /// Loads the manifests off the actor (parsing a large or hostile file must not stall the admin API or
-    /// health transitions). On any error the previous desired state stays programmed, nothing is removed,
-    /// and the failure is reported: log, `ipvsd_manifest_errors_total`, `ipvsd_desired_state_stale`, agent
-    /// status and /readyz.
+    /// Loads the manifests: a full reload reads and builds everything off the actor (parsing a large or
+    /// hostile file must not stall the admin API or health transitions); an incremental one parses only the
+    /// changed files off the actor, then rebuilds only the Services they touch (``ManifestStore``). On any
+    /// error the previous desired state stays programmed, nothing is removed, and the failure is reported:
+    /// log, `ipvsd_manifest_errors_total`, `ipvsd_desired_state_stale`, agent status and /readyz.
     @discardableResult
     func reloadManifests() async -> Bool {
         let configuration = configuration
-        let translation = translation
-        let allocations = ClusterIPAllocations(addresses: persisted.clusterIPs)
-        let outcome = await Task.detached { () -> Result<DesiredStateLoad, ManifestErrors> in
-            do throws(ManifestErrors) {
-                return .success(
-                    try DesiredStateLoad.load(configuration, translation: translation, allocations: allocations)
-                )
-            } catch {
-                return .failure(error)
+        let full = fullReloadRequested
+        fullReloadRequested = false
+        let changed: Set<VirtualServer.ID>
+        let notes: [String]
+        let parsed: Int
+        var namesChanged = true
+        do throws(ManifestErrors) {
+            if full {
+                let translation = translation
+                let allocations = ClusterIPAllocations(addresses: persisted.clusterIPs)
+                let loaded = try await Task.detached { () -> Result<DesiredStateLoad, ManifestErrors> in
+                    do throws(ManifestErrors) {
+                        return .success(
+                            try DesiredStateLoad.load(configuration, translation: translation, allocations: allocations)
+                        )
+                    } catch {
+                        return .failure(error)
+                    }
+                }.value.get()
+                manifestStore = loaded.store
+                changed = core.setDesired(loaded.state)
+                notes = loaded.notes
+                parsed = loaded.parsedFiles
+            } else {
+                let known = manifestStore.versions
+                let scan = await Task.detached { ManifestStore.scan(configuration.manifests, known: known) }.value
+                let update = try manifestStore.apply(scan) {
+                    DesiredStateLoad.reserved($0, configuration: configuration)
+                }
+                changed = core.updateDesired(update.changes)
+                if update.healthCheckNodePortsChanged {
+                    core.setHealthCheckNodePorts(manifestStore.healthCheckNodePorts)
+                }
+                notes = update.notes
+                parsed = scan.parsedFiles
+                namesChanged = update.namesChanged
             }
-        }.value
-        let loaded: DesiredStateLoad
-        switch outcome {
-        case .success(let value):
-            loaded = value
-        case .failure(let error):
+        } catch {
+            // A full reload that failed is retried in full by the next one.
+            if full { fullReloadRequested = true }
             manifestErrors = error.errors.map(\.description)
             metrics.manifestErrors.increment()
             metrics.desiredStateStale.record(1)
@@ -290,25 +329,31 @@ public actor Agent {
             }
             return false
         }
-        for note in loaded.notes { logger.notice("manifest note", metadata: ["note": "\(note)"]) }
+        manifestFilesParsed += parsed
+        for note in notes { logger.notice("manifest note", metadata: ["note": "\(note)"]) }
         manifestErrors = []
         metrics.desiredStateStale.record(0)
         hasDesiredState = true
-        let changed = core.setDesired(loaded.state)
         dirty.formUnion(changed)
-        if loaded.allocations.addresses != persisted.clusterIPs {
-            persisted.clusterIPs = loaded.allocations.addresses
+        if manifestStore.allocations.addresses != persisted.clusterIPs {
+            persisted.clusterIPs = manifestStore.allocations.addresses
             savePersisted()
         }
         publishHealthTargets()
-        if loaded.names != names || !namesPublished {
-            names = loaded.names
-            namesPublished = true
-            onNames?(names)
+        if namesChanged || !namesPublished {
+            let table = manifestStore.names
+            if table != names || !namesPublished {
+                names = table
+                namesPublished = true
+                onNames?(names)
+            }
         }
         logger.info(
             "manifests loaded",
-            metadata: ["virtual_servers": "\(loaded.state.virtualServers.count)", "changed": "\(changed.count)"]
+            metadata: [
+                "virtual_servers": "\(core.desired.virtualServers.count)", "changed": "\(changed.count)",
+                "files_parsed": "\(parsed)", "full": "\(full)",
+            ]
         )
         return true
     }

@@ -198,7 +198,7 @@ struct ReloadOnHangup: Service {
         await cancelWhenGracefulShutdown {
             for await _ in signals {
                 logger.info("SIGHUP: reloading manifests")
-                await agent.requestReload()
+                await agent.requestReload(full: true)
             }
         }
     }

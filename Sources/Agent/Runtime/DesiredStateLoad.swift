@@ -2,15 +2,19 @@ import IPVS
 import KubernetesManifests
 import LoadBalancer
 
-/// One load of the desired state from the manifests: read, decode, build, and refuse what would hijack the
-/// agent's own listeners. Shared by the running agent (off its actor) and `ipvsd check`, so both accept and
-/// refuse exactly the same input.
+/// One whole load of the desired state from the manifests: read, decode, build, and refuse what would hijack
+/// the agent's own listeners. Shared by the running agent's full reloads (off its actor) and `ipvsd check`,
+/// so both accept and refuse exactly the same input; the agent's incremental reloads apply to the store it
+/// returns, with the same refusal.
 public struct DesiredStateLoad: Sendable {
     public var state: DesiredState
-    public var allocations: ClusterIPAllocations
     public var notes: [String]
+    /// Every file, parsed, and what each Service built: where incremental reloads start.
+    public var store: ManifestStore
+    public var parsedFiles: Int
+    public var allocations: ClusterIPAllocations { store.allocations }
     /// What DNS serves, from the same manifests and cluster IPs.
-    public var names: ServiceNameTable
+    public var names: ServiceNameTable { store.names }
 
     /// - Throws: every problem found, each naming its file, line and field. Any error means no desired
     ///   state: the caller keeps the last good one.
@@ -19,15 +23,17 @@ public struct DesiredStateLoad: Sendable {
         translation: TranslationOptions,
         allocations: ClusterIPAllocations
     ) throws(ManifestErrors) -> DesiredStateLoad {
-        let set = try ManifestLoader.load(path: configuration.manifests)
-        let built = try DesiredStateBuilder.build(set, options: translation, allocations: allocations)
-        try refuseReserved(built.state, configuration: configuration)
-        // The builder's notes start with the set's.
+        var store = ManifestStore(options: translation, allocations: allocations)
+        let scan = ManifestStore.scan(configuration.manifests, known: [:])
+        let update = try store.apply(scan) { reserved($0, configuration: configuration) }
         return DesiredStateLoad(
-            state: built.state,
-            allocations: built.allocations,
-            notes: built.notes,
-            names: ServiceNameTable.build(set, allocations: built.allocations)
+            state: DesiredState(
+                virtualServers: update.changes.compactMapValues { $0 },
+                healthCheckNodePorts: store.healthCheckNodePorts
+            ),
+            notes: update.notes,
+            store: store,
+            parsedFiles: scan.parsedFiles
         )
     }
 
@@ -35,6 +41,15 @@ public struct DesiredStateLoad: Sendable {
     /// send them to a backend (IPVS takes packets before the local socket sees them); one on the DNS listener
     /// would capture the Service names.
     static func refuseReserved(_ state: DesiredState, configuration: AgentConfiguration) throws(ManifestErrors) {
+        let errors = reserved(state.virtualServers, configuration: configuration)
+        guard errors.isEmpty else { throw ManifestErrors(errors) }
+    }
+
+    /// The errors for the virtual servers among `virtualServers` that would capture a listener of the agent.
+    static func reserved(
+        _ virtualServers: [VirtualServer.ID: DesiredVirtualServer],
+        configuration: AgentConfiguration
+    ) -> [ManifestError] {
         var listeners: [(listener: ReservedListener, protocols: Set<IPProtocol>, what: String)] = []
         if let metrics = ReservedListener(configuration.metricsAddress) {
             listeners.append(
@@ -47,7 +62,7 @@ public struct DesiredStateLoad: Sendable {
             )
         }
         var errors: [ManifestError] = []
-        for (id, service) in state.virtualServers {
+        for (id, service) in virtualServers {
             guard case .service(let proto, let address, let port) = id,
                 let reserved = listeners.first(where: {
                     $0.protocols.contains(proto) && $0.listener.captures(address, port)
@@ -62,7 +77,7 @@ public struct DesiredStateLoad: Sendable {
                 )
             )
         }
-        guard errors.isEmpty else { throw ManifestErrors(errors.sorted { $0.description < $1.description }) }
+        return errors.sorted { $0.description < $1.description }
     }
 }
 
