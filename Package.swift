@@ -129,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "ipvs-bench",
             dependencies: [
-                "IPVS", "LoadBalancer", "HealthCheck", "AgentAPI",
+                "IPVS", "LoadBalancer", "HealthCheck", "AgentAPI", "KubernetesAPI", "KubernetesStandIn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
