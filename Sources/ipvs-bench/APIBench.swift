@@ -193,6 +193,7 @@ struct APIBench: ParsableCommand {
         var reads: [Double] = []
         for _ in 0..<runs {
             let ns = try NetworkNamespaceHandle.createFresh()
+            try runInNamespace(ns, ["ip", "link", "set", "lo", "up"])  // as the kernel bench prepares its own
             let floor = try KernelFloor(namespace: ns)
             let batches = try floor.encode(operations)
             var failures = 0

@@ -2,7 +2,6 @@ import AgentAPI
 import Foundation
 import IPVS
 import KubernetesStandIn
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -31,7 +30,7 @@ final class APILab {
             attributes: [.posixPermissions: 0o700]
         )
         let pki = try StandInPKI.make()
-        server = try blockingAwait { try await StandInAPIServer(pki: pki) }
+        server = try blockingAwaitThrowing { try await StandInAPIServer(pki: pki) }
         server.setMaxWatchSeconds(watchSeconds)
         kubeconfig = try server.writeKubeconfig(name: "api-bench")
     }
@@ -39,7 +38,7 @@ final class APILab {
     deinit {
         agent.stop()
         let server = self.server
-        try? blockingAwait { await server.shutdown() }
+        blockingAwait { await server.shutdown() }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -167,20 +166,10 @@ func capture(_ arguments: [String]) throws -> String {
     return String(decoding: output, as: UTF8.self)
 }
 
-/// Runs async `body` from synchronous bench code (the commands are synchronous; the stand-in is async).
-func blockingAwait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    let box = ResultBox<T>()
-    Task {
-        let result: Result<T, any Error>
-        do { result = .success(try await body()) } catch { result = .failure(error) }
-        box.result.withLock { $0 = result }
-        box.done.signal()
+/// `blockingAwait` for work that throws.
+func blockingAwaitThrowing<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    try blockingAwait { () async -> Result<T, any Error> in
+        do { return .success(try await body()) } catch { return .failure(error) }
     }
-    box.done.wait()
-    return try box.result.withLock { $0! }.get()
-}
-
-private final class ResultBox<T: Sendable>: Sendable {
-    let result = Mutex<Result<T, any Error>?>(nil)
-    let done = DispatchSemaphore(value: 0)
+    .get()
 }

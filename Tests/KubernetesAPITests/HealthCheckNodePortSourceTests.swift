@@ -45,10 +45,10 @@ import Testing
         )
         let task = Task { await source.run() }
         func current() -> [UInt16: HealthCheckNodePort]? { answers.last.withLock { $0 } }
-        func until(_ what: String, _ condition: () -> Bool) async throws {
+        func until(_ what: String, _ condition: () async -> Bool) async throws {
             let deadline = ContinuousClock.now + .seconds(60)  // a hang guard, not a timing under test
             while ContinuousClock.now < deadline {
-                if condition() { return }
+                if await condition() { return }
                 try await Task.sleep(for: .milliseconds(20))
             }
             Issue.record("timed out waiting until \(what)")
