@@ -130,6 +130,7 @@ let package = Package(
             name: "ipvs-bench",
             dependencies: [
                 "IPVS", "LoadBalancer", "HealthCheck", "AgentAPI", "KubernetesManifests", "KubernetesWire",
+                "KubernetesAPI", "KubernetesStandIn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

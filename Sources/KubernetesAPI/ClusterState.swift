@@ -19,6 +19,8 @@ public struct ClusterState: Sendable {
     /// Why a Service's virtual servers are not (all) desired: build errors, conflicts. The last good ones
     /// stay while a build fails.
     public private(set) var problems: [ObjectKey: String] = [:]
+    /// The healthCheckNodePort each Service asks this node to answer, with its answer, as last built.
+    private var healthAnswers: [ObjectKey: (port: UInt16, answer: HealthCheckNodePort)] = [:]
 
     public init(options: TranslationOptions) { self.options = options }
 
@@ -69,6 +71,14 @@ public struct ClusterState: Sendable {
         }
     }
 
+    /// The healthCheckNodePorts this node answers (what a manifest build puts in
+    /// `DesiredState.healthCheckNodePorts`), from every held Service.
+    public var healthCheckNodePorts: [UInt16: HealthCheckNodePort] {
+        var answers: [UInt16: HealthCheckNodePort] = [:]
+        for (port, answer) in healthAnswers.values { answers[port] = answer }
+        return answers
+    }
+
     /// Builds the virtual servers of `keys` and returns the delta for `LoadBalancerState.updateDesired`:
     /// each virtual server a Service now contributes, and nil for each it no longer does. Unchanged
     /// virtual servers are in the delta too; `updateDesired` drops them, so they cost no kernel operation.
@@ -91,10 +101,10 @@ public struct ClusterState: Sendable {
                     clusterIPs = []
                 }
                 do throws(ManifestError) {
-                    built =
-                        try store.build(key, clusterIPs: clusterIPs, options: options, notes: &notes)?
-                        .virtualServers ?? []
+                    let build = try store.build(key, clusterIPs: clusterIPs, options: options, notes: &notes)
+                    built = build?.virtualServers ?? []
                     problems[key] = nil
+                    setHealthAnswer(build?.healthCheckNodePort, of: key)
                 } catch {
                     // The last good virtual servers stay.
                     problems[key] = error.description
@@ -102,6 +112,7 @@ public struct ClusterState: Sendable {
                 }
             } else {
                 problems[key] = nil
+                healthAnswers[key] = nil
             }
             blocked.remove(key)
             var now: [VirtualServer.ID] = []
@@ -129,5 +140,20 @@ public struct ClusterState: Sendable {
             }
         }
         return changes
+    }
+
+    /// Records the healthCheckNodePort `key` asks for; a port another Service already has is refused, as a
+    /// manifest build refuses it, and the refusal is the Service's problem.
+    private mutating func setHealthAnswer(_ answer: (port: UInt16, answer: HealthCheckNodePort)?, of key: ObjectKey) {
+        guard let answer else {
+            healthAnswers[key] = nil
+            return
+        }
+        if let other = healthAnswers.first(where: { $0.key != key && $0.value.port == answer.port })?.key {
+            healthAnswers[key] = nil
+            problems[key] = "spec.healthCheckNodePort: port \(answer.port) is also the healthCheckNodePort of \(other)"
+            return
+        }
+        healthAnswers[key] = answer
     }
 }

@@ -15,11 +15,16 @@ public actor KubernetesSource {
     /// Receives each delta; `initial` is true for the first, complete one.
     public typealias Delivery =
         @Sendable (_ changes: [VirtualServer.ID: DesiredVirtualServer?], _ initial: Bool) async -> Void
+    /// Receives the healthCheckNodePorts this node answers, whenever they change (before the delta that
+    /// changed them).
+    public typealias HealthCheckNodePortsDelivery = @Sendable (_ answers: [UInt16: HealthCheckNodePort]) async -> Void
 
     public let client: APIClient
     private let proxyName: String?
     private let logger: Logger
     private let deliver: Delivery
+    private let deliverHealthCheckNodePorts: HealthCheckNodePortsDelivery?
+    private var deliveredHealthCheckNodePorts: [UInt16: HealthCheckNodePort]?
     private let cells: [APIResource: StatusCell]
     private var state: ClusterState
     private var listed: Set<APIResource> = []
@@ -28,15 +33,18 @@ public actor KubernetesSource {
     /// - Parameters:
     ///   - proxyName: the `service.kubernetes.io/service-proxy-name` this proxy claims; nil for kube-proxy's
     ///     default (Services with the label are skipped).
+    ///   - healthCheckNodePorts: receives the healthCheckNodePort answers when they change.
     public init(
         client: APIClient,
         options: TranslationOptions,
         proxyName: String? = nil,
         logger: Logger,
         metricsFactory: any MetricsFactory,
+        healthCheckNodePorts: HealthCheckNodePortsDelivery? = nil,
         deliver: @escaping Delivery
     ) {
         self.client = client
+        self.deliverHealthCheckNodePorts = healthCheckNodePorts
         self.proxyName = proxyName
         self.logger = logger
         self.deliver = deliver
@@ -104,6 +112,13 @@ public actor KubernetesSource {
         guard !keys.isEmpty || initial else { return }
         let changes = state.rebuild(keys)
         delivered = true
+        if let deliverHealthCheckNodePorts {
+            let answers = state.healthCheckNodePorts
+            if answers != deliveredHealthCheckNodePorts {
+                deliveredHealthCheckNodePorts = answers
+                await deliverHealthCheckNodePorts(answers)
+            }
+        }
         await deliver(changes, initial)
     }
 }

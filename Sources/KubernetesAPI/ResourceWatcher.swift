@@ -52,11 +52,18 @@ struct ResourceWatcher: Sendable {
                     listed = true
                 }
                 status.update { $0.state = .watching }
+                let began = ContinuousClock.now
                 let heard = try await watch(from: &resourceVersion, backoff: &backoff)
                 // The server ended the watch (timeoutSeconds): renew it from where it reached. A server that
-                // ends every watch at once, with nothing in it, is not asked again at once.
+                // ends every watch at once, with nothing in it, is not asked again at once; a quiet watch that
+                // ran its course (no changes, no bookmarks) is renewed at once, or an idle cluster's changes
+                // would wait out a backoff grown over every quiet period.
                 status.update { $0.watchRestarts += 1 }
-                if !heard { try? await Task.sleep(for: backoff.next()) }
+                if heard || ContinuousClock.now - began >= Self.quietWatchMinimum {
+                    backoff.reset()
+                } else {
+                    try? await Task.sleep(for: backoff.next())
+                }
             } catch {
                 if Task.isCancelled { return }
                 status.update {
@@ -84,6 +91,9 @@ struct ResourceWatcher: Sendable {
             }
         }
     }
+
+    /// A watch the server ended after at least this long was not refused, even with nothing in it.
+    static let quietWatchMinimum: Duration = .seconds(5)
 
     /// How long to wait after `error`: the server's Retry-After (at most 10 minutes), else the backoff's next
     /// step.
@@ -173,6 +183,8 @@ struct ResourceWatcher: Sendable {
     }
 
     private func handle(_ line: ByteBuffer, resourceVersion: inout String?) async throws(KubernetesAPIError) {
+        // The line is whole: from here on the time is ipvsd's (decode, rebuild, debounce, kernel).
+        let received = ContinuousClock.now
         let event: APIPayloads.Event
         do throws(KubernetesAPIError) {
             event = try APIPayloads.event(line, resource: resource, claiming: proxyName)
@@ -194,10 +206,10 @@ struct ResourceWatcher: Sendable {
         case .added(let read), .modified(let read):
             object = read
             if case .failure(let errors) = read.value { reject(errors.errors.map(\.description)) }
-            await deliver(.changed(read))
+            await WatchEventClock.$receivedAt.withValue(received) { await deliver(.changed(read)) }
         case .deleted(let read):
             object = read
-            await deliver(.deleted(read.key))
+            await WatchEventClock.$receivedAt.withValue(received) { await deliver(.deleted(read.key)) }
         }
         if !object.resourceVersion.isEmpty {
             resourceVersion = object.resourceVersion

@@ -94,14 +94,38 @@ public struct DesiredStateBuilder {
         options: TranslationOptions,
         notes: inout [String]
     ) throws(ManifestError) -> [DesiredVirtualServer] {
+        try contribution(
+            of: service,
+            clusterIPs: clusterIPs,
+            slices: slices,
+            endpoints: endpoints,
+            options: options,
+            notes: &notes
+        ).virtualServers
+    }
+
+    /// What one Service contributes: its virtual servers (as `virtualServers(of:...)`) and the
+    /// healthCheckNodePort it asks this node to answer, with the answer (a LoadBalancer Service with
+    /// externalTrafficPolicy Local and a healthCheckNodePort; nil otherwise).
+    public static func contribution(
+        of service: Service,
+        clusterIPs: [IPAddress],
+        slices: [EndpointSlice],
+        endpoints: Endpoints? = nil,
+        options: TranslationOptions,
+        notes: inout [String]
+    ) throws(ManifestError) -> (
+        virtualServers: [DesiredVirtualServer], healthCheckNodePort: (port: UInt16, answer: HealthCheckNodePort)?
+    ) {
         let resolution = EndpointResolution(slices: slices, endpoints: endpoints.map { [$0] } ?? [])
-        return try Self.service(
+        let built = try Self.service(
             service,
             clusterIPs: clusterIPs,
             resolution: resolution,
             options: options,
             notes: &notes
-        ).virtualServers
+        )
+        return (built.virtualServers, built.healthCheckNodePort)
     }
 
     /// The error for a virtual server two Services define.

@@ -63,14 +63,7 @@ final class AgentMemoryLab {
     /// A field of /proc/PID/status in MB (the kernel reports kB).
     func statusMegabytes(_ field: String) throws -> Double {
         guard let pid = agent.pid else { throw BenchError("agent-memory: ipvsd is not running") }
-        let path = "/proc/\(pid)/status"
-        let status = try String(contentsOfFile: path, encoding: .utf8)
-        for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
-            let words = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard words.count >= 2, let kilobytes = Double(words[1]) else { break }
-            return kilobytes / 1024
-        }
-        throw BenchError("agent-memory: no \(field) in kB in \(path)")
+        return try procStatusMegabytes(pid: pid, field)
     }
 
     /// Resets ipvsd's VmHWM to its current VmRSS, so the next reading is a peak from now on.

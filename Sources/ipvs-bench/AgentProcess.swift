@@ -19,9 +19,10 @@ final class AgentProcess {
 
     deinit { stop() }
 
-    func start(binary: String, config: String) throws {
+    /// - Parameter arguments: more `ipvsd run` options (`--kubeconfig FILE`).
+    func start(binary: String, config: String, arguments: [String] = []) throws {
         pid = try spawnProcess(
-            [binary, "run", "--config", config, "--log-level", "info"],
+            [binary, "run", "--config", config, "--log-level", "info"] + arguments,
             log: logPath,
             context: context
         )

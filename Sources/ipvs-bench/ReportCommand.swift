@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 
-/// Merges the JSON of `kernel`, `native`, `memory`, `detection` and `agent-memory` into results.json, results.md and SVG plots.
+/// Merges the JSON of `kernel`, `native`, `memory`, `detection`, `agent-memory` and `kubernetes-api` into results.json, results.md and SVG plots.
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
@@ -9,14 +9,15 @@ struct ReportCommand: ParsableCommand {
     )
 
     @Option(
-        help: "Directory holding kernel, native, memory, detection and agent-memory .json; the report goes there."
+        help:
+            "Directory holding the kernel, native, memory, detection, agent-memory and kubernetes-api .json; the report goes there."
     )
     var out = "bench/results"
 
     func run() throws {
         let directory = URL(fileURLWithPath: out)
         var runs: [BenchRun] = []
-        for name in ["kernel", "native", "memory", "detection", "agent-memory", "manifest-edit"] {
+        for name in ["kernel", "native", "memory", "detection", "agent-memory", "manifest-edit", "kubernetes-api"] {
             let url = directory.appendingPathComponent("\(name).json")
             guard FileManager.default.fileExists(atPath: url.path) else {
                 print("report: \(url.path) missing, skipped")

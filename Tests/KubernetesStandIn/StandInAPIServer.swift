@@ -78,6 +78,7 @@ public final class StandInAPIServer: Sendable {
         var forbidden: Set<Resource> = []
         var maxPageItems: Int?
         var goneAsHTTPStatus = false
+        var maxWatchSeconds: Int?
     }
 
     let state = Mutex(State())
@@ -220,6 +221,9 @@ public final class StandInAPIServer: Sendable {
     public func forbid(_ resource: Resource) { state.withLock { _ = $0.forbidden.insert(resource) } }
     public func setMaxPageItems(_ count: Int?) { state.withLock { $0.maxPageItems = count } }
     public func setGoneAsHTTPStatus(_ value: Bool) { state.withLock { $0.goneAsHTTPStatus = value } }
+    /// Ends every watch after at most this many seconds, whatever timeoutSeconds asked (kube-apiserver ends
+    /// watches after its own request timeout too), so a bench sees renewals without waiting minutes.
+    public func setMaxWatchSeconds(_ seconds: Int?) { state.withLock { $0.maxWatchSeconds = seconds } }
     public var requests: [Request] { state.withLock { $0.requests } }
     public var openWatches: Int { state.withLock { $0.subscribers.count } }
     /// The current resourceVersion.
@@ -410,7 +414,9 @@ public final class StandInAPIServer: Sendable {
             filter: filter,
             bookmarks: query["allowWatchBookmarks"] == "true"
         )
-        return .watch(backlog: backlog, timeoutSeconds: Int(query["timeoutSeconds"] ?? ""))
+        var timeout = Int(query["timeoutSeconds"] ?? "")
+        if let cap = state.maxWatchSeconds { timeout = min(timeout ?? cap, cap) }
+        return .watch(backlog: backlog, timeoutSeconds: timeout)
     }
 
     func endWatch(_ channel: any Channel) -> Bool {

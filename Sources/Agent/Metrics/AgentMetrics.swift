@@ -17,6 +17,8 @@ public final class AgentMetrics: Sendable {
     private let virtualServers: Metrics.Gauge
     private let realServers: Metrics.Gauge
     private let lastSyncOperations: Metrics.Gauge
+    /// A Kubernetes watch event's line read → the kernel acknowledged what it changed (debounce included).
+    private let kubernetesEventToKernel: Metrics.Timer
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -24,6 +26,10 @@ public final class AgentMetrics: Sendable {
         factory.durationHistogramBuckets["ipvsd_sync_duration_seconds"] = [
             .microseconds(100), .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50),
             .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(10),
+        ]
+        factory.durationHistogramBuckets["ipvsd_kubernetes_event_to_kernel_seconds"] = [
+            .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(150),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30),
         ]
         self.factory = factory
         syncErrors = Metrics.Counter(label: "ipvsd_sync_errors_total", factory: factory)
@@ -42,6 +48,11 @@ public final class AgentMetrics: Sendable {
         virtualServers = Metrics.Gauge(label: "ipvsd_virtual_servers", factory: factory)
         realServers = Metrics.Gauge(label: "ipvsd_real_servers", factory: factory)
         lastSyncOperations = Metrics.Gauge(label: "ipvsd_last_sync_operations", factory: factory)
+        kubernetesEventToKernel = Metrics.Timer(label: "ipvsd_kubernetes_event_to_kernel_seconds", factory: factory)
+    }
+
+    func recordKubernetesEvent(_ latency: Duration) {
+        kubernetesEventToKernel.recordNanoseconds(latency.nanoseconds)
     }
 
     func recordSync(_ report: SyncReportValue, counts: (services: Int, realServers: Int)) {

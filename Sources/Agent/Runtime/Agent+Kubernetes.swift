@@ -10,11 +10,15 @@ extension Agent {
     /// (`LoadBalancerState.updateDesired`), and only those whose value differs are synced. The first delta
     /// (both resources listed) is the complete state: until it arrives the agent neither reads nor changes
     /// the IPVS table, as with manifests.
-    /// - Parameter initial: whether this is the source's first, complete delta.
+    /// - Parameters:
+    ///   - initial: whether this is the source's first, complete delta.
+    ///   - receivedAt: when the watch event behind the delta was read; a delta that changes a virtual server
+    ///     is observed in `ipvsd_kubernetes_event_to_kernel_seconds` once a sync has programmed it.
     public func applyKubernetesChanges(
         _ changes: [VirtualServer.ID: DesiredVirtualServer?],
         initial: Bool,
-        at now: ContinuousClock.Instant = .now
+        at now: ContinuousClock.Instant = .now,
+        receivedAt: ContinuousClock.Instant? = WatchEventClock.receivedAt
     ) {
         var accepted = changes
         if let listener = ReservedListener(configuration.metricsAddress) {
@@ -31,6 +35,10 @@ extension Agent {
         }
         let changed = core.updateDesired(accepted)
         dirty.formUnion(changed)
+        // Bounded: a burst beyond it (a whole cluster's rollout in one debounce) is not observed one by one.
+        if let receivedAt, !changed.isEmpty, kubernetesEventsPending.count < Self.kubernetesEventsPendingLimit {
+            kubernetesEventsPending.append(receivedAt)
+        }
         if initial {
             hasDesiredState = true
             logger.info(
@@ -42,6 +50,14 @@ extension Agent {
         // Any update may change names (a headless Service's endpoints change no virtual server).
         namesStale = true
         markPending(now)
+    }
+
+    static let kubernetesEventsPendingLimit = 10_000
+
+    /// A sync succeeded: every pending event's changes are in the kernel, acknowledged at `end`.
+    func observeKubernetesEvents(at end: ContinuousClock.Instant) {
+        for receivedAt in kubernetesEventsPending { metrics.recordKubernetesEvent(end - receivedAt) }
+        kubernetesEventsPending = []
     }
 
     /// Rebuilds the name table (DNS, `explain`) from what the API source holds: once per debounced tick, not
@@ -56,6 +72,13 @@ extension Agent {
             namesPublished = true
             onNames?(names)
         }
+    }
+
+    /// Takes the healthCheckNodePort answers from the API source (a manifest build carries them in the
+    /// desired state; the API source's per-Service builds hand them over here).
+    public func setKubernetesHealthCheckNodePorts(_ answers: [UInt16: HealthCheckNodePort]) {
+        kubernetesHealthCheckNodePorts = answers
+        publishHealthCheckNodePorts()
     }
 
     /// Sets where the name table reads the API source's Services and EndpointSlices.

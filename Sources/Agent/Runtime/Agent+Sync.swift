@@ -238,6 +238,7 @@ extension Agent {
             ready = true
             logger.info("ready: desired state programmed")
         }
+        observeKubernetesEvents(at: end)
         publishHealthCheckNodePorts()
         if !operations.isEmpty {
             logger.info(

@@ -89,6 +89,10 @@ public actor Agent {
     var kubernetesObjects: (@Sendable () async -> ManifestSet)?
     /// The API source delivered since the name table was last built from it.
     var namesStale = false
+    /// The healthCheckNodePort answers from the API source (its per-Service builds), when it is the source.
+    var kubernetesHealthCheckNodePorts: [UInt16: HealthCheckNodePort]?
+    /// When each watch event whose changes wait for the kernel was read (Agent+Kubernetes).
+    var kubernetesEventsPending: [ContinuousClock.Instant] = []
 
     /// - Throws: ``AgentError`` when the state file cannot be read safely or the config is invalid.
     public init(
@@ -164,7 +168,8 @@ public actor Agent {
     /// Hands the healthCheckNodePorts' answers to their listeners; a port beyond their budget is logged.
     func publishHealthCheckNodePorts() {
         guard let healthCheckNodePorts else { return }
-        let refused = healthCheckNodePorts.update(core.desired.healthCheckNodePorts, healthy: ready)
+        let answers = kubernetesHealthCheckNodePorts ?? core.desired.healthCheckNodePorts
+        let refused = healthCheckNodePorts.update(answers, healthy: ready)
         if !refused.isEmpty {
             logger.warning(
                 "healthCheckNodePorts beyond the listener budget are not served",

@@ -49,6 +49,7 @@ extension AgentRunner {
                 ? nil : configuration.kubernetes.serviceProxyName,
             logger: sourceLogger,
             metricsFactory: metrics.factory,
+            healthCheckNodePorts: { answers in await agent.setKubernetesHealthCheckNodePorts(answers) },
             deliver: { changes, initial in await agent.applyKubernetesChanges(changes, initial: initial) }
         )
         await agent.setKubernetesStatusSource { source.statuses }
