@@ -1,4 +1,12 @@
+import Dispatch
 import IPVS
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// One command of a restore file, with the line it came from.
 public struct RestoreLine: Hashable, Sendable {
@@ -56,26 +64,70 @@ public enum RestoreParser {
     }
 
     /// Parses and validates every line.
+    ///
+    /// A long file is parsed in parts on several threads (nothing reaches the kernel before every line is
+    /// valid, so parsing cannot overlap the kernel; it can use the other cores).
     /// - Throws: ``RestoreFailure`` listing every bad line.
     public static func parse(_ text: String, parser: IpvsadmParser) throws(RestoreFailure) -> [RestoreLine] {
-        var lines: [RestoreLine] = []
-        var problems: [RestoreFailure.Problem] = []
         let textLines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        for (index, line) in textLines.enumerated() {
+        let parts = max(1, min(textLines.count / linesPerPart, maximumParts))
+        let results = PartResults(count: parts)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let range = (textLines.count * part / parts)..<(textLines.count * (part + 1) / parts)
+            results.store(part, parse(textLines[range], firstIndex: range.lowerBound, parser: parser))
+        }
+        var lines: [RestoreLine] = []
+        lines.reserveCapacity(textLines.count)
+        var problems: [RestoreFailure.Problem] = []
+        for part in results.all {
+            lines += part.lines
+            problems += part.problems
+        }
+        if !problems.isEmpty { throw RestoreFailure(problems: problems) }
+        return lines
+    }
+
+    /// Below this many lines per thread, a thread costs more than it saves.
+    static let linesPerPart = 4096
+    /// Threads for one parse: the budget, whatever the core count.
+    static let maximumParts = min(4, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+    private static func parse(
+        _ textLines: ArraySlice<Substring.UTF8View>,
+        firstIndex: Int,
+        parser: IpvsadmParser
+    ) -> (lines: [RestoreLine], problems: [RestoreFailure.Problem]) {
+        var lines: [RestoreLine] = []
+        lines.reserveCapacity(textLines.count)
+        var problems: [RestoreFailure.Problem] = []
+        for (offset, line) in textLines.enumerated() {
+            let number = firstIndex + offset + 1
             let arguments = words(of: Substring(line))
             guard !arguments.isEmpty else { continue }
             do {
                 let command = try parser.parse(arguments)
                 if command.operation == nil {
-                    problems.append(.init(line: index + 1, message: "only commands that change IPVS can be restored"))
+                    problems.append(.init(line: number, message: "only commands that change IPVS can be restored"))
                 } else {
-                    lines.append(RestoreLine(line: index + 1, command: command))
+                    lines.append(RestoreLine(line: number, command: command))
                 }
             } catch {
-                problems.append(.init(line: index + 1, message: error.message))
+                problems.append(.init(line: number, message: error.message))
             }
         }
-        if !problems.isEmpty { throw RestoreFailure(problems: problems) }
-        return lines
+        return (lines, problems)
     }
+}
+
+/// The parts of a parallel parse, each written once by its own thread.
+private final class PartResults: Sendable {
+    private let parts: Mutex<[(lines: [RestoreLine], problems: [RestoreFailure.Problem])]>
+
+    init(count: Int) { parts = Mutex(Array(repeating: ([], []), count: count)) }
+
+    func store(_ index: Int, _ part: (lines: [RestoreLine], problems: [RestoreFailure.Problem])) {
+        parts.withLock { $0[index] = part }
+    }
+
+    var all: [(lines: [RestoreLine], problems: [RestoreFailure.Problem])] { parts.withLock { $0 } }
 }

@@ -25,6 +25,13 @@ final class CountingKernel: IPVSKernel {
         return base.apply(operations, progress: progress)
     }
 
+    func applyStreaming(_ body: (ApplyStream) -> Void) -> [AppliedBatch] {
+        base.applyStreaming { stream in
+            body(stream)
+            state.withLock { $0.operations += stream.submitted }
+        }
+    }
+
     func services() throws(IPVSError) -> [ObservedVirtualServer] {
         read()
         return try base.services()
@@ -60,10 +67,14 @@ final class CountingKernel: IPVSKernel {
 struct AgentPath {
     var state = LoadBalancerState()
     let kernel: any IPVSKernel
+    /// false: the whole plan first, then one apply, then one record (the agent before it streamed), for
+    /// comparison in the same run.
+    var streaming = true
 
     init(kernel: any IPVSKernel) { self.kernel = kernel }
 
-    /// One sync: `setDesired`, plan the changed IDs (all of them from empty), apply, record.
+    /// One sync: `setDesired`, plan the changed IDs (all of them from empty), apply, record; as `ipvsd`
+    /// does it: new services first, then the rest applied while it is planned and recorded as it comes back.
     /// - Returns: the number of operations applied.
     @discardableResult
     mutating func sync(_ desired: DesiredState) throws -> Int {
@@ -78,13 +89,25 @@ struct AgentPath {
     }
 
     private mutating func apply(_ changed: Set<VirtualServer.ID>) throws -> Int {
-        let operations = state.plan(for: changed, now: .now)
-        let result = kernel.apply(operations, progress: nil)
-        state.record(operations, result: result)
-        if let failure = result.failures.first {
-            throw BenchError("agent path: \(result.failures.count) operations failed, first: \(failure.error)")
+        if !streaming {
+            let operations = state.plan(for: changed, now: .now)
+            let result = kernel.apply(operations, progress: nil)
+            state.record(operations, result: result)
+            if let failure = result.failures.first {
+                throw BenchError("agent path: \(result.failures.count) operations failed, first: \(failure.error)")
+            }
+            return operations.count
         }
-        return operations.count
+        var plan = state.beginPlan(for: changed, now: .now)
+        let additions = state.plannedAdditions(plan)
+        let added = additions.isEmpty ? nil : kernel.apply(additions, progress: nil)
+        let refused = added.map { state.record(additions, result: $0) } ?? []
+        let rest = state.applyPlan(&plan, to: kernel, skipping: refused)
+        let failures = (added?.failures ?? []) + rest.failures
+        if let failure = failures.first {
+            throw BenchError("agent path: \(failures.count) operations failed, first: \(failure.error)")
+        }
+        return additions.count + rest.operations.count
     }
 
     /// A full resync as the agent does it: read every service and each owned one's servers, adopt, plan all.

@@ -69,7 +69,7 @@ struct SizeBench {
         var samples: [String: [Double]] = [:]
         var contenders = [
             "kernel floor (pre-encoded batches)", "IPVS library bulk apply",
-            "agent path (setDesired+plan+apply+record)", "ipvsadm -R",
+            "agent path (setDesired+plan+apply+record)", "agent path, plan then apply (unstreamed)", "ipvsadm -R",
         ]
         if ipvsctl != nil { contenders.append("ipvsctl -R") }
         if keepalived { contenders.append("keepalived (config load)") }
@@ -84,6 +84,7 @@ struct SizeBench {
                 case "ipvsadm -R": value = try restore(["ipvsadm", "-R"], rules)
                 case "ipvsctl -R": value = try restore([ipvsctl ?? "ipvsctl", "-R"], rules)
                 case "keepalived (config load)": value = try keepalivedLoad()
+                case "agent path, plan then apply (unstreamed)": value = try unstreamedAgent(desired)
                 default: value = try agent(desired, samples: &samples, changes: changes)
                 }
                 log("  \(name): \(String(format: "%.1f", value)) ms")
@@ -153,6 +154,16 @@ struct SizeBench {
         if changes > 0 {
             try singleChanges(&path, desired, changes: changes, samples: &samples)
         }
+        try flush(ns)
+        return time.milliseconds
+    }
+
+    /// The agent's path as it was before planning overlapped the kernel: plan, apply, record in a row.
+    private func unstreamedAgent(_ desired: DesiredState) throws -> Double {
+        let ns = try namespace()
+        var path = AgentPath(kernel: try IPVSClient(configuration: .init(namespace: ns.namespace)))
+        path.streaming = false
+        let time = try measure { try path.sync(desired) }
         try flush(ns)
         return time.milliseconds
     }

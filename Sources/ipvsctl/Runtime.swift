@@ -53,6 +53,7 @@ struct OpenedKernel: IPVSKernel {
     func apply(_ operations: [IPVSOperation], progress: ((Int, Int) -> Void)?) -> BulkApplyResult {
         client.apply(operations, progress: progress)
     }
+    func applyStreaming(_ body: (ApplyStream) -> Void) -> [AppliedBatch] { client.applyStreaming(body) }
     func services() throws(IPVSError) -> [ObservedVirtualServer] { try client.services() }
     func service(_ id: VirtualServer.ID) throws(IPVSError) -> ObservedVirtualServer { try client.service(id) }
     func servers(of id: VirtualServer.ID) throws(IPVSError) -> [ObservedRealServer] { try client.servers(of: id) }

@@ -108,6 +108,44 @@ extension LibraryKernelTests {
             #expect(saved == expected.sorted())
         }
 
+        /// Operations produced while the kernel works: handed over in small steps, finished batches coming
+        /// back between them, a refusal in the middle reported at its own position, everything else applied.
+        @Test func streamingApplyWithARefusalMidStream() throws {
+            let sandbox = try KernelSandbox()
+            let client = sandbox.client
+            var operations: [IPVSOperation] = []
+            for index in 0..<Self.serviceCount {
+                operations.append(.addService(VirtualServer(id: serviceID(index), scheduler: .roundRobin)))
+                operations.append(
+                    .addServer(RealServer(address: ip(serverAddress(index)), port: 8080), to: serviceID(index))
+                )
+                if index == Self.serviceCount / 2 { operations.append(.addService(VirtualServer(id: serviceID(0)))) }
+            }
+            let refusedIndex = Self.serviceCount + 2
+            #expect(operations[refusedIndex] == .addService(VirtualServer(id: serviceID(0))))
+            var batches: [AppliedBatch] = []
+            batches += client.applyStreaming { stream in
+                for start in stride(from: 0, to: operations.count, by: 100) {
+                    batches += stream.submit(Array(operations[start..<min(start + 100, operations.count)]))
+                }
+            }
+            var joined: [IPVSOperation] = []
+            var failures: [(Int, BulkApplyResult.Failure)] = []
+            for batch in batches {
+                #expect(batch.offset == joined.count)
+                joined += batch.operations
+                failures += batch.result.failures.map { (batch.offset + $0.index, $0) }
+            }
+            #expect(joined == operations)
+            try #require(failures.count == 1, "\(failures.prefix(3).map(\.1.error))")
+            #expect(failures[0].0 == refusedIndex)
+            #expect(failures[0].1.error.errno == EEXIST)
+            let services = try stableRead { try client.services() }
+            #expect(services.count == Self.serviceCount)
+            let saved = try stableRead { try sandbox.ipvsadmSaveLines() }
+            #expect(saved.filter { $0.hasPrefix("-a ") }.count == Self.serviceCount)
+        }
+
         /// Small socket buffers mean more, smaller batches, never a lost or oversized one.
         @Test(arguments: [0, 8 * 1024, 64 * 1024])
         func smallSocketBuffers(bufferSize: Int) throws {

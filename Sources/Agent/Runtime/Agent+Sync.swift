@@ -44,8 +44,8 @@ extension Agent {
         let start = ContinuousClock.now
         let ids = dirty
         dirty = []
-        let operations = core.plan(for: ids, now: now)
-        return finish(.incremental, operations: operations, start: start, now: now)
+        var plan = core.beginPlan(for: ids, now: now)
+        return finish(.incremental, plan: &plan, start: start, now: now)
     }
 
     /// Reads the kernel (every service, and the real servers of the ones the agent owns), adopts it into
@@ -71,8 +71,8 @@ extension Agent {
         }
         dirty = []
         nextFullResync = now + configuration.resyncPeriod
-        let operations = core.plan(for: nil, now: now)
-        return finish(.full, operations: operations, start: start, now: now)
+        var plan = core.beginPlan(for: nil, now: now)
+        return finish(.full, plan: &plan, start: start, now: now)
     }
 
     /// Services the agent has evidence of having created although `owned` lacks them: the intent record of a
@@ -130,13 +130,13 @@ extension Agent {
         syncChanges(now: now)
     }
 
-    /// Binds new addresses, applies `operations` in one bulk call, records the outcome, unbinds stale
-    /// addresses, and saves ownership when it changed.
+    /// Binds new addresses, applies the plan (new services first, then the rest while it is planned),
+    /// records the outcome, unbinds stale addresses, and saves ownership when it changed.
     /// - Parameters: start: when the sync began (real time, for its duration); now: the tick's time, which
     ///   schedules the retry.
     private func finish(
         _ kind: SyncKind,
-        operations: [IPVSOperation],
+        plan: inout LoadBalancerState.PlanCursor,
         start: ContinuousClock.Instant,
         now: ContinuousClock.Instant
     ) -> Bool {
@@ -159,7 +159,7 @@ extension Agent {
         var failures = 0
         // New services go in first, on their own: when one is refused (EEXIST: another tool created it since
         // the last read), its real servers must not follow in the same batch into that foreign service.
-        let newServices = operations.filter { if case .addService = $0 { true } else { false } }
+        let newServices = core.plannedAdditions(plan)
         var refused = Set<VirtualServer.ID>()
         if !newServices.isEmpty {
             // Intent first: a crash after the kernel accepts the adds but before ownership is saved must not
@@ -181,13 +181,12 @@ extension Agent {
                 )
             }
         }
-        let rest = operations.filter { operation in
-            if case .addService = operation { return false }
-            return operation.virtualServerID.map { !refused.contains($0) } ?? true
-        }
-        if !rest.isEmpty { _ = applyAndRecord(rest, failures: &failures) }
+        // The rest goes to the kernel while it is planned; the real servers of a refused service stay out.
+        let rest = core.applyPlan(&plan, to: kernel, skipping: refused)
+        note(rest.operations, failures: rest.failures, failedIDs: rest.failedIDs, into: &failures)
         stepHook?(.changesApplied)
-        let skipped = operations.count - newServices.count - rest.count
+        let skipped = rest.skipped
+        let operationCount = newServices.count + rest.operations.count + skipped
         if let binder {
             for address in boundAddresses.subtracting(wanted).sorted() {
                 do throws(IPVSError) {
@@ -214,7 +213,7 @@ extension Agent {
             kind: kind,
             at: end,
             duration: end - start,
-            operations: operations.count,
+            operations: operationCount,
             failures: failures
         )
         metrics.recordSync(report, counts: core.programmedCounts)
@@ -224,7 +223,7 @@ extension Agent {
             let skippedNote = skipped > 0 ? " (\(skipped) more skipped with the services refused)" : ""
             var messages = problems
             if failures > 0 {
-                messages.insert("\(failures) of \(operations.count) operations failed\(skippedNote)", at: 0)
+                messages.insert("\(failures) of \(operationCount) operations failed\(skippedNote)", at: 0)
             }
             failed("sync incomplete", error: messages.joined(separator: "; "), now: now)
             publishHealthCheckNodePorts()
@@ -240,11 +239,11 @@ extension Agent {
         }
         observeKubernetesEvents(at: end)
         publishHealthCheckNodePorts()
-        if !operations.isEmpty {
+        if operationCount > 0 {
             logger.info(
                 "synced",
                 metadata: [
-                    "kind": "\(kind.rawValue)", "operations": "\(operations.count)",
+                    "kind": "\(kind.rawValue)", "operations": "\(operationCount)",
                     "duration_ms": "\((end - start).milliseconds)",
                 ]
             )
@@ -273,17 +272,29 @@ extension Agent {
     private func applyAndRecord(_ operations: [IPVSOperation], failures: inout Int) -> Set<VirtualServer.ID> {
         let result = kernel.apply(operations, progress: nil)
         let failedIDs = core.record(operations, result: result)
-        failures += result.failures.count
+        note(operations, failures: result.failures, failedIDs: failedIDs, into: &failures)
+        return Set(result.failures.compactMap(\.operation.virtualServerID))
+    }
+
+    /// Counts, logs and keeps for the status what a bulk apply (already recorded in the core) did.
+    private func note(
+        _ operations: [IPVSOperation],
+        failures failed: [BulkApplyResult.Failure],
+        failedIDs: Set<VirtualServer.ID>,
+        into failures: inout Int
+    ) {
+        failures += failed.count
         dirty.formUnion(failedIDs)
-        refusedOperations = result.failures.prefix(Self.refusedOperationsShown).map { "\($0.operation): \($0.error)" }
-        for failure in result.failures {
+        if !operations.isEmpty {
+            refusedOperations = failed.prefix(Self.refusedOperationsShown).map { "\($0.operation): \($0.error)" }
+        }
+        for failure in failed {
             logger.error(
                 "kernel refused an operation",
                 metadata: ["op": "\(failure.operation)", "error": "\(failure.error)"]
             )
         }
-        metrics.recordOperations(operations, failures: result.failures)
-        return Set(result.failures.compactMap(\.operation.virtualServerID))
+        metrics.recordOperations(operations, failures: failed)
     }
 
     /// Records a failed sync and schedules a retry with exponential backoff.

@@ -6,28 +6,67 @@ extension IPVSClient {
     ///
     /// The kernel runs every operation even when an earlier one fails; the result says which failed and why.
     /// Operations refused before sending (bad input) are reported the same way and never reach the kernel.
-    /// A long list is encoded on a second thread while the kernel runs the previous batch: a netlink
-    /// `sendmsg` executes the requests in the sender's context, so encoding on the same thread would add
-    /// its whole cost to the kernel's.
+    /// A long list goes through ``applyStreaming(_:)``: encoded on this thread while a second one waits for
+    /// the kernel on the previous batch (a netlink `sendmsg` executes the requests in the sender's context,
+    /// so encoding on the same thread would add its whole cost to the kernel's).
     /// - Parameter progress: called after each batch with (operations done, total).
     public func apply(_ operations: [IPVSOperation], progress: ((Int, Int) -> Void)? = nil) -> BulkApplyResult {
-        var run = ApplyRun(operations: operations, progress: progress)
-        if operations.count >= Self.pipelineThreshold {
-            applyPipelined(&run)
+        guard operations.count >= Self.pipelineThreshold else {
+            var run = ApplyRun(operations: operations, progress: progress)
+            while run.next < operations.count {
+                applyBatch(&run)
+            }
+            run.failures.sort { $0.index < $1.index }
+            return BulkApplyResult(operationCount: operations.count, failures: run.failures, sendCalls: run.sendCalls)
         }
-        while run.next < operations.count {
-            applyBatch(&run)
+        var result = BulkApplyResult(operationCount: operations.count, failures: [], sendCalls: 0)
+        func collect(_ batches: [AppliedBatch]) {
+            for batch in batches {
+                result.failures += batch.result.failures.map { failure in
+                    var failure = failure
+                    failure.index += batch.offset
+                    return failure
+                }
+                result.sendCalls += batch.result.sendCalls
+                progress?(batch.offset + batch.operations.count, operations.count)
+            }
         }
-        run.failures.sort { $0.index < $1.index }
-        return BulkApplyResult(operationCount: operations.count, failures: run.failures, sendCalls: run.sendCalls)
+        // In slices, so finished batches are collected (and progress reported) while later ones are encoded.
+        let rest = applyStreaming { stream in
+            var start = 0
+            while start < operations.count {
+                let end = min(start + Self.pipelineThreshold, operations.count)
+                collect(stream.submit(Array(operations[start..<end])))
+                start = end
+            }
+        }
+        collect(rest)
+        return result
     }
 
     /// Below this many operations, a second thread costs more than encoding does.
     static let pipelineThreshold = 512
 
-    /// Where the producer runs: a private serial queue is overcommitting, so it gets a thread even when every
-    /// worker of the global queues is busy (or blocked, as the caller is while it waits for batches).
-    private static let encodingQueue = DispatchQueue(label: "IPVSClient.apply.encoder", qos: .userInitiated)
+    /// Applies operations while `body` produces them: this thread plans, encodes and records between
+    /// `submit` calls while a second thread sends each full batch and waits for the kernel's answers, so
+    /// producing overlaps the kernel's work. Outcomes are those of ``apply(_:progress:)``; a batch the socket
+    /// fails on is reported with the socket's error for every operation it left unanswered, and the next
+    /// batch reopens the socket.
+    public func applyStreaming(_ body: (ApplyStream) -> Void) -> [AppliedBatch] {
+        let stream: ApplyStream
+        do throws(IPVSError) {
+            let encoder = try withSocket { (socket, _) throws(IPVSError) in BatchEncoder(socket: socket) }
+            let pipeline = StreamPipeline(
+                encoder: encoder,
+                reserveBlock: { [self] in reserveSequences(StreamPipeline.sequenceBlockSize) },
+                transmit: { [self] batch in transmit(batch) }
+            )
+            stream = ApplyStream(pipeline: pipeline)
+        } catch {
+            stream = ApplyStream(unavailable: error)
+        }
+        return ApplyStream.run(stream, body)
+    }
 
     /// Encodes, sends and acknowledges one batch on this thread.
     private func applyBatch(_ run: inout ApplyRun) {
@@ -43,39 +82,16 @@ extension IPVSClient {
         }
     }
 
-    /// Applies batches while a producer thread encodes the next ones; stops at the first socket error (the
-    /// rest then goes batch by batch, reopening the socket as `applyBatch` does).
-    private func applyPipelined(_ run: inout ApplyRun) {
-        var start = run.next
+    /// Sends one batch of a stream (encoded from its own operations, so indices are the batch's own).
+    private func transmit(_ batch: StreamBatch) -> BulkApplyResult {
+        var run = ApplyRun(operations: batch.operations, progress: nil)
         do throws(IPVSError) {
-            try withSocket { (socket, sequence) throws(IPVSError) in
-                let queue = BatchQueue(capacity: 4)
-                let encoder = BatchEncoder(socket: socket)
-                let operations = run.operations
-                let first = sequence
-                // Reserve a sequence number for every operation; refused ones leave gaps nobody answers.
-                sequence &+= UInt32(truncatingIfNeeded: operations.count - start)
-                let from = start
-                Self.encodingQueue.async {
-                    var index = from
-                    var next = first
-                    while index < operations.count, !queue.isCancelled {
-                        let batch = encoder.batch(of: operations, from: index, sequence: next)
-                        next &+= UInt32(truncatingIfNeeded: batch.indices.count)
-                        index = batch.end
-                        queue.put(batch)
-                    }
-                    queue.finish()
-                }
-                defer { queue.cancelAndDrain() }
-                while let batch = queue.take() {
-                    start = batch.start
-                    try send(batch, on: socket, &run)
-                }
-            }
+            try withSocket { (socket, _) throws(IPVSError) in try send(batch.request, on: socket, &run) }
         } catch {
-            run.unknownOutcome(from: start, error: error)
+            run.unknownOutcome(from: 0, error: error)
         }
+        run.failures.sort { $0.index < $1.index }
+        return BulkApplyResult(operationCount: batch.operations.count, failures: run.failures, sendCalls: run.sendCalls)
     }
 
     /// Sends one encoded batch and collects an acknowledgement for each of its requests.

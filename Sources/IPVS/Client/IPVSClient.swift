@@ -70,6 +70,16 @@ public final class IPVSClient: IPVSKernel, Sendable {
         }
     }
 
+    /// Takes `count` request sequence numbers without the socket (a stream numbers its batches ahead of
+    /// sending them); returns the first.
+    func reserveSequences(_ count: Int) -> UInt32 {
+        state.withLock { state in
+            let first = state.nextSequence
+            state.nextSequence &+= UInt32(truncatingIfNeeded: count)
+            return first
+        }
+    }
+
     /// Test hook: breaks the open socket so the next request fails and the one after reopens it.
     func breakSocketForTesting() {
         state.withLock { $0.socket.socket?.breakForTesting() }

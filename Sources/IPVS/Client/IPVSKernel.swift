@@ -2,6 +2,8 @@
 /// and ``IPVSClient``, so the core can also run against an in-memory fake.
 public protocol IPVSKernel: Sendable {
     func apply(_ operations: [IPVSOperation], progress: ((Int, Int) -> Void)?) -> BulkApplyResult
+    /// See the default in `ApplyStream.swift`, which buffers; ``IPVSClient`` overlaps.
+    func applyStreaming(_ body: (ApplyStream) -> Void) -> [AppliedBatch]
     func services() throws(IPVSError) -> [ObservedVirtualServer]
     func service(_ id: VirtualServer.ID) throws(IPVSError) -> ObservedVirtualServer
     func servers(of id: VirtualServer.ID) throws(IPVSError) -> [ObservedRealServer]

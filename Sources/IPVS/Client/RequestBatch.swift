@@ -71,57 +71,48 @@ struct BatchEncoder: Sendable {
     }
 }
 
-/// A bounded queue from the encoding thread to the sending one.
-final class BatchQueue: Sendable {
+/// A bounded queue from the encoding thread to the sending one: `put` waits while it is full.
+final class BatchQueue<Item: Sendable>: Sendable {
     private struct State {
-        var items: [RequestBatch] = []
-        var cancelled = false
+        var items: [Item] = []
+        var highWater = 0
     }
 
     private let state = Mutex(State())
-    /// Counts queued batches, plus one when the producer finishes.
+    /// Counts queued items, plus one when the producer finishes.
     private let available = DispatchSemaphore(value: 0)
     private let space: DispatchSemaphore
-    private let done = DispatchSemaphore(value: 0)
 
     init(capacity: Int) {
         space = DispatchSemaphore(value: capacity)
     }
 
-    var isCancelled: Bool { state.withLock { $0.cancelled } }
+    /// The most items ever queued at once (never above the capacity).
+    var highWater: Int { state.withLock { $0.highWater } }
 
-    /// Producer: waits for room, then queues `batch` (dropped once cancelled).
-    func put(_ batch: RequestBatch) {
+    /// Items queued now.
+    var count: Int { state.withLock { $0.items.count } }
+
+    /// Producer: waits for room, then queues `item`.
+    func put(_ item: Item) {
         space.wait()
-        let queued = state.withLock { state in
-            guard !state.cancelled else { return false }
-            state.items.append(batch)
-            return true
+        state.withLock { state in
+            state.items.append(item)
+            state.highWater = max(state.highWater, state.items.count)
         }
-        if queued { available.signal() }
+        available.signal()
     }
 
-    /// Producer: no more batches.
+    /// Producer: no more items.
     func finish() {
         available.signal()
-        done.signal()
     }
 
-    /// Consumer: the next batch, or nil when the producer has finished.
-    func take() -> RequestBatch? {
+    /// Consumer: the next item, or nil when the producer has finished.
+    func take() -> Item? {
         available.wait()
         let next = state.withLock { $0.items.isEmpty ? nil : $0.items.removeFirst() }
         if next != nil { space.signal() }
         return next
-    }
-
-    /// Consumer: stops the producer and waits until it has returned.
-    func cancelAndDrain() {
-        state.withLock {
-            $0.cancelled = true
-            $0.items.removeAll()
-        }
-        space.signal()  // a producer blocked in put() wakes, sees the cancel and stops
-        done.wait()
     }
 }

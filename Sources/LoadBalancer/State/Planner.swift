@@ -8,18 +8,58 @@ extension LoadBalancerState {
     /// service, add or update serving real servers, set leaving ones to weight 0, delete; deletions of whole
     /// services come last. IDs are sorted so plans are deterministic.
     public mutating func plan(for ids: Set<VirtualServer.ID>?, now: ContinuousClock.Instant) -> [IPVSOperation] {
+        var cursor = beginPlan(for: ids, now: now)
+        var operations: [IPVSOperation] = []
+        while planNext(&cursor, into: &operations, atLeast: .max) {}
+        return operations
+    }
+
+    /// Where a plan made step by step stands (``beginPlan(for:now:)``, then ``planNext(_:into:atLeast:)``).
+    public struct PlanCursor: Sendable {
+        let targets: [VirtualServer.ID]
+        let now: ContinuousClock.Instant
+        var position = 0
+        /// Deletions of whole services, held back to come after every other operation.
+        var serviceDeletions: [IPVSOperation] = []
+        var finished = false
+    }
+
+    /// Starts a plan that yields its operations in order, a few services at a time (the same operations,
+    /// in the same order, as ``plan(for:now:)``), so they can go to the kernel while the rest is planned.
+    ///
+    /// Recording the outcome of operations already yielded (``record(_:result:)``) between the steps is
+    /// allowed: a step plans only services the earlier steps did not touch, and recording touches only the
+    /// services of the operations recorded.
+    public mutating func beginPlan(for ids: Set<VirtualServer.ID>?, now: ContinuousClock.Instant) -> PlanCursor {
         var targets = ids ?? allKnownIDs
         targets.formUnion(dirty)
         for (id, servers) in drains where servers.values.contains(where: { drainEnded($0, now: now) }) {
             targets.insert(id)
         }
         dirty.subtract(targets)
-        var operations: [IPVSOperation] = []
-        var serviceDeletions: [IPVSOperation] = []
-        for id in targets.sorted() {
-            planService(id, now: now, into: &operations, serviceDeletions: &serviceDeletions)
+        return PlanCursor(targets: targets.sorted(), now: now)
+    }
+
+    /// Appends the next operations of the plan: services in order until at least `minimum` operations were
+    /// appended, then (once every service is planned) the service deletions.
+    /// - Returns: false when the plan was already complete (nothing appended).
+    public mutating func planNext(
+        _ cursor: inout PlanCursor,
+        into operations: inout [IPVSOperation],
+        atLeast minimum: Int
+    ) -> Bool {
+        guard !cursor.finished else { return false }
+        let start = operations.count
+        while cursor.position < cursor.targets.count {
+            let id = cursor.targets[cursor.position]
+            cursor.position += 1
+            planService(id, now: cursor.now, into: &operations, serviceDeletions: &cursor.serviceDeletions)
+            if operations.count - start >= minimum { return true }
         }
-        return operations + serviceDeletions
+        operations += cursor.serviceDeletions
+        cursor.serviceDeletions = []
+        cursor.finished = true
+        return true
     }
 
     private var allKnownIDs: Set<VirtualServer.ID> {

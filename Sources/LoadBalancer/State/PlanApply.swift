@@ -1,0 +1,81 @@
+import IPVS
+
+/// What applying a plan while it was being made did (``LoadBalancerState/applyPlan(_:to:skipping:)``).
+public struct AppliedPlan: Sendable {
+    /// Every operation sent, in order.
+    public var operations: [IPVSOperation] = []
+    /// The failed ones, indexed into `operations`, in order.
+    public var failures: [BulkApplyResult.Failure] = []
+    /// Services with a failed operation: dirty again, so the next plan retries them.
+    public var failedIDs: Set<VirtualServer.ID> = []
+    /// Operations planned for the skipped services and not sent, other than adding those services (the
+    /// first phase, ``LoadBalancerState/plannedAdditions(_:)``, had them).
+    public var skipped = 0
+
+    public init() {}
+}
+
+extension LoadBalancerState {
+    /// The first phase of a plan: the services it will add, in plan order.
+    ///
+    /// Add these on their own and ``record(_:result:)`` them before ``applyPlan(_:to:skipping:)``: the rest of
+    /// the plan then does not add them again, and the caller can hold back the real servers of a service
+    /// the kernel refused (EEXIST: another tool created it since the last read) instead of sending them into
+    /// a service that is not ours. The agent also writes these to its intent record before adding them.
+    public func plannedAdditions(_ cursor: PlanCursor) -> [IPVSOperation] {
+        cursor.targets[cursor.position...].compactMap { id in
+            guard programmed[id] == nil, let desired = desiredState.virtualServers[id],
+                owned.contains(id) || !foreign.contains(id)
+            else { return nil }
+            return .addService(desired.virtualServer)
+        }
+    }
+
+    /// Plans the rest of `cursor` and applies it while planning: each step's operations go to the kernel's
+    /// stream (``IPVSKernel/applyStreaming(_:)``) and each finished batch is recorded as it comes back, so
+    /// planning and recording overlap the kernel's work instead of adding to it. The outcome is that of
+    /// `plan`, `apply` and `record` in a row.
+    /// - Parameter skipped: services whose operations are planned (so drains and conflicts advance as in any
+    ///   plan) but not sent; they stay dirty.
+    public mutating func applyPlan(
+        _ cursor: inout PlanCursor,
+        to kernel: any IPVSKernel,
+        skipping skipped: Set<VirtualServer.ID> = []
+    ) -> AppliedPlan {
+        var outcome = AppliedPlan()
+        var step: [IPVSOperation] = []
+        let rest = kernel.applyStreaming { stream in
+            while planNext(&cursor, into: &step, atLeast: Self.planStep) {
+                if !skipped.isEmpty {
+                    step.removeAll { operation in
+                        guard let id = operation.virtualServerID, skipped.contains(id) else { return false }
+                        if case .addService = operation {} else { outcome.skipped += 1 }
+                        return true
+                    }
+                }
+                if !step.isEmpty { recordApplied(stream.submit(step), into: &outcome) }
+                step.removeAll(keepingCapacity: true)
+            }
+        }
+        recordApplied(rest, into: &outcome)
+        dirty.formUnion(skipped)
+        return outcome
+    }
+
+    /// Operations planned per step: enough that handing them over costs little, few enough that the
+    /// kernel gets its first batch early.
+    static let planStep = 256
+
+    private mutating func recordApplied(_ batches: [AppliedBatch], into outcome: inout AppliedPlan) {
+        for batch in batches {
+            outcome.failedIDs.formUnion(record(batch.operations, result: batch.result))
+            let base = outcome.operations.count
+            outcome.operations += batch.operations
+            outcome.failures += batch.result.failures.map { failure in
+                var failure = failure
+                failure.index += base
+                return failure
+            }
+        }
+    }
+}
