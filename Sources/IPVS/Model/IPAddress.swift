@@ -28,11 +28,13 @@ public struct AddressFamily: RawRepresentable, Hashable, Sendable, CustomStringC
 
 /// An IPv4 or IPv6 address, stored inline (no allocation) so tables of thousands stay cheap.
 public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
-    /// The address family.
-    public let family: AddressFamily
     // The address bytes in network order, packed big-endian: IPv4 uses the top 32 bits of `high`.
+    // The words come before the family so the value is 18 bytes, not 24: the port of an ID and the fields
+    // of a real server fill the rest of its last word instead of padding after the family.
     let high: UInt64
     let low: UInt64
+    /// The address family.
+    public let family: AddressFamily
 
     /// Creates an IPv4 address from its value in host order (`0x0A000001` is 10.0.0.1).
     public init(ipv4 value: UInt32) {

@@ -70,10 +70,16 @@ public struct DesiredVirtualServer: Sendable, Hashable {
     /// Identity, scheduler, flags and persistence (ClientIP affinity).
     public var virtualServer: VirtualServer
     /// The endpoints, ready or not; the core decides which of them serve.
-    public var realServers: [RealServer.ID: DesiredRealServer]
+    public var realServers: RealServerTable<DesiredRealServer>
     public var origin: ServiceOrigin
     /// Active health checking of the real servers; nil when disabled.
-    public var healthCheck: HealthCheckSpec?
+    public var healthCheck: HealthCheckSpec? {
+        get { healthCheckBox?.spec }
+        set { healthCheckBox = newValue.map(HealthCheckBox.init) }
+    }
+    /// Boxed: a spec is 136 bytes, inline in every bucket of the desired table (16k buckets at 10k services)
+    /// whether checks are on or not; the box is one word, and nil costs nothing.
+    private var healthCheckBox: HealthCheckBox?
     /// What happens when health checks fail for every real server.
     public var allDownPolicy: AllDownPolicy
     /// How clients reach it: decides whether its address is bound and whose source address is kept.
@@ -88,9 +94,9 @@ public struct DesiredVirtualServer: Sendable, Hashable {
         kind: VirtualAddressKind = .clusterIP
     ) {
         self.virtualServer = virtualServer
-        self.realServers = realServers
+        self.realServers = RealServerTable(realServers)
         self.origin = origin
-        self.healthCheck = healthCheck
+        self.healthCheckBox = healthCheck.map(HealthCheckBox.init)
         self.allDownPolicy = allDownPolicy
         self.kind = kind
     }
@@ -141,4 +147,15 @@ public enum AllDownPolicy: String, Sendable, Hashable, CaseIterable {
     case keepAll = "keep-all"
     /// Remove them all, so clients fail fast with a refused connection.
     case removeAll = "remove-all"
+}
+
+/// A health check spec on the heap, so a virtual server without one does not carry its size.
+private final class HealthCheckBox: Sendable, Hashable {
+    let spec: HealthCheckSpec
+
+    init(_ spec: HealthCheckSpec) { self.spec = spec }
+
+    static func == (lhs: HealthCheckBox, rhs: HealthCheckBox) -> Bool { lhs === rhs || lhs.spec == rhs.spec }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(spec) }
 }

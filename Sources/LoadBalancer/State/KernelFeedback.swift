@@ -72,18 +72,16 @@ extension LoadBalancerState {
         }
         var entry = ProgrammedService(
             virtualServer: observed.virtualServer,
-            realServers: programmed[id]?.realServers ?? [:]
+            realServers: programmed[id]?.realServers ?? ProgrammedServers()
         )
         if let list {
-            entry.realServers = [:]
-            entry.realServers.reserveCapacity(list.count)
-            for server in list { entry.realServers[server.realServer.id] = server.realServer }
+            entry.realServers = ProgrammedServers(list.map(\.realServer))
             _ = updateConnections(of: id, servers: list)
         }
-        if programmed[id] != entry {
-            programmed[id] = entry
-            dirty.insert(id)
-        }
+        if let desired = desiredState.virtualServers[id] { entry.realServers.share(desired.realServers) }
+        if programmed[id] != entry { dirty.insert(id) }
+        // Also when equal: the entry may share the desired storage where the old one held a copy.
+        programmed[id] = entry
     }
 
     /// Forgets owned services the listing did not have and takes its foreign services as the new set.
@@ -136,9 +134,15 @@ extension LoadBalancerState {
         var failed = Set<VirtualServer.ID>()
         var errors: [Int: IPVSError] = [:]
         for failure in result.failures { errors[failure.index] = failure.error }
+        // Plans group operations by service: each service's model is compared with its desired state once
+        // its operations are applied, without collecting the IDs.
+        var previous: VirtualServer.ID?
         for (index, operation) in operations.enumerated() {
+            let id = operation.virtualServerID
+            if let previous, previous != id { shareDesiredStorage(previous) }
+            previous = id
             if let error = errors[index] {
-                if let id = operation.virtualServerID {
+                if let id {
                     failed.insert(id)
                     learn(from: error, of: operation, in: id)
                 }
@@ -146,8 +150,15 @@ extension LoadBalancerState {
                 apply(operation)
             }
         }
+        if let previous { shareDesiredStorage(previous) }
         dirty.formUnion(failed)
         return failed
+    }
+
+    /// Lets a service's programmed servers share the desired table when they are exactly its endpoints.
+    private mutating func shareDesiredStorage(_ id: VirtualServer.ID) {
+        guard let desired = desiredState.virtualServers[id], let index = programmed.index(forKey: id) else { return }
+        programmed.values[index].realServers.share(desired.realServers)
     }
 
     private mutating func apply(_ operation: IPVSOperation) {
@@ -157,7 +168,7 @@ extension LoadBalancerState {
             foreign.remove(service.id)
             programmed[service.id] = ProgrammedService(
                 virtualServer: service,
-                realServers: programmed[service.id]?.realServers ?? [:]
+                realServers: programmed[service.id]?.realServers ?? ProgrammedServers()
             )
         case .updateService(let service):
             programmed[service.id]?.virtualServer = service

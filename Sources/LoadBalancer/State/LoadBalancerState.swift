@@ -10,7 +10,7 @@ public struct LoadBalancerState: Sendable {
     /// What the agent believes one owned service holds in the kernel.
     struct ProgrammedService: Sendable, Hashable {
         var virtualServer: VirtualServer
-        var realServers: [RealServer.ID: RealServer]
+        var realServers: ProgrammedServers
     }
 
     /// A real server at weight 0 waiting for its connections to end.
@@ -60,7 +60,14 @@ public struct LoadBalancerState: Sendable {
             if let old = desiredState.virtualServers[id] { unindexHealth(of: old) }
             if let new = state.virtualServers[id] { indexHealth(of: new) }
         }
-        desiredState = state
+        if changed.count > desiredState.virtualServers.count / 2 {
+            desiredState = state
+        } else {
+            // Unchanged services keep the values the programmed model shares (a reload that changes little
+            // would otherwise leave the model holding every old table beside the new one).
+            for id in changed { desiredState.virtualServers[id] = state.virtualServers[id] }
+            desiredState.healthCheckNodePorts = state.healthCheckNodePorts
+        }
         // Statuses of targets nobody uses any more would only grow the table.
         if health.count > targetIndex.count {
             health = health.filter { targetIndex[$0.key] != nil }
