@@ -93,7 +93,7 @@ enum APIPage {
     private static func slice(_ index: Int, servers: Int) -> String {
         let endpoints = (0..<servers).map { server in
             """
-            {"addresses":["10.128.\(index / 256).\(index % 256).\(server + 1)"],\
+            {"addresses":["10.\(128 + index / 256 % 128).\(index % 256).\(server + 1)"],\
             "conditions":{"ready":true,"serving":true,"terminating":false},"nodeName":"node-\(server)",\
             "targetRef":{"kind":"Pod","namespace":"bench","name":"s\(index)-\(server)",\
             "uid":"7a2b3c4d-0000-4000-8000-\(String(format: "%012d", index * 100 + server))"},"zone":"zone-a"}
