@@ -60,27 +60,16 @@ struct APIBench: ParsableCommand {
     }
 
     func run() throws {
-        if inFreshNamespace {
-            guard let size, let workload = try AgentMemoryBench.parse(size).first else {
-                throw ValidationError("--in-fresh-namespace needs --size")
-            }
-            var results = BenchRun(environment: "vm", repetitions: runs)
-            try measureSize(workload, into: &results)
-            print(try results.jsonText())
-            fflush(nil)
-            return
-        }
-        var results = BenchRun(environment: "vm", repetitions: runs)
-        for workload in try AgentMemoryBench.parse(sizes) {
-            let arguments =
-                Array(CommandLine.arguments.dropFirst()) + ["--size", "\(workload.services)x\(workload.servers)"]
-            let output = try reexecInFreshNamespace(arguments: arguments, captureOutput: true)
-            do {
-                results.figures += try JSONDecoder().decode(BenchRun.self, from: output).figures
-            } catch {
-                throw BenchError("api: the \(workload.services)x\(workload.servers) run printed no result: \(error)")
-            }
-        }
+        guard
+            let results = try eachSizeInFreshNamespace(
+                command: "api",
+                sizes: sizes,
+                size: size,
+                inFreshNamespace: inFreshNamespace,
+                repetitions: runs,
+                measure: measureSize
+            )
+        else { return }
         if out == "-" { print(try results.jsonText()) } else { try results.write(to: URL(fileURLWithPath: out)) }
     }
 

@@ -55,29 +55,16 @@ struct AgentMemoryBench: ParsableCommand {
     }
 
     func run() throws {
-        if inFreshNamespace {
-            guard let size, let workload = try Self.parse(size).first else {
-                throw ValidationError("--in-fresh-namespace needs --size")
-            }
-            var results = BenchRun(environment: "vm", repetitions: resyncs)
-            try measure(workload, into: &results)
-            print(try results.jsonText())
-            fflush(nil)
-            return
-        }
-        var results = BenchRun(environment: "vm", repetitions: resyncs)
-        for workload in try Self.parse(sizes) {
-            let arguments =
-                Array(CommandLine.arguments.dropFirst()) + ["--size", "\(workload.services)x\(workload.servers)"]
-            let output = try reexecInFreshNamespace(arguments: arguments, captureOutput: true)
-            do {
-                results.figures += try JSONDecoder().decode(BenchRun.self, from: output).figures
-            } catch {
-                throw BenchError(
-                    "agent-memory: the \(workload.services)x\(workload.servers) run printed no result: \(error)"
-                )
-            }
-        }
+        guard
+            let results = try eachSizeInFreshNamespace(
+                command: "agent-memory",
+                sizes: sizes,
+                size: size,
+                inFreshNamespace: inFreshNamespace,
+                repetitions: resyncs,
+                measure: measure
+            )
+        else { return }
         if out == "-" { print(try results.jsonText()) } else { try results.write(to: URL(fileURLWithPath: out)) }
     }
 

@@ -143,3 +143,39 @@ func reexecInFreshNamespace(arguments: [String], captureOutput: Bool = false) th
     guard process.terminationStatus == 0 else { throw ExitCode(process.terminationStatus) }
     return output
 }
+
+/// The `run()` of a bench that measures each size in a network namespace of its own: without
+/// `inFreshNamespace`, re-executes this command once per size of `sizes` with `--size` added (through
+/// `reexecInFreshNamespace`) and gathers the figures each child prints as JSON; with it (the child), measures
+/// `size` alone, prints its figures and returns nil.
+/// - Parameter command: the subcommand's name, for errors.
+func eachSizeInFreshNamespace(
+    command: String,
+    sizes: String,
+    size: String?,
+    inFreshNamespace: Bool,
+    repetitions: Int,
+    measure: (Workload, inout BenchRun) throws -> Void
+) throws -> BenchRun? {
+    var results = BenchRun(environment: "vm", repetitions: repetitions)
+    if inFreshNamespace {
+        guard let size, let workload = try AgentMemoryBench.parse(size).first else {
+            throw ValidationError("--in-fresh-namespace needs --size")
+        }
+        try measure(workload, &results)
+        print(try results.jsonText())
+        fflush(nil)
+        return nil
+    }
+    for workload in try AgentMemoryBench.parse(sizes) {
+        let name = "\(workload.services)x\(workload.servers)"
+        let arguments = Array(CommandLine.arguments.dropFirst()) + ["--size", name]
+        let output = try reexecInFreshNamespace(arguments: arguments, captureOutput: true)
+        do {
+            results.figures += try JSONDecoder().decode(BenchRun.self, from: output).figures
+        } catch {
+            throw BenchError("\(command): the \(name) run printed no result: \(error)")
+        }
+    }
+    return results
+}
