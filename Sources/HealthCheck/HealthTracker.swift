@@ -4,23 +4,22 @@ import LoadBalancer
 public struct HealthTransition: Sendable, Hashable, CustomStringConvertible {
     public var target: HealthTarget
     public var from: HealthStatus.State
-    public var to: HealthStatus.State
     /// The result of the probe that caused it: `ok`, `timeout`, `status 503`.
     public var reason: String
-    /// When it happened, in the monitor's clock.
-    public var at: Duration
-    /// The target's status right after it (`state == to`): what a consumer acts on, carried here so nobody
-    /// asks the monitor again and finds a later status, or none once the target is gone.
+    /// The target's status right after it: what a consumer acts on, carried here so nobody asks the monitor
+    /// again and finds a later status, or none once the target is gone.
     public var status: HealthStatus
 
     public init(target: HealthTarget, from: HealthStatus.State, reason: String, status: HealthStatus) {
         self.target = target
         self.from = from
-        self.to = status.state
         self.reason = reason
-        self.at = status.since
         self.status = status
     }
+
+    public var to: HealthStatus.State { status.state }
+    /// When it happened, in the monitor's clock.
+    public var at: Duration { status.since }
 
     public var description: String { "\(target): \(from.rawValue) -> \(to.rawValue) (\(reason))" }
 }
