@@ -110,8 +110,9 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         return "scheduler '\(vs.scheduler)' not available (is the ip_vs_\(vs.scheduler) module installed?)"
     }
 
-    /// `strerror` text plus the symbolic name, e.g. "Invalid argument (EINVAL)".
-    static func describe(errno: Int32) -> String {
+    /// `strerror` text plus the symbolic name, e.g. "Invalid argument (EINVAL)": the project's one wording of
+    /// an errno (the manifest loader's file errors use it too).
+    public static func describe(errno: Int32) -> String {
         "\(String(cString: strerror(errno))) (\(name(ofErrno: errno)))"
     }
 
@@ -124,6 +125,7 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         EPERM: "EPERM", EACCES: "EACCES", ENOENT: "ENOENT", ESRCH: "ESRCH", EEXIST: "EEXIST", EINVAL: "EINVAL",
         ENOMEM: "ENOMEM", ENOBUFS: "ENOBUFS", EAFNOSUPPORT: "EAFNOSUPPORT", EOPNOTSUPP: "EOPNOTSUPP",
         ERANGE: "ERANGE", EBUSY: "EBUSY", EMSGSIZE: "EMSGSIZE", ENOPROTOOPT: "ENOPROTOOPT", ENODEV: "ENODEV",
-        EADDRNOTAVAIL: "EADDRNOTAVAIL", EROFS: "EROFS", EISDIR: "EISDIR", ENOTDIR: "ENOTDIR",
+        EADDRNOTAVAIL: "EADDRNOTAVAIL", EROFS: "EROFS", EISDIR: "EISDIR", ENOTDIR: "ENOTDIR", EIO: "EIO",
+        EMFILE: "EMFILE", ENFILE: "ENFILE", ELOOP: "ELOOP", ENAMETOOLONG: "ENAMETOOLONG", EOVERFLOW: "EOVERFLOW",
     ]
 }

@@ -1,3 +1,5 @@
+import IPVS
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -108,17 +110,7 @@ public enum ManifestFiles {
     }
 
     /// `Permission denied (EACCES)`.
-    static func describe(_ code: Int32) -> String {
-        let text = strerror(code).map { String(cString: $0) } ?? "error \(code)"
-        let name = errnoNames[code].map { " (\($0))" } ?? ""
-        return text + name
-    }
-
-    private static let errnoNames: [Int32: String] = [
-        EACCES: "EACCES", EIO: "EIO", EMFILE: "EMFILE", ENFILE: "ENFILE", ENOENT: "ENOENT", ENOTDIR: "ENOTDIR",
-        ELOOP: "ELOOP", ENAMETOOLONG: "ENAMETOOLONG", ENOMEM: "ENOMEM", EPERM: "EPERM", EISDIR: "EISDIR",
-        EOVERFLOW: "EOVERFLOW",
-    ]
+    static func describe(_ code: Int32) -> String { IPVSError.describe(errno: code) }
 }
 
 /// The state of one directory walk.
