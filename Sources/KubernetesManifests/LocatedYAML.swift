@@ -10,8 +10,11 @@ public struct LocatedYAML {
     let index: Int32
     /// The file name used in errors.
     public let file: String
-    /// The field path from the document root, such as `spec.ports[1]`; empty at the root.
-    public let path: String
+    /// The node paths are counted from (the document's root, or where `renamed(file:)` was called) and the
+    /// path given to it. A node's own path is found from there only when asked (in practice, for an error
+    /// message): joined on every read, paths cost a tenth of decoding an API page, and no message used them.
+    private let base: Int32
+    private let basePath: String
     /// The work budget of the text this node came from, shared by every node of it.
     public let budget: YAMLBudget
 
@@ -19,7 +22,8 @@ public struct LocatedYAML {
         self.tree = tree
         self.index = index
         self.file = file
-        self.path = path
+        self.base = index
+        self.basePath = path
         self.budget = budget
     }
 
@@ -41,12 +45,34 @@ public struct LocatedYAML {
     /// This node as the root of a document named `file`: errors below it name that file and paths start
     /// here. It shares the budget.
     public func renamed(file: String) -> LocatedYAML {
-        LocatedYAML(tree: tree, index: index, file: file, path: "", budget: budget)
+        LocatedYAML(tree: tree, index: index, file: file, base: index, basePath: "", budget: budget)
     }
 
-    /// A node below this one, sharing its budget.
-    private func child(_ index: Int32, path: String) -> LocatedYAML {
-        LocatedYAML(tree: tree, index: index, file: file, path: path, budget: budget)
+    private init(tree: YAMLTree, index: Int32, file: String, base: Int32, basePath: String, budget: YAMLBudget) {
+        self.tree = tree
+        self.index = index
+        self.file = file
+        self.base = base
+        self.basePath = basePath
+        self.budget = budget
+    }
+
+    /// A node below this one, sharing its budget and the base of its path.
+    private func child(_ index: Int32) -> LocatedYAML {
+        LocatedYAML(tree: tree, index: index, file: file, base: base, basePath: basePath, budget: budget)
+    }
+
+    /// The field path from the document root, such as `spec.ports[1]`; empty at the root. A mapping key's
+    /// path is its mapping's. A node reached through an alias is named where its anchor is.
+    public var path: String {
+        var path = basePath
+        for step in tree.steps(from: base, to: index) {
+            switch step {
+            case .key(let key): path = Self.path(path, key)
+            case .index(let position): path += "[\(position)]"
+            }
+        }
+        return path
     }
 
     /// Parses a stream of documents (`---`), dropping empty ones.
@@ -140,8 +166,10 @@ public struct LocatedYAML {
 
     /// The path of a mapping key below this node: `spec.ports`, or `metadata.annotations[ipvsd.io/weight]`
     /// for keys that are not plain identifiers.
-    public func path(of key: String) -> String {
-        let plain = !key.isEmpty && Self.isIdentifier(key)
+    public func path(of key: String) -> String { Self.path(path, key) }
+
+    private static func path(_ path: String, _ key: String) -> String {
+        let plain = !key.isEmpty && isIdentifier(key)
         if !plain { return "\(path)[\(key)]" }
         return path.isEmpty ? key : "\(path).\(key)"
     }
@@ -243,8 +271,8 @@ public struct LocatedYAML {
         var entries: [(key: String, value: LocatedYAML)] = []
         entries.reserveCapacity(count)
         for entry in 0..<count {
-            let key = try child(tree.member(mapping, 2 * entry), path: path).asString()
-            entries.append((key, child(tree.member(mapping, 2 * entry + 1), path: path(of: key))))
+            let key = try child(tree.member(mapping, 2 * entry)).asString()
+            entries.append((key, child(tree.member(mapping, 2 * entry + 1))))
         }
         return entries
     }
@@ -254,7 +282,7 @@ public struct LocatedYAML {
         let sequence = tree.node(index)
         guard sequence.kind == .sequence else { throw error("must be a list, got \(rendered)") }
         try budget.spend(Int(sequence.count), at: self)
-        return (0..<Int(sequence.count)).map { child(tree.member(sequence, $0), path: "\(path)[\($0)]") }
+        return (0..<Int(sequence.count)).map { child(tree.member(sequence, $0)) }
     }
 
     // MARK: Reading keys of this mapping
@@ -269,7 +297,7 @@ public struct LocatedYAML {
         let count = Int(mapping.count / 2)
         guard budget.charge(count, at: self) else { return nil }
         for entry in (0..<count).reversed() where YAMLKeys.matches(tree, tree.member(mapping, 2 * entry), key) {
-            let child = child(tree.member(mapping, 2 * entry + 1), path: path(of: key))
+            let child = child(tree.member(mapping, 2 * entry + 1))
             return child.isNull ? nil : child
         }
         return nil

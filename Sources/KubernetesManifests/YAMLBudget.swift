@@ -15,9 +15,11 @@ public final class YAMLBudget {
     public static let message = "document too large after alias expansion"
 
     public let limit: Int
-    public private(set) var used = 0
+    // Unchecked: a budget belongs to one text, read by one thread; charged on every accessor, the dynamic
+    // exclusivity checks of a class property cost more than the charge itself.
+    @exclusivity(unchecked) public private(set) var used = 0
     /// The error recorded where the budget ran out; every later accessor fails with it.
-    public private(set) var exhaustion: ManifestError?
+    @exclusivity(unchecked) public private(set) var exhaustion: ManifestError?
 
     public init(limit: Int) { self.limit = limit }
 

@@ -64,6 +64,47 @@ public final class YAMLTree {
     let anyStyle: UInt8 = 0
     let plainStyle: UInt8 = 1
 
+    // MARK: Paths
+
+    /// One step of a field path: a mapping's value under a key, or a sequence's element.
+    enum PathStep {
+        case key(String)
+        case index(Int)
+    }
+
+    /// The steps from `base` down to `target`, found by descent: nodes are numbered in document order
+    /// (a collection before its members), so the member holding `target` is the last one numbered after its
+    /// collection and not after `target` (a member numbered before is an alias). A mapping key ends the
+    /// steps at its mapping. Empty when `target` lies outside `base` except through an alias.
+    func steps(from base: Int32, to target: Int32) -> [PathStep] {
+        var steps: [PathStep] = []
+        var current = base
+        while current != target {
+            let collection = node(current)
+            guard collection.kind != .scalar, target > current else { return [] }
+            var next: Int32 = -1
+            var position = -1
+            for offset in 0..<Int(collection.count) {
+                let member = member(collection, offset)
+                if member > current, member <= target, member > next {
+                    next = member
+                    position = offset
+                }
+            }
+            guard position >= 0 else { return [] }
+            if collection.kind == .mapping {
+                // A key (or a node inside a complex key) is named by its mapping's path.
+                guard position % 2 == 1 else { return steps }
+                let key = node(member(collection, position - 1))
+                steps.append(.key(key.kind == .scalar ? strings[Int(key.start)] : "<complex key>"))
+            } else {
+                steps.append(.index(position))
+            }
+            current = next
+        }
+        return steps
+    }
+
     // MARK: Building
 
     func appendScalar(_ text: String, line: Int32, column: Int32, tag: Int32, style: UInt8) -> Int32 {

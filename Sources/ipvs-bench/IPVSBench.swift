@@ -14,7 +14,7 @@ struct IPVSBench: ParsableCommand {
             """,
         subcommands: [
             KernelBench.self, NativeBench.self, MemoryBench.self, DetectionBench.self, AgentMemoryBench.self,
-            ManifestEditBench.self, APIBench.self, ReportCommand.self,
+            ManifestEditBench.self, APIBench.self, StandInCommand.self, ReportCommand.self,
         ]
     )
 }

@@ -126,9 +126,11 @@ import Yams
         let doc = try parse("base: &b\n  app: web\nuse: *b\n")
         let use = try doc.required("use")
         #expect(try use.string("app") == "web")
-        // An anchored block mapping starts at its anchor, as libyaml marks it.
+        // An anchored block mapping starts at its anchor, as libyaml marks it; its path is named there too
+        // (the text that is wrong is the anchor's), and so are the paths below it.
         #expect(use.line == 1)
-        #expect(use.path == "use")
+        #expect(use.path == "base")
+        #expect(try use.required("app").path == "base.app")
     }
 
     @Test func undefinedAndSelfAliasesAreRefused() {
