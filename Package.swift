@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.20.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
@@ -42,17 +43,18 @@ let package = Package(
         // The load-balancer core: desired state, tables, reconciler, drain, ownership, health policy.
         // Pure Swift, no C, no I/O of its own.
         .target(name: "LoadBalancer", dependencies: ["IPVS"]),
+        // What the agent's config file and the manifests share: YAML read with file, line and field path
+        // (composed straight from libyaml's events, which Yams builds as its CYaml module), its located error,
+        // and the values both spell the same way (Go durations, CIDR networks).
+        .target(name: "YAMLSyntax", dependencies: ["IPVS", .product(name: "Yams", package: "Yams")]),
         // Kubernetes Service / EndpointSlice / Endpoints manifests to desired state.
-        .target(
-            name: "KubernetesManifests",
-            dependencies: ["LoadBalancer", "IPVS", .product(name: "Yams", package: "Yams")]
-        ),
+        .target(name: "KubernetesManifests", dependencies: ["YAMLSyntax", "LoadBalancer", "IPVS"]),
         // The Kubernetes API's payloads (list pages, watch event lines, Status) decoded by KubernetesManifests'
         // decoders; no I/O. Its own module so the fuzz target instruments no HTTP client.
         .target(
             name: "KubernetesWire",
             dependencies: [
-                "KubernetesManifests", "LoadBalancer", "IPVS", .product(name: "NIOCore", package: "swift-nio"),
+                "KubernetesManifests", "YAMLSyntax", "LoadBalancer", .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // The Kubernetes API as a source: kubeconfig and in-cluster credentials, paginated lists and resumable
@@ -60,7 +62,7 @@ let package = Package(
         .target(
             name: "KubernetesAPI",
             dependencies: [
-                "KubernetesWire", "KubernetesManifests", "LoadBalancer", "IPVS",
+                "KubernetesWire", "KubernetesManifests", "YAMLSyntax", "LoadBalancer", "IPVS",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -94,8 +96,8 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "IPVS", "LoadBalancer", "KubernetesManifests", "KubernetesWire", "KubernetesAPI", "HealthCheck",
-                "AgentAPI", "DNSCodec",
+                "IPVS", "LoadBalancer", "YAMLSyntax", "KubernetesManifests", "KubernetesWire", "KubernetesAPI",
+                "HealthCheck", "AgentAPI", "DNSCodec",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -106,6 +108,7 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .executableTarget(
@@ -128,8 +131,8 @@ let package = Package(
         .executableTarget(
             name: "ipvs-bench",
             dependencies: [
-                "IPVS", "LoadBalancer", "HealthCheck", "AgentAPI", "KubernetesManifests", "KubernetesWire",
-                "KubernetesAPI", "KubernetesStandIn",
+                "IPVS", "LoadBalancer", "HealthCheck", "AgentAPI", "YAMLSyntax", "KubernetesManifests",
+                "KubernetesWire", "KubernetesAPI", "KubernetesStandIn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -152,9 +155,10 @@ let package = Package(
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"]),
         .testTarget(name: "IPVSAdminTests", dependencies: ["IPVSAdmin", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LoadBalancerTests", dependencies: ["LoadBalancer", "IPVS", "TestSupport"]),
+        .testTarget(name: "YAMLSyntaxTests", dependencies: ["YAMLSyntax", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "KubernetesManifestsTests",
-            dependencies: ["KubernetesManifests", "LoadBalancer", "IPVS", .product(name: "Yams", package: "Yams")]
+            dependencies: ["KubernetesManifests", "YAMLSyntax", "LoadBalancer", "IPVS"]
         ),
         .testTarget(
             name: "HealthCheckTests",
@@ -174,14 +178,18 @@ let package = Package(
             name: "KubernetesAPITests",
             dependencies: [
                 "KubernetesAPI", "KubernetesWire", "KubernetesManifests", "LoadBalancer", "IPVS", "KubernetesStandIn",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "AgentAPI", "LoadBalancer", "IPVS", "KubernetesManifests", "TestSupport", "KubernetesAPI",
-                "KubernetesWire", "KubernetesStandIn", "DNSCodec",
+                "Agent", "AgentAPI", "LoadBalancer", "IPVS", "YAMLSyntax", "KubernetesManifests", "TestSupport",
+                "KubernetesAPI", "KubernetesWire", "KubernetesStandIn", "DNSCodec",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -202,7 +210,7 @@ let package = Package(
 // Each depends on as little as it can, since the fuzz build instruments and rebuilds all of it.
 if Context.environment["IPVSD_FUZZ"] == "1" {
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
-        ("fuzz-manifests", ["KubernetesManifests"]),
+        ("fuzz-manifests", ["KubernetesManifests", "YAMLSyntax"]),
         ("fuzz-kubernetes-api", ["KubernetesWire", .product(name: "NIOCore", package: "swift-nio")]),
         ("fuzz-config", ["Agent"]),
         ("fuzz-ipvsadm-rules", ["IPVSAdmin"]),

@@ -2,6 +2,7 @@ import IPVS
 import KubernetesManifests
 import LoadBalancer
 import Testing
+import YAMLSyntax
 
 /// Endpoint fields the shipped examples always set, left out here: a slice without a namespace, an endpoint
 /// without conditions, a targetRef without a namespace, and a hostname in place of a targetRef.

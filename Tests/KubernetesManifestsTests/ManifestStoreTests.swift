@@ -2,6 +2,7 @@ import Foundation
 import IPVS
 import LoadBalancer
 import Testing
+import YAMLSyntax
 
 @testable import KubernetesManifests
 

@@ -1,6 +1,7 @@
 import IPVS
 import LoadBalancer
 import Testing
+import YAMLSyntax
 
 @testable import KubernetesManifests
 

@@ -2,6 +2,7 @@ import IPVS
 import KubernetesManifests
 import LoadBalancer
 import Testing
+import YAMLSyntax
 
 @Suite struct TranslationTests {
     @Test func namedTargetPortUDPAndSCTPAndAffinity() throws {
