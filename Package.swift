@@ -127,7 +127,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Speed against the peers (ipvsadm, keepalived, the kernel's floor), as ratios in one run.
+        // Speed against the peers (ipvsadm, keepalived, the kernel's floor), as ratios in one run. A lab beside
+        // the product, so it lives under bench/ with the script that runs it and its results.
         .executableTarget(
             name: "ipvs-bench",
             dependencies: [
@@ -137,7 +138,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
-            ]
+            ],
+            path: "bench/ipvs-bench"
         ),
         // Child processes for tests (the ipvsctl binary, ipvsadm as an oracle) and an in-memory kernel.
         .target(name: "TestSupport", dependencies: ["IPVS"], path: "Tests/TestSupport"),
