@@ -40,21 +40,21 @@ let package = Package(
         .target(name: "IPVS", dependencies: ["CNetlink"]),
         // ipvsadm's command syntax, list and save formats, on top of `IPVS`.
         .target(name: "IPVSAdmin", dependencies: ["IPVS"]),
-        // The load-balancer core: desired state, tables, reconciler, drain, ownership, health policy.
-        // Pure Swift, no C, no I/O of its own.
-        .target(name: "LoadBalancer", dependencies: ["IPVS"]),
+        // The load-balancer core: the desired and the programmed service tables (`LoadBalancerState`), the
+        // planner that diffs them, drains, ownership, health policy. Pure Swift, no C, no I/O of its own.
+        .target(name: "ServiceTables", dependencies: ["IPVS"]),
         // What the agent's config file and the manifests share: YAML read with file, line and field path
         // (composed straight from libyaml's events, which Yams builds as its CYaml module), its located error,
         // and the values both spell the same way (Go durations, CIDR networks).
         .target(name: "YAMLSyntax", dependencies: ["IPVS", .product(name: "Yams", package: "Yams")]),
         // Kubernetes Service / EndpointSlice / Endpoints manifests to desired state.
-        .target(name: "KubernetesManifests", dependencies: ["YAMLSyntax", "LoadBalancer", "IPVS"]),
+        .target(name: "KubernetesManifests", dependencies: ["YAMLSyntax", "ServiceTables", "IPVS"]),
         // The Kubernetes API's payloads (list pages, watch event lines, Status) decoded by KubernetesManifests'
         // decoders; no I/O. Its own module so the fuzz target instruments no HTTP client.
         .target(
             name: "KubernetesWire",
             dependencies: [
-                "KubernetesManifests", "YAMLSyntax", "LoadBalancer", .product(name: "NIOCore", package: "swift-nio"),
+                "KubernetesManifests", "YAMLSyntax", "ServiceTables", .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // The Kubernetes API as a source: kubeconfig and in-cluster credentials, paginated lists and resumable
@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "KubernetesAPI",
             dependencies: [
-                "KubernetesWire", "KubernetesManifests", "YAMLSyntax", "LoadBalancer", "IPVS",
+                "KubernetesWire", "KubernetesManifests", "YAMLSyntax", "ServiceTables", "IPVS",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "HealthCheck",
             dependencies: [
-                "LoadBalancer", "IPVS",
+                "ServiceTables", "IPVS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "IPVS", "LoadBalancer", "YAMLSyntax", "KubernetesManifests", "KubernetesWire", "KubernetesAPI",
+                "IPVS", "ServiceTables", "YAMLSyntax", "KubernetesManifests", "KubernetesWire", "KubernetesAPI",
                 "HealthCheck", "AgentAPI", "DNSCodec",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -132,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "ipvs-bench",
             dependencies: [
-                "IPVS", "LoadBalancer", "HealthCheck", "AgentAPI", "YAMLSyntax", "KubernetesManifests",
+                "IPVS", "ServiceTables", "HealthCheck", "AgentAPI", "YAMLSyntax", "KubernetesManifests",
                 "KubernetesWire", "KubernetesAPI", "KubernetesStandIn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -156,16 +156,16 @@ let package = Package(
         ),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"]),
         .testTarget(name: "IPVSAdminTests", dependencies: ["IPVSAdmin", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoadBalancerTests", dependencies: ["LoadBalancer", "IPVS", "TestSupport"]),
+        .testTarget(name: "ServiceTablesTests", dependencies: ["ServiceTables", "IPVS", "TestSupport"]),
         .testTarget(name: "YAMLSyntaxTests", dependencies: ["YAMLSyntax", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "KubernetesManifestsTests",
-            dependencies: ["KubernetesManifests", "YAMLSyntax", "LoadBalancer", "IPVS"]
+            dependencies: ["KubernetesManifests", "YAMLSyntax", "ServiceTables", "IPVS"]
         ),
         .testTarget(
             name: "HealthCheckTests",
             dependencies: [
-                "HealthCheck", "LoadBalancer", "IPVS",
+                "HealthCheck", "ServiceTables", "IPVS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -179,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "KubernetesAPITests",
             dependencies: [
-                "KubernetesAPI", "KubernetesWire", "KubernetesManifests", "LoadBalancer", "IPVS", "KubernetesStandIn",
+                "KubernetesAPI", "KubernetesWire", "KubernetesManifests", "ServiceTables", "IPVS", "KubernetesStandIn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -188,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "AgentAPI", "LoadBalancer", "IPVS", "YAMLSyntax", "KubernetesManifests", "TestSupport",
+                "Agent", "AgentAPI", "ServiceTables", "IPVS", "YAMLSyntax", "KubernetesManifests", "TestSupport",
                 "KubernetesAPI", "KubernetesWire", "KubernetesStandIn", "DNSCodec",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

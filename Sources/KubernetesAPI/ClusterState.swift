@@ -1,7 +1,7 @@
 import IPVS
 import KubernetesManifests
 import KubernetesWire
-import LoadBalancer
+import ServiceTables
 import YAMLSyntax
 
 /// The Services and EndpointSlices held from the API (in ``ServiceObjects``, the store the manifest path

@@ -1,6 +1,6 @@
 import Foundation
 import IPVS
-import LoadBalancer
+import ServiceTables
 import YAMLSyntax
 
 /// Reads `ipvsd.io/` annotations into `ServiceOverrides`; every bad value is an error naming its key.

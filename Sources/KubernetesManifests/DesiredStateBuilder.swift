@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 import YAMLSyntax
 
 /// Translates loaded manifests into the desired IPVS state with Kubernetes semantics.

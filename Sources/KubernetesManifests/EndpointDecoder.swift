@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 import YAMLSyntax
 
 /// Decodes discovery.k8s.io/v1 EndpointSlices and v1 Endpoints.

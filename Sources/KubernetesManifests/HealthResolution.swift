@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 import YAMLSyntax
 
 /// Combines a Service's health annotations with the agent's default check.

@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 import YAMLSyntax
 
 /// Decodes a v1 Service document, validating what the load balancer relies on.

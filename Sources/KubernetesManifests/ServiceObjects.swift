@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 import YAMLSyntax
 
 /// The Services, EndpointSlices and Endpoints a source holds, indexed by the Service each belongs to, so

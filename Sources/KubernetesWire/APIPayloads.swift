@@ -1,6 +1,6 @@
 import KubernetesManifests
-import LoadBalancer
 import NIOCore
+import ServiceTables
 import YAMLSyntax
 
 /// One object of a list or a watch event, decoded by KubernetesManifests' decoders.

@@ -1,6 +1,6 @@
 import Foundation
 import IPVS
-import LoadBalancer
+import ServiceTables
 import Testing
 import YAMLSyntax
 

@@ -1,5 +1,5 @@
 import KubernetesManifests
-import LoadBalancer
+import ServiceTables
 import YAMLSyntax
 
 extension AgentConfiguration {

@@ -1,6 +1,6 @@
 import IPVS
 import KubernetesManifests
-import LoadBalancer
+import ServiceTables
 import YAMLSyntax
 
 /// One whole load of the desired state from the manifests: read, decode, build, and refuse what would hijack
