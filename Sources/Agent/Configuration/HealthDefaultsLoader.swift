@@ -1,4 +1,3 @@
-import KubernetesManifests
 import ServiceTables
 import YAMLSyntax
 
