@@ -26,9 +26,9 @@ public struct ReadObject: Sendable {
     }
 }
 
-/// Decoding of the API's JSON payloads (lists, watch events, Status) through `LocatedYAML`: JSON is YAML, so
-/// the manifests' decoders and their per-field rules apply unchanged. docs/ipvsd.md records the measurement
-/// behind this choice.
+/// Decoding of the API's JSON payloads (lists, watch events, Status) into `LocatedYAML` nodes (by
+/// `LocatedYAML.parseJSON`), so the manifests' decoders and their per-field rules apply unchanged.
+/// docs/ipvsd.md records the measurement behind this choice.
 public enum APIPayloads {
     /// A decoded list page.
     public struct Page: Sendable {
@@ -152,13 +152,13 @@ public enum APIPayloads {
         return .success(ReadObject(key: key, resourceVersion: version, value: value))
     }
 
-    /// Parses JSON text as one YAML document.
+    /// Parses one JSON text; its root must be an object.
     public static func document(_ buffer: ByteBuffer, file: String) throws(KubernetesAPIError) -> LocatedYAML {
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
             throw KubernetesAPIError(.malformed, "\(file): not UTF-8 text")
         }
         do throws(LocatedError) {
-            let doc = try LocatedYAML.parse(text, file: file)
+            let doc = try LocatedYAML.parseJSON(text, file: file)
             _ = try doc.asMapping()
             return doc
         } catch {
@@ -172,7 +172,7 @@ public enum StatusObject {
     /// The Status's message, when `text` is one.
     public static func message(in text: String) -> String? {
         guard !text.isEmpty, text.utf8.count <= 64 << 10,
-            let doc = try? LocatedYAML.parse(text, file: "status"),
+            let doc = try? LocatedYAML.parseJSON(text, file: "status"),
             let message = try? doc.string("message")
         else { return nil }
         return String(message.prefix(500))

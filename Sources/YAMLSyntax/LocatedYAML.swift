@@ -96,6 +96,25 @@ public struct LocatedYAML {
         return docs.first ?? emptyMapping(file: file)
     }
 
+    /// Parses one JSON text (`JSONComposer`: strict RFC 8259, far faster than reading it as YAML) into the
+    /// same nodes a YAML parse of it gives, with a budget sized to the text.
+    public static func parseJSON(_ text: String, file: String) throws(LocatedError) -> LocatedYAML {
+        var text = text
+        let composed = text.withUTF8 { bytes -> Result<YAMLTree, LocatedError> in
+            do throws(LocatedError) { return .success(try JSONComposer.compose(bytes, file: file)) } catch {
+                return .failure(error)
+            }
+        }
+        let tree = try composed.get()
+        return LocatedYAML(
+            tree: tree,
+            index: tree.root,
+            file: file,
+            path: "",
+            budget: YAMLBudget(textBytes: text.utf8.count)
+        )
+    }
+
     /// The 1-based line where the node starts.
     public var line: Int { Int(tree.node(index).line) }
 

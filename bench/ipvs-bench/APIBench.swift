@@ -77,7 +77,6 @@ struct APIBench: ParsableCommand {
     private func measureSize(_ workload: Workload, into results: inout BenchRun) throws {
         let name = "\(workload.services)x\(workload.servers)"
         let group = "kubernetes api \(name)"
-        try runQuiet(["ip", "link", "set", "lo", "up"])
         let (floors, reads) = try floorAndRead(workload)
         log("api \(name): floor \(floors) ms, read \(reads) ms")
 
@@ -282,9 +281,4 @@ struct APIBench: ParsableCommand {
         }
         return (inside, outside)
     }
-}
-
-/// Runs a command in this namespace, its output discarded; throws when it fails.
-private func runQuiet(_ arguments: [String]) throws {
-    _ = try capture(arguments)
 }

@@ -78,14 +78,17 @@ final class APILab {
         return "\(address)"
     }
 
-    /// A config as deployed, except: no health checks (100k TCP targets would be another workload) and no
-    /// periodic resync to land inside a measurement. The debounce is the agent's default.
+    /// A config as deployed, except: no health checks (100k TCP targets would be another workload), no
+    /// periodic resync to land inside a measurement, and no per-server kernel counters in /metrics (the
+    /// bench scrapes it after every change for one histogram; a full table read per scrape would be
+    /// measured instead). The debounce is the agent's default.
     func writeConfig() throws {
         try """
         stateFile: \(directory)/state.json
         interface: lbx0
         bindAddresses: true
         metricsAddress: "\(metricsAddress)"
+        kernelStatistics: false
         adminSocket: \(socketPath)
         resyncPeriod: 86400s
         nodeName: bench-node

@@ -58,7 +58,7 @@ final class AgentProcess {
 }
 
 /// posix_spawn with standard input from /dev/null, both outputs to `log` and no other descriptor.
-/// (Foundation's Process did not notice ipvsd's exit inside the VM's fresh namespace, and hung the bench.)
+/// (Foundation's Process needs loopback up for its run loop, and closes no descriptor the bench holds.)
 func spawnProcess(_ arguments: [String], log: String, context: String) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
@@ -84,6 +84,19 @@ func spawnProcess(_ arguments: [String], log: String, context: String) throws ->
         throw BenchError("\(context): cannot start \(arguments[0]): \(String(cString: strerror(result)))")
     }
     return pid
+}
+
+/// Runs `arguments` (the first an absolute path) through `spawnProcess`, output discarded, and waits for it;
+/// throws unless it exits 0.
+func runSpawned(_ arguments: [String], context: String) throws {
+    let pid = try spawnProcess(arguments, log: "/dev/null", context: context)
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 {
+        guard errno == EINTR else { throw BenchError("\(context): waitpid: errno \(errno)") }
+    }
+    guard status == 0 else {
+        throw BenchError("\(context): \(arguments.joined(separator: " ")) failed (wait status \(status))")
+    }
 }
 
 /// One Service and one EndpointSlice per service, every endpoint ready, as one YAML stream.
@@ -162,6 +175,10 @@ func eachSizeInFreshNamespace(
         guard let size, let workload = try AgentMemoryBench.parse(size).first else {
             throw ValidationError("--in-fresh-namespace needs --size")
         }
+        // Loopback first, and not through Foundation's Process: its run loop's wakeup pair is a UDP socket
+        // pair on 127.0.0.1, which a fresh namespace's down loopback refuses (ENETUNREACH), after which every
+        // Process in this child hangs or misses its exit.
+        try runSpawned(["/usr/bin/env", "ip", "link", "set", "lo", "up"], context: command)
         try measure(workload, &results)
         print(try results.jsonText())
         fflush(nil)

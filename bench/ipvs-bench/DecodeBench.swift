@@ -6,7 +6,9 @@ import NIOCore
 
 /// Decoding speed of manifests and API list pages, each as a ratio to libyaml's event scan of the same bytes
 /// (the floor of any parser built on libyaml) in the same repetition: what `ipvsd` spends from exec to ready
-/// before it programs anything.
+/// before it programs anything. API pages (JSON, read by `JSONComposer` rather than libyaml) are also timed
+/// against Foundation's JSONSerialization of the same bytes, the stock alternative, which builds untyped
+/// objects and checks no field.
 enum DecodeBench {
     static func run(services: Int, servers: Int, runs: Int, into results: inout BenchRun) throws {
         let manifests = clusterManifests(
@@ -28,7 +30,19 @@ enum DecodeBench {
         }
         for resource in APIResource.allCases {
             let page = APIPage.text(resource, items: 500, servers: servers)
-            try figure("decode an API list page of 500 \(resource)", text: page, runs: runs, into: &results) {
+            let bytes = Data(page.utf8)
+            try figure(
+                "decode an API list page of 500 \(resource)",
+                text: page,
+                runs: runs,
+                into: &results,
+                peer: (
+                    "Foundation JSONSerialization of the same bytes (untyped objects)",
+                    {
+                        _ = try JSONSerialization.jsonObject(with: bytes)
+                    }
+                )
+            ) {
                 let decoded = try APIPayloads.page(ByteBuffer(string: page), resource: resource, claiming: nil)
                 let good = decoded.objects.filter { (try? $0.value.get()) != nil }.count
                 guard good == 500, decoded.unkeyed.isEmpty else {
@@ -43,20 +57,27 @@ enum DecodeBench {
         text: String,
         runs: Int,
         into results: inout BenchRun,
+        peer: (name: String, run: () throws -> Void)? = nil,
         decode: () throws -> Void
     ) throws {
         var scans: [Double] = []
         var decodes: [Double] = []
+        var peers: [Double] = []
         for run in 1...runs {
             log("\(group): run \(run)/\(runs)")
             var events: Int?
             scans.append(measure { events = YAMLEventScan.count(text) }.milliseconds)
             guard events != nil else { throw BenchError("\(group): libyaml refused the text") }
+            if let peer { peers.append(try measure(peer.run).milliseconds) }
             decodes.append(try measure(decode).milliseconds)
         }
         results.add(group, "libyaml event scan of the same bytes (floor)", "ms", scans)
         results.add(group, "decode", "ms", decodes)
         results.add(group, "decode / event scan (same run)", "x", IPVSBenchStats.ratios(decodes, scans))
+        if let peer {
+            results.add(group, peer.name, "ms", peers)
+            results.add(group, "decode / JSONSerialization (same run)", "x", IPVSBenchStats.ratios(decodes, peers))
+        }
     }
 }
 

@@ -24,12 +24,14 @@ struct NativeBench: ParsableCommand {
     @Option(help: "Seconds each health throughput run lasts.") var healthSeconds = 3
     @Option(help: "Where to write the JSON results.") var out = "bench/results/native.json"
     @Flag(help: "Only the health-check throughput (a quick look while working on the prober).") var onlyHealth = false
+    @Flag(help: "Only the decoding figures (manifests and API pages).") var onlyDecode = false
 
     func run() throws {
         Allocations.preloadIfPossible()
         var results = BenchRun(environment: "native", repetitions: runs)
-        if onlyHealth {
-            try healthThroughput(into: &results)
+        if onlyHealth || onlyDecode {
+            if onlyHealth { try healthThroughput(into: &results) }
+            if onlyDecode { try DecodeBench.run(services: services, servers: servers, runs: runs, into: &results) }
             try results.write(to: URL(fileURLWithPath: out))
             return
         }

@@ -170,9 +170,10 @@ public enum MetricsServer {
         }
         let (host, port) = (listen.host, Int(listen.port))
         let router = Router()
+        let kernelStatistics = KernelStatisticsReader(agent: agent)
         router.get("/metrics") { _, _ in
             var text = metrics.registry.emitToString()
-            text += await agent.kernelStatistics()
+            text += await kernelStatistics.text()
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4"],

@@ -122,7 +122,7 @@ final class HealthCheckNodePorts: Sendable {
                 logger.error("healthCheckNodePort listener failed", metadata: ["port": "\(port)", "error": "\(error)"])
             }
             // A listener that could not bind is retried at the next update.
-            _ = state.withLock { state in
+            state.withLock { state in
                 if state.groups[port] === group { state.groups[port] = nil }
             }
         }

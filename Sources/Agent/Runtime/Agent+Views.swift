@@ -95,20 +95,16 @@ extension Agent {
         }.sorted { $0.target < $1.target }
     }
 
-    /// Per virtual and real server counters of the owned services, read from the kernel now.
-    public func kernelStatistics() -> String {
-        guard configuration.kernelStatistics else { return "" }
-        let origins = Dictionary(uniqueKeysWithValues: core.desired.virtualServers.map { ($0, $1.origin.description) })
-        var rows: [(ObservedVirtualServer, origin: String, servers: [ObservedRealServer])] = []
-        do throws(IPVSError) {
-            for service in try kernel.services() where core.owned.contains(service.virtualServer.id) {
-                let id = service.virtualServer.id
-                rows.append((service, origins[id] ?? "", try kernel.servers(of: id)))
-            }
-        } catch {
-            return "# kernel statistics unavailable: \(error)\n"
-        }
-        return KernelStatisticsText.render(services: rows)
+    /// What a read of the owned services' kernel counters needs (``KernelStatisticsReader`` reads them off
+    /// this actor); nil when `kernelStatistics` is off.
+    public func kernelStatisticsScope() -> KernelStatisticsScope? {
+        guard configuration.kernelStatistics else { return nil }
+        return KernelStatisticsScope(
+            kernel: kernel,
+            owned: core.owned,
+            desired: core.desired.virtualServers,
+            realServers: core.programmedCounts.realServers
+        )
     }
 
     static func describe(_ server: VirtualServer) -> String {
