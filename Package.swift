@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.20.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
@@ -39,20 +40,21 @@ let package = Package(
         .target(name: "IPVS", dependencies: ["CNetlink"]),
         // ipvsadm's command syntax, list and save formats, on top of `IPVS`.
         .target(name: "IPVSAdmin", dependencies: ["IPVS"]),
-        // The load-balancer core: desired state, tables, reconciler, drain, ownership, health policy.
-        // Pure Swift, no C, no I/O of its own.
-        .target(name: "LoadBalancer", dependencies: ["IPVS"]),
+        // The load-balancer core: the desired and the programmed service tables (`LoadBalancerState`), the
+        // planner that diffs them, drains, ownership, health policy. Pure Swift, no C, no I/O of its own.
+        .target(name: "ServiceTables", dependencies: ["IPVS"]),
+        // What the agent's config file and the manifests share: YAML read with file, line and field path
+        // (composed straight from libyaml's events, which Yams builds as its CYaml module), its located error,
+        // and the values both spell the same way (Go durations, CIDR networks).
+        .target(name: "YAMLSyntax", dependencies: ["IPVS", .product(name: "Yams", package: "Yams")]),
         // Kubernetes Service / EndpointSlice / Endpoints manifests to desired state.
-        .target(
-            name: "KubernetesManifests",
-            dependencies: ["LoadBalancer", "IPVS", .product(name: "Yams", package: "Yams")]
-        ),
+        .target(name: "KubernetesManifests", dependencies: ["YAMLSyntax", "ServiceTables", "IPVS"]),
         // The Kubernetes API's payloads (list pages, watch event lines, Status) decoded by KubernetesManifests'
         // decoders; no I/O. Its own module so the fuzz target instruments no HTTP client.
         .target(
             name: "KubernetesWire",
             dependencies: [
-                "KubernetesManifests", "LoadBalancer", "IPVS", .product(name: "NIOCore", package: "swift-nio"),
+                "KubernetesManifests", "YAMLSyntax", "ServiceTables", .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // The Kubernetes API as a source: kubeconfig and in-cluster credentials, paginated lists and resumable
@@ -60,7 +62,7 @@ let package = Package(
         .target(
             name: "KubernetesAPI",
             dependencies: [
-                "KubernetesWire", "KubernetesManifests", "LoadBalancer", "IPVS",
+                "KubernetesWire", "KubernetesManifests", "YAMLSyntax", "ServiceTables", "IPVS",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -73,7 +75,7 @@ let package = Package(
         .target(
             name: "HealthCheck",
             dependencies: [
-                "LoadBalancer", "IPVS",
+                "ServiceTables", "IPVS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -94,8 +96,8 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "IPVS", "LoadBalancer", "KubernetesManifests", "KubernetesWire", "KubernetesAPI", "HealthCheck",
-                "AgentAPI", "DNSCodec",
+                "IPVS", "ServiceTables", "YAMLSyntax", "KubernetesManifests", "KubernetesWire", "KubernetesAPI",
+                "HealthCheck", "AgentAPI", "DNSCodec",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -106,6 +108,7 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .executableTarget(
@@ -124,17 +127,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Speed against the peers (ipvsadm, keepalived, the kernel's floor), as ratios in one run.
+        // Speed against the peers (ipvsadm, keepalived, the kernel's floor), as ratios in one run. A lab beside
+        // the product, so it lives under bench/ with the script that runs it and its results.
         .executableTarget(
             name: "ipvs-bench",
             dependencies: [
-                "IPVS", "LoadBalancer", "HealthCheck", "AgentAPI", "KubernetesManifests", "KubernetesWire",
-                "KubernetesAPI", "KubernetesStandIn",
+                "IPVS", "ServiceTables", "HealthCheck", "AgentAPI", "YAMLSyntax", "KubernetesManifests",
+                "KubernetesWire", "KubernetesAPI", "KubernetesStandIn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
-            ]
+            ],
+            path: "bench/ipvs-bench"
         ),
         // Child processes for tests (the ipvsctl binary, ipvsadm as an oracle) and an in-memory kernel.
         .target(name: "TestSupport", dependencies: ["IPVS"], path: "Tests/TestSupport"),
@@ -151,15 +156,16 @@ let package = Package(
         ),
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"]),
         .testTarget(name: "IPVSAdminTests", dependencies: ["IPVSAdmin", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "LoadBalancerTests", dependencies: ["LoadBalancer", "IPVS", "TestSupport"]),
+        .testTarget(name: "ServiceTablesTests", dependencies: ["ServiceTables", "IPVS", "TestSupport"]),
+        .testTarget(name: "YAMLSyntaxTests", dependencies: ["YAMLSyntax", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "KubernetesManifestsTests",
-            dependencies: ["KubernetesManifests", "LoadBalancer", "IPVS", .product(name: "Yams", package: "Yams")]
+            dependencies: ["KubernetesManifests", "YAMLSyntax", "ServiceTables", "IPVS"]
         ),
         .testTarget(
             name: "HealthCheckTests",
             dependencies: [
-                "HealthCheck", "LoadBalancer", "IPVS",
+                "HealthCheck", "ServiceTables", "IPVS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -173,15 +179,19 @@ let package = Package(
         .testTarget(
             name: "KubernetesAPITests",
             dependencies: [
-                "KubernetesAPI", "KubernetesWire", "KubernetesManifests", "LoadBalancer", "IPVS", "KubernetesStandIn",
+                "KubernetesAPI", "KubernetesWire", "KubernetesManifests", "ServiceTables", "IPVS", "KubernetesStandIn",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "AgentAPI", "LoadBalancer", "IPVS", "KubernetesManifests", "TestSupport", "KubernetesAPI",
-                "KubernetesWire", "KubernetesStandIn", "DNSCodec",
+                "Agent", "AgentAPI", "ServiceTables", "IPVS", "YAMLSyntax", "KubernetesManifests", "TestSupport",
+                "KubernetesAPI", "KubernetesWire", "KubernetesStandIn", "DNSCodec",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -202,7 +212,7 @@ let package = Package(
 // Each depends on as little as it can, since the fuzz build instruments and rebuilds all of it.
 if Context.environment["IPVSD_FUZZ"] == "1" {
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
-        ("fuzz-manifests", ["KubernetesManifests"]),
+        ("fuzz-manifests", ["KubernetesManifests", "YAMLSyntax"]),
         ("fuzz-kubernetes-api", ["KubernetesWire", .product(name: "NIOCore", package: "swift-nio")]),
         ("fuzz-config", ["Agent"]),
         ("fuzz-ipvsadm-rules", ["IPVSAdmin"]),

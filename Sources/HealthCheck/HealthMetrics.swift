@@ -1,5 +1,5 @@
-import LoadBalancer
 import Metrics
+import ServiceTables
 
 /// The health checker's metrics, created once so a check does not look them up in the factory.
 struct HealthMetrics: Sendable {

@@ -1,7 +1,7 @@
-import LoadBalancer
 import Logging
 import Metrics
 import NIOCore
+import ServiceTables
 import Synchronization
 
 /// Runs the active health checks: probes every target on its schedule, tracks rise/fall and reports

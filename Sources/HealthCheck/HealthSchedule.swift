@@ -1,4 +1,4 @@
-import LoadBalancer
+import ServiceTables
 
 /// When each target is checked next: pure and clock-free, so the rules are tested without waiting.
 ///

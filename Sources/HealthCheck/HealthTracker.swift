@@ -1,4 +1,4 @@
-import LoadBalancer
+import ServiceTables
 
 /// A change of a target's health state.
 public struct HealthTransition: Sendable, Hashable, CustomStringConvertible {

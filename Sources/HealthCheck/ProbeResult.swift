@@ -1,4 +1,4 @@
-import LoadBalancer
+import ServiceTables
 
 /// The outcome of one health probe.
 public struct ProbeResult: Sendable, Hashable, CustomStringConvertible {

@@ -1,5 +1,5 @@
-import LoadBalancer
 import NIOCore
+import ServiceTables
 import Synchronization
 
 extension HealthMonitor {

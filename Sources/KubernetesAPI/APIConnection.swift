@@ -1,5 +1,4 @@
 import Foundation
-import KubernetesManifests
 import KubernetesWire
 import Synchronization
 

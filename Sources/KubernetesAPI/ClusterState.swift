@@ -1,7 +1,8 @@
 import IPVS
 import KubernetesManifests
 import KubernetesWire
-import LoadBalancer
+import ServiceTables
+import YAMLSyntax
 
 /// The Services and EndpointSlices held from the API (in ``ServiceObjects``, the store the manifest path
 /// uses too), and the virtual servers each Service contributes. Each update names the Services it touches;
@@ -100,7 +101,7 @@ public struct ClusterState: Sendable {
                 } else {
                     clusterIPs = []
                 }
-                do throws(ManifestError) {
+                do throws(LocatedError) {
                     let build = try store.build(key, clusterIPs: clusterIPs, options: options, notes: &notes)
                     built = build?.virtualServers ?? []
                     problems[key] = nil

@@ -1,6 +1,6 @@
 import Foundation
-import KubernetesManifests
 import KubernetesWire
+import YAMLSyntax
 
 /// Reads a kubeconfig file (clientcmd's `Config`): the context (the current one unless named), its
 /// cluster's server and CA, and its user's client certificate or token. Relative file paths are relative to
@@ -16,7 +16,7 @@ public enum KubeConfig {
             throw KubernetesAPIError(.configuration, "kubeconfig \(path) is not UTF-8 text")
         }
         let directory = (path as NSString).deletingLastPathComponent
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             return try parse(text, file: path, directory: directory.isEmpty ? "." : directory, context: context)
         } catch {
             throw KubernetesAPIError(.configuration, "kubeconfig \(error)")
@@ -28,7 +28,7 @@ public enum KubeConfig {
         file: String,
         directory: String,
         context wanted: String?
-    ) throws(ManifestError) -> APIConnection {
+    ) throws(LocatedError) -> APIConnection {
         let root = try LocatedYAML.parse(text, file: file)
         _ = try root.asMapping()
         let contextName: String
@@ -87,7 +87,7 @@ public enum KubeConfig {
         _ key: String,
         _ name: String,
         body: String
-    ) throws(ManifestError) -> LocatedYAML {
+    ) throws(LocatedError) -> LocatedYAML {
         for entry in try root.list(key) ?? [] where try entry.string("name") == name {
             return try entry.mapping(body) ?? LocatedYAML.emptyMapping(file: entry.file, path: entry.path)
         }
@@ -95,7 +95,7 @@ public enum KubeConfig {
     }
 
     /// PEM bytes from `KEY-data` (base64) or the file `KEY` names.
-    private static func pem(_ node: LocatedYAML, _ key: String, directory: String) throws(ManifestError) -> [UInt8]? {
+    private static func pem(_ node: LocatedYAML, _ key: String, directory: String) throws(LocatedError) -> [UInt8]? {
         if let dataNode = node["\(key)-data"] {
             guard let data = Data(base64Encoded: try dataNode.asString(), options: .ignoreUnknownCharacters) else {
                 throw dataNode.error("must be base64")

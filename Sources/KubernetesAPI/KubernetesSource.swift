@@ -1,9 +1,9 @@
 import IPVS
 import KubernetesManifests
 import KubernetesWire
-import LoadBalancer
 import Logging
 import Metrics
+import ServiceTables
 
 /// The Kubernetes API as a source of desired state: one watcher per resource feeding one `ClusterState`,
 /// and a delta per update for the agent's `updateDesired`.

@@ -1,6 +1,7 @@
 import Foundation
 import IPVS
-import LoadBalancer
+import ServiceTables
+import YAMLSyntax
 
 /// Reads `ipvsd.io/` annotations into `ServiceOverrides`; every bad value is an error naming its key.
 enum Annotations {
@@ -12,11 +13,11 @@ enum Annotations {
     ]
 
     /// Parses `metadata.annotations`, appending an error per bad annotation to `errors`.
-    static func parse(_ annotations: LocatedYAML?, errors: inout [ManifestError]) -> ServiceOverrides {
+    static func parse(_ annotations: LocatedYAML?, errors: inout [LocatedError]) -> ServiceOverrides {
         var overrides = ServiceOverrides()
         guard let annotations else { return overrides }
         let entries: [(key: String, value: LocatedYAML)]
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             entries = try annotations.asMapping()
         } catch {
             errors.append(error)
@@ -24,7 +25,7 @@ enum Annotations {
         }
         for (key, value) in entries where key.hasPrefix(prefix) {
             let name = String(key.dropFirst(prefix.count))
-            do throws(ManifestError) {
+            do throws(LocatedError) {
                 let text = try value.asString()
                 try apply(name, text, value, to: &overrides)
                 overrides.lines[name] = value.line
@@ -40,7 +41,7 @@ enum Annotations {
         _ text: String,
         _ node: LocatedYAML,
         to o: inout ServiceOverrides
-    ) throws(ManifestError) {
+    ) throws(LocatedError) {
         switch name {
         case "scheduler":
             guard let scheduler = Scheduler.known.first(where: { $0.rawValue == text }) else {
@@ -100,7 +101,7 @@ enum Annotations {
         _ text: String,
         _ node: LocatedYAML,
         _ range: ClosedRange<Int>
-    ) throws(ManifestError)
+    ) throws(LocatedError)
         -> Int
     {
         guard let value = Int(text), range.contains(value) else {
@@ -109,14 +110,14 @@ enum Annotations {
         return value
     }
 
-    private static func positiveDuration(_ text: String, _ node: LocatedYAML) throws(ManifestError) -> Duration {
+    private static func positiveDuration(_ text: String, _ node: LocatedYAML) throws(LocatedError) -> Duration {
         guard let duration = GoDuration.parse(text), duration > .zero else {
             throw node.error("must be a positive duration such as 500ms, 2s or 1m, got \(node.rendered)")
         }
         return duration
     }
 
-    private static func statusRange(_ text: String, _ node: LocatedYAML) throws(ManifestError) -> ClosedRange<Int> {
+    private static func statusRange(_ text: String, _ node: LocatedYAML) throws(LocatedError) -> ClosedRange<Int> {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
         let bounds = parts.compactMap { $0 }
         guard bounds.count == parts.count, (1...2).contains(bounds.count), bounds.allSatisfy((100...599).contains),
@@ -129,7 +130,7 @@ enum Annotations {
         _ text: String,
         _ node: LocatedYAML
     )
-        throws(ManifestError) -> T where T.RawValue == String
+        throws(LocatedError) -> T where T.RawValue == String
     {
         guard let value = T(rawValue: text) else {
             let names = T.allCases.map(\.rawValue).joined(separator: ", ")

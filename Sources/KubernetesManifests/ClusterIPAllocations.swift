@@ -1,4 +1,5 @@
 import IPVS
+import YAMLSyntax
 
 /// Cluster IPs the agent chose for Services that have none, keyed `namespace/name/IPv4`; persisted by the
 /// agent and passed back in so an address stays with its Service across restarts.

@@ -1,5 +1,6 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
+import YAMLSyntax
 
 /// Translates loaded manifests into the desired IPVS state with Kubernetes semantics.
 public struct DesiredStateBuilder {
@@ -21,7 +22,7 @@ public struct DesiredStateBuilder {
         var notes = set.notes
         for network in options.serviceCIDRs where network.size < 4 {
             sink.append(
-                ManifestError(
+                LocatedError(
                     file: "options",
                     line: nil,
                     field: "serviceCIDRs",
@@ -39,7 +40,7 @@ public struct DesiredStateBuilder {
         for service in services {
             let key = "\(service.namespace)/\(service.name)"
             let built: ServiceBuild
-            do throws(ManifestError) {
+            do throws(LocatedError) {
                 built = try Self.service(
                     service,
                     clusterIPs: clusterIPs[key] ?? [],
@@ -63,7 +64,7 @@ public struct DesiredStateBuilder {
             if let (port, answer) = built.healthCheckNodePort {
                 if let other = state.healthCheckNodePorts[port] {
                     sink.append(
-                        ManifestError(
+                        LocatedError(
                             file: service.location.file,
                             line: service.location.line,
                             field: "spec.healthCheckNodePort",
@@ -93,7 +94,7 @@ public struct DesiredStateBuilder {
         endpoints: Endpoints? = nil,
         options: TranslationOptions,
         notes: inout [String]
-    ) throws(ManifestError) -> [DesiredVirtualServer] {
+    ) throws(LocatedError) -> [DesiredVirtualServer] {
         try contribution(
             of: service,
             clusterIPs: clusterIPs,
@@ -114,7 +115,7 @@ public struct DesiredStateBuilder {
         endpoints: Endpoints? = nil,
         options: TranslationOptions,
         notes: inout [String]
-    ) throws(ManifestError) -> (
+    ) throws(LocatedError) -> (
         virtualServers: [DesiredVirtualServer], healthCheckNodePort: (port: UInt16, answer: HealthCheckNodePort)?
     ) {
         let resolution = EndpointResolution(slices: slices, endpoints: endpoints.map { [$0] } ?? [])
@@ -129,8 +130,8 @@ public struct DesiredStateBuilder {
     }
 
     /// The error for a virtual server two Services define.
-    public static func conflict(_ id: VirtualServer.ID, service: Service, owner: Service) -> ManifestError {
-        ManifestError(
+    public static func conflict(_ id: VirtualServer.ID, service: Service, owner: Service) -> LocatedError {
+        LocatedError(
             file: service.location.file,
             line: service.location.line,
             field: "spec.ports",
@@ -151,7 +152,7 @@ public struct DesiredStateBuilder {
         resolution: EndpointResolution,
         options: TranslationOptions,
         notes: inout [String]
-    ) throws(ManifestError) -> ServiceBuild {
+    ) throws(LocatedError) -> ServiceBuild {
         let key = "\(service.namespace)/\(service.name)"
         switch (service.type, service.clusterIP) {
         case (.externalName, _):
@@ -316,7 +317,7 @@ public struct DesiredStateBuilder {
                     let network = options.serviceCIDRs.first { $0.family == family }
                     let why = network.map { "service CIDR \($0) is full" } ?? "no \(family) service CIDR is configured"
                     sink.append(
-                        ManifestError(
+                        LocatedError(
                             file: service.location.file,
                             line: service.location.line,
                             field: "spec.clusterIP",

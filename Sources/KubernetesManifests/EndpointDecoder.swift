@@ -1,5 +1,6 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
+import YAMLSyntax
 
 /// Decodes discovery.k8s.io/v1 EndpointSlices and v1 Endpoints.
 enum EndpointDecoder {
@@ -15,10 +16,10 @@ enum EndpointDecoder {
         -> EndpointSlice?
     {
         let before = sink.errors.count
-        let serviceName = sink.attempt { () throws(ManifestError) in
+        let serviceName = sink.attempt { () throws(LocatedError) in
             try meta.metadata.mapping("labels")?.string(serviceNameLabel) ?? ""
         }
-        let family = sink.attempt { () throws(ManifestError) -> AddressFamily? in
+        let family = sink.attempt { () throws(LocatedError) -> AddressFamily? in
             let node = try doc.required("addressType")
             switch try node.asString() {
             case "IPv4": return .inet
@@ -27,8 +28,8 @@ enum EndpointDecoder {
             default: throw node.error("must be IPv4, IPv6 or FQDN, got \(node.rendered)")
             }
         }
-        let ports = sink.attempt { () throws(ManifestError) in
-            try doc.each("ports") { node throws(ManifestError) in
+        let ports = sink.attempt { () throws(LocatedError) in
+            try doc.each("ports") { node throws(LocatedError) in
                 _ = try node.asMapping()
                 return EndpointPort(
                     name: try node.string("name") ?? "",
@@ -44,11 +45,11 @@ enum EndpointDecoder {
             return nil
         }
         var endpoints: [Endpoint] = []
-        for node in (sink.attempt { () throws(ManifestError) in try doc.list("endpoints") } ?? nil) ?? [] {
-            let endpoint = sink.attempt { () throws(ManifestError) -> Endpoint in
+        for node in (sink.attempt { () throws(LocatedError) in try doc.list("endpoints") } ?? nil) ?? [] {
+            let endpoint = sink.attempt { () throws(LocatedError) -> Endpoint in
                 _ = try node.asMapping()
                 let addressList = try node.required("addresses")
-                let addresses = try addressList.asList().map { a throws(ManifestError) in
+                let addresses = try addressList.asList().map { a throws(LocatedError) in
                     try a.asServiceAddress(addressType)
                 }
                 if addresses.isEmpty { throw addressList.error("must not be empty") }
@@ -90,20 +91,20 @@ enum EndpointDecoder {
     static func endpoints(_ doc: LocatedYAML, meta: ObjectMeta, sink: inout ErrorSink) -> Endpoints? {
         let before = sink.errors.count
         var subsets: [Endpoints.Subset] = []
-        for node in (sink.attempt { () throws(ManifestError) in try doc.list("subsets") } ?? nil) ?? [] {
-            let subset = sink.attempt { () throws(ManifestError) -> Endpoints.Subset in
+        for node in (sink.attempt { () throws(LocatedError) in try doc.list("subsets") } ?? nil) ?? [] {
+            let subset = sink.attempt { () throws(LocatedError) -> Endpoints.Subset in
                 _ = try node.asMapping()
-                let ready = try node.each("addresses") { a throws(ManifestError) in
+                let ready = try node.each("addresses") { a throws(LocatedError) in
                     try address(a, conditions: .ready, namespace: meta.namespace)
                 }
-                let notReady = try node.each("notReadyAddresses") { a throws(ManifestError) in
+                let notReady = try node.each("notReadyAddresses") { a throws(LocatedError) in
                     try address(
                         a,
                         conditions: EndpointConditions(ready: false, serving: false, terminating: false),
                         namespace: meta.namespace
                     )
                 }
-                let ports = try node.each("ports") { p throws(ManifestError) in
+                let ports = try node.each("ports") { p throws(LocatedError) in
                     _ = try p.asMapping()
                     return EndpointPort(
                         name: try p.string("name") ?? "",
@@ -129,7 +130,7 @@ enum EndpointDecoder {
         conditions: EndpointConditions,
         namespace: String
     )
-        throws(ManifestError) -> Endpoint
+        throws(LocatedError) -> Endpoint
     {
         _ = try node.asMapping()
         let ip = try node.required("ip").asServiceAddress()
@@ -142,10 +143,10 @@ enum EndpointDecoder {
     }
 
     /// The `name` of each entry of `hints.<key>` (`forZones`, `forNodes`); empty when absent.
-    private static func hintNames(_ hints: LocatedYAML?, _ key: String) throws(ManifestError) -> Set<String> {
+    private static func hintNames(_ hints: LocatedYAML?, _ key: String) throws(LocatedError) -> Set<String> {
         guard let hints else { return [] }
         return Set(
-            try hints.each(key) { entry throws(ManifestError) in
+            try hints.each(key) { entry throws(LocatedError) in
                 _ = try entry.asMapping()
                 return try entry.required("name").asString()
             }
@@ -153,7 +154,7 @@ enum EndpointDecoder {
     }
 
     /// `namespace/name` of the targetRef, else the hostname, else empty.
-    private static func target(_ node: LocatedYAML, namespace: String) throws(ManifestError) -> String {
+    private static func target(_ node: LocatedYAML, namespace: String) throws(LocatedError) -> String {
         if let ref = try node.mapping("targetRef"), let name = try ref.string("name") {
             return "\(try ref.string("namespace") ?? namespace)/\(name)"
         }

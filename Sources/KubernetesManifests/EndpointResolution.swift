@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 
 /// Finds the real servers of one Service port in one address family: from EndpointSlices, or from the
 /// Endpoints object when no slice names the Service.

@@ -1,12 +1,13 @@
 import IPVS
+import YAMLSyntax
 
 /// Collects errors so one bad field does not hide the next: every load reports all problems at once.
 struct ErrorSink {
-    var errors: [ManifestError] = []
+    var errors: [LocatedError] = []
 
     /// Runs `body`, recording its error and returning nil when it throws.
-    mutating func attempt<T>(_ body: () throws(ManifestError) -> T) -> T? {
-        do throws(ManifestError) {
+    mutating func attempt<T>(_ body: () throws(LocatedError) -> T) -> T? {
+        do throws(LocatedError) {
             return try body()
         } catch {
             errors.append(error)
@@ -14,7 +15,7 @@ struct ErrorSink {
         }
     }
 
-    mutating func append(_ error: ManifestError) { errors.append(error) }
+    mutating func append(_ error: LocatedError) { errors.append(error) }
 }
 
 /// The common fields of every object.
@@ -27,7 +28,7 @@ struct ObjectMeta {
     /// Reads `metadata.name` (required, in the format `nameRule` names) and `metadata.namespace` (a DNS-1123
     /// label, default `default`).
     static func read(_ doc: LocatedYAML, nameRule: ObjectNames.Rule, sink: inout ErrorSink) -> ObjectMeta? {
-        sink.attempt { () throws(ManifestError) -> ObjectMeta in
+        sink.attempt { () throws(LocatedError) -> ObjectMeta in
             let metadata = try doc.required("metadata")
             _ = try metadata.asMapping()
             let nameNode = try metadata.required("name")
@@ -52,12 +53,12 @@ struct ObjectMeta {
 
 extension LocatedYAML {
     /// Converts each element of the list under `key`; empty when the key is absent.
-    func each<T>(_ key: String, _ body: (LocatedYAML) throws(ManifestError) -> T) throws(ManifestError) -> [T] {
+    func each<T>(_ key: String, _ body: (LocatedYAML) throws(LocatedError) -> T) throws(LocatedError) -> [T] {
         try (list(key) ?? []).map(body)
     }
 
     /// The node as an IP address of `family` (either family when nil).
-    func asIPAddress(_ family: AddressFamily? = nil) throws(ManifestError) -> IPAddress {
+    func asIPAddress(_ family: AddressFamily? = nil) throws(LocatedError) -> IPAddress {
         let text = try asString()
         // inet_pton reads up to a NUL: "10.0.0.1\0junk" must not pass as 10.0.0.1.
         guard !text.utf8.contains(0), let address = IPAddress(text), family == nil || address.family == family else {
@@ -68,7 +69,7 @@ extension LocatedYAML {
     }
 
     /// `protocol`: TCP (the default), UDP or SCTP.
-    func protocolField() throws(ManifestError) -> IPProtocol {
+    func protocolField() throws(LocatedError) -> IPProtocol {
         guard let node = self["protocol"] else { return .tcp }
         let text = try node.asString()
         guard ["TCP", "UDP", "SCTP"].contains(text), let proto = IPProtocol(name: text) else {
@@ -78,7 +79,7 @@ extension LocatedYAML {
     }
 
     /// An address family name as `ipFamilies` and `addressType` spell it.
-    func asFamily() throws(ManifestError) -> AddressFamily {
+    func asFamily() throws(LocatedError) -> AddressFamily {
         switch try asString() {
         case "IPv4": return .inet
         case "IPv6": return .inet6

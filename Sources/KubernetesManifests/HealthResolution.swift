@@ -1,13 +1,14 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
+import YAMLSyntax
 
 /// Combines a Service's health annotations with the agent's default check.
 enum HealthResolution {
     /// The check for the Service, nil when off; errors name the annotation that does not fit.
-    static func spec(for service: Service, defaults: HealthCheckSpec?) throws(ManifestError) -> HealthCheckSpec? {
+    static func spec(for service: Service, defaults: HealthCheckSpec?) throws(LocatedError) -> HealthCheckSpec? {
         let o = service.overrides
-        func error(_ name: String, _ message: String) -> ManifestError {
-            ManifestError(
+        func error(_ name: String, _ message: String) -> LocatedError {
+            LocatedError(
                 file: service.location.file,
                 line: o.lines[name] ?? service.location.line,
                 field: "metadata.annotations[\(Annotations.prefix)\(name)]",

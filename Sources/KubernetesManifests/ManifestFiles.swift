@@ -1,4 +1,5 @@
 import IPVS
+import YAMLSyntax
 
 #if canImport(Glibc)
 import Glibc
@@ -49,31 +50,31 @@ public enum ManifestFiles {
     /// symlinks are followed). Dangling symlinks and symlink loops are skipped with a note each.
     /// - Throws: a located error when a directory cannot be listed, an entry cannot be examined, an entry
     ///   with a manifest extension is neither a regular file nor a directory, or the nesting is too deep.
-    public static func list(_ path: String) throws(ManifestError) -> (files: [ManifestFile], notes: [String]) {
+    public static func list(_ path: String) throws(LocatedError) -> (files: [ManifestFile], notes: [String]) {
         try list(path, system: .live)
     }
 
     /// Reads a manifest file as UTF-8 text, at most `maxFileSize` bytes.
     /// - Throws: a located error naming the errno when it cannot be opened or read, or when it is too large,
     ///   not a regular file, or not UTF-8.
-    public static func read(_ path: String) throws(ManifestError) -> String {
+    public static func read(_ path: String) throws(LocatedError) -> String {
         try read(path, system: .live)
     }
 
     static func list(
         _ path: String,
         system: FileSystemCalls
-    ) throws(ManifestError) -> (files: [ManifestFile], notes: [String]) {
+    ) throws(LocatedError) -> (files: [ManifestFile], notes: [String]) {
         let root = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         let status: FileStatus
         switch system.stat(root) {
         case .success(let value): status = value
         case .failure(let error):
-            throw ManifestError(file: root, line: nil, field: "", message: describe(error.code))
+            throw LocatedError(file: root, line: nil, field: "", message: describe(error.code))
         }
         guard status.kind == .directory else {
             guard status.kind == .regular else {
-                throw ManifestError(file: root, line: nil, field: "", message: "is not a regular file or directory")
+                throw LocatedError(file: root, line: nil, field: "", message: "is not a regular file or directory")
             }
             return ([status.file(root)], [])
         }
@@ -86,25 +87,25 @@ public enum ManifestFiles {
         _ path: String,
         system: FileSystemCalls,
         limit: Int = maxFileSize
-    ) throws(ManifestError) -> String {
+    ) throws(LocatedError) -> String {
         let bytes: [UInt8]
         switch system.read(path, limit) {
         case .success(let value): bytes = value
         case .failure(.tooLarge):
             let size = limit >= 1 << 20 ? "\(limit >> 20) MiB" : "\(limit) bytes"
-            throw ManifestError(
+            throw LocatedError(
                 file: path,
                 line: nil,
                 field: "",
                 message: "is larger than \(size), the manifest file size limit"
             )
         case .failure(.notRegular):
-            throw ManifestError(file: path, line: nil, field: "", message: "is not a regular file")
+            throw LocatedError(file: path, line: nil, field: "", message: "is not a regular file")
         case .failure(.errno(let code)):
-            throw ManifestError(file: path, line: nil, field: "", message: "cannot be read: \(describe(code))")
+            throw LocatedError(file: path, line: nil, field: "", message: "cannot be read: \(describe(code))")
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ManifestError(file: path, line: nil, field: "", message: "is not UTF-8 text")
+            throw LocatedError(file: path, line: nil, field: "", message: "is not UTF-8 text")
         }
         return text
     }
@@ -123,9 +124,9 @@ private struct Walk {
 
     init(system: FileSystemCalls) { self.system = system }
 
-    mutating func directory(_ path: String, identity: FileStatus.Identity, depth: Int) throws(ManifestError) {
+    mutating func directory(_ path: String, identity: FileStatus.Identity, depth: Int) throws(LocatedError) {
         guard depth <= ManifestFiles.maxDepth else {
-            throw ManifestError(
+            throw LocatedError(
                 file: path,
                 line: nil,
                 field: "",
@@ -136,7 +137,7 @@ private struct Walk {
         switch system.entries(path) {
         case .success(let value): names = value
         case .failure(let error):
-            throw ManifestError(
+            throw LocatedError(
                 file: path,
                 line: nil,
                 field: "",
@@ -150,7 +151,7 @@ private struct Walk {
         }
     }
 
-    private mutating func entry(_ path: String, name: String, depth: Int) throws(ManifestError) {
+    private mutating func entry(_ path: String, name: String, depth: Int) throws(LocatedError) {
         let status: FileStatus
         switch system.stat(path) {
         case .success(let value): status = value
@@ -160,7 +161,7 @@ private struct Walk {
             notes.append("\(path): \(error.code == ENOENT ? "dangling symlink" : "symlink loop"), skipped")
             return
         case .failure(let error):
-            throw ManifestError(
+            throw LocatedError(
                 file: path,
                 line: nil,
                 field: "",
@@ -179,7 +180,7 @@ private struct Walk {
             if isManifest { files.append(status.file(path)) }
         case .symlink, .other:
             guard isManifest else { return }
-            throw ManifestError(file: path, line: nil, field: "", message: "is not a regular file or directory")
+            throw LocatedError(file: path, line: nil, field: "", message: "is not a regular file or directory")
         }
     }
 

@@ -1,3 +1,5 @@
+import YAMLSyntax
+
 /// Reads Kubernetes manifests (YAML or JSON, multi-document, `kind: List`) into a `ManifestSet`.
 public enum ManifestLoader {
     /// Extensions of files a directory load reads.
@@ -9,7 +11,7 @@ public enum ManifestLoader {
     ///   or a file that cannot be read is an error: a load never mistakes a failure for an empty set.
     public static func load(path: String) throws(ManifestErrors) -> ManifestSet {
         let listing: (files: [ManifestFile], notes: [String])
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             listing = try ManifestFiles.list(path)
         } catch {
             throw ManifestErrors([error])
@@ -17,7 +19,7 @@ public enum ManifestLoader {
         var reader = Reader()
         reader.set.notes = listing.notes
         for file in listing.files {
-            do throws(ManifestError) {
+            do throws(LocatedError) {
                 reader.read(try ManifestFiles.read(file.path), file: file.path)
             } catch {
                 reader.sink.append(error)
@@ -31,7 +33,7 @@ public enum ManifestLoader {
     static func parseFile(
         _ text: String,
         file: String
-    ) -> (set: ManifestSet, definitions: [ObjectDefinition], errors: [ManifestError]) {
+    ) -> (set: ManifestSet, definitions: [ObjectDefinition], errors: [LocatedError]) {
         var reader = Reader()
         reader.reportsDuplicates = false
         reader.read(text, file: file)
@@ -60,7 +62,7 @@ private struct Reader {
         // Decoded one document at a time; a syntax error fails the whole load (finish throws), so objects
         // decoded before it are never used.
         var errorsBefore = sink.errors.count
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             try LocatedYAML.forEachDocument(text, file: file) { doc in
                 errorsBefore = sink.errors.count
                 object(doc)
@@ -79,12 +81,12 @@ private struct Reader {
     }
 
     private mutating func object(_ doc: LocatedYAML) {
-        guard sink.attempt({ () throws(ManifestError) in try doc.asMapping() }) != nil,
-            let kind = sink.attempt({ () throws(ManifestError) in try doc.required("kind").asString() }),
-            let apiVersion = sink.attempt({ () throws(ManifestError) in try doc.required("apiVersion").asString() })
+        guard sink.attempt({ () throws(LocatedError) in try doc.asMapping() }) != nil,
+            let kind = sink.attempt({ () throws(LocatedError) in try doc.required("kind").asString() }),
+            let apiVersion = sink.attempt({ () throws(LocatedError) in try doc.required("apiVersion").asString() })
         else { return }
         if kind == "List" || (kind.hasSuffix("List") && apiVersion == expectedVersion(String(kind.dropLast(4)))) {
-            for item in (sink.attempt { () throws(ManifestError) in try doc.list("items") } ?? nil) ?? [] {
+            for item in (sink.attempt { () throws(LocatedError) in try doc.list("items") } ?? nil) ?? [] {
                 object(item)
             }
             return
@@ -96,7 +98,7 @@ private struct Reader {
         }
         guard apiVersion == expected else {
             sink.append(
-                ManifestError(
+                LocatedError(
                     file: doc.file,
                     line: doc["apiVersion"]?.line ?? doc.line,
                     field: "apiVersion",
@@ -147,9 +149,9 @@ private struct Reader {
 struct ObjectDefinition: Sendable, Hashable {
     var key: String
     var location: SourceLocation
-    var name: ManifestError
+    var name: LocatedError
 
-    func duplicate(of first: SourceLocation) -> ManifestError {
+    func duplicate(of first: SourceLocation) -> LocatedError {
         var error = name
         error.message = "duplicate \(key), first defined at \(first)"
         return error

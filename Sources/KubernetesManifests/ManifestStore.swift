@@ -1,5 +1,6 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
+import YAMLSyntax
 
 #if canImport(Glibc)
 import Glibc
@@ -35,7 +36,7 @@ public struct ManifestStore: Sendable {
         public var notes: [String] = []
         var parsed: [String: FileEntry] = [:]
         /// Every problem in path order; any means the scan must not be applied.
-        public var errors: [ManifestError] = []
+        public var errors: [LocatedError] = []
         /// How many files were read and parsed (the rest were unchanged).
         public var parsedFiles: Int { parsed.count }
     }
@@ -91,14 +92,14 @@ public struct ManifestStore: Sendable {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let settledBefore = FileStatus.nanoseconds(now) &- racyWindow
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             (scan.listing, scan.notes) = try ManifestFiles.list(path)
         } catch {
             scan.errors = [error]
             return scan
         }
         for file in scan.listing where known[file.path] != file {
-            do throws(ManifestError) {
+            do throws(LocatedError) {
                 let parsed = ManifestLoader.parseFile(try ManifestFiles.read(file.path), file: file.path)
                 scan.errors += parsed.errors
                 scan.parsed[file.path] = FileEntry(
@@ -119,7 +120,7 @@ public struct ManifestStore: Sendable {
     /// - Throws: every problem found; the store is then unchanged.
     public mutating func apply(
         _ scan: Scan,
-        refuse: ([VirtualServer.ID: DesiredVirtualServer]) -> [ManifestError] = { _ in [] }
+        refuse: ([VirtualServer.ID: DesiredVirtualServer]) -> [LocatedError] = { _ in [] }
     ) throws(ManifestErrors) -> Update {
         let listed = Set(scan.listing.map(\.path))
         let removed = files.keys.filter { !listed.contains($0) }
@@ -194,12 +195,12 @@ public struct ManifestStore: Sendable {
 
     /// Each definition of an object after its first (in path order, then within the file) is an error, as
     /// in a whole load; only the keys the changed files define are looked at.
-    private func duplicates(_ scan: Scan, touched: Set<String>) -> [ManifestError] {
+    private func duplicates(_ scan: Scan, touched: Set<String>) -> [LocatedError] {
         var byKey: [String: [ObjectDefinition]] = [:]
         for path in scan.parsed.keys.sorted() {
             for definition in scan.parsed[path]!.definitions { byKey[definition.key, default: []].append(definition) }
         }
-        var errors: [ManifestError] = []
+        var errors: [LocatedError] = []
         for (key, var all) in byKey {
             if let held = definers[key], !touched.contains(held.location.file) {
                 all.insert(held, at: all.firstIndex { $0.location.file > held.location.file } ?? all.endIndex)
@@ -251,8 +252,8 @@ public struct ManifestStore: Sendable {
         _ keys: Set<ObjectKey>,
         clusterIPs: [ObjectKey: [IPAddress]],
         allocations: ClusterIPAllocations,
-        errors earlier: [ManifestError],
-        _ refuse: ([VirtualServer.ID: DesiredVirtualServer]) -> [ManifestError],
+        errors earlier: [LocatedError],
+        _ refuse: ([VirtualServer.ID: DesiredVirtualServer]) -> [LocatedError],
         into update: inout Update
     ) throws(ManifestErrors) {
         var errors = earlier
@@ -260,7 +261,7 @@ public struct ManifestStore: Sendable {
         var built: [ObjectKey: [DesiredVirtualServer]] = [:]
         var ports: [ObjectKey: (port: UInt16, answer: HealthCheckNodePort)] = [:]
         for key in keys.sorted() {
-            do throws(ManifestError) {
+            do throws(LocatedError) {
                 guard
                     let build = try objects.build(
                         key,
@@ -304,7 +305,7 @@ public struct ManifestStore: Sendable {
             for key in all.dropFirst() {
                 let service = objects.services[key]!
                 errors.append(
-                    ManifestError(
+                    LocatedError(
                         file: service.location.file,
                         line: service.location.line,
                         field: "spec.healthCheckNodePort",

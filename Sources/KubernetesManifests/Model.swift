@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 
 /// Where an object was defined: for errors found after loading and for duplicate detection.
 public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {

@@ -1,3 +1,5 @@
+import YAMLSyntax
+
 /// Decodes single objects as the Kubernetes API serves them (list items, which carry no kind or apiVersion,
 /// and watch event objects) with exactly the rules manifest files get: the same decoders, name rules and
 /// address checks.
@@ -29,7 +31,7 @@ public enum ObjectDecoder {
 
     /// A mapping whose kind and apiVersion, when present, are the expected ones.
     private static func check(_ doc: LocatedYAML, kind: String, apiVersion: String, sink: inout ErrorSink) -> Bool {
-        sink.attempt { () throws(ManifestError) -> Bool in
+        sink.attempt { () throws(LocatedError) -> Bool in
             _ = try doc.asMapping()
             for (key, expected) in [("kind", kind), ("apiVersion", apiVersion)] {
                 if let node = doc[key], try node.asString() != expected {

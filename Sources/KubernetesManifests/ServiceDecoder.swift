@@ -1,15 +1,16 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
+import YAMLSyntax
 
 /// Decodes a v1 Service document, validating what the load balancer relies on.
 enum ServiceDecoder {
     static func decode(_ doc: LocatedYAML, meta: ObjectMeta, sink: inout ErrorSink) -> Service? {
         let errorsBefore = sink.errors.count
-        var overrideErrors: [ManifestError] = []
+        var overrideErrors: [LocatedError] = []
         let overrides = Annotations.parse(meta.metadata["annotations"], errors: &overrideErrors)
         for error in overrideErrors { sink.append(error) }
-        guard let spec = sink.attempt({ () throws(ManifestError) in try doc.required("spec") }),
-            sink.attempt({ () throws(ManifestError) in try spec.asMapping() }) != nil
+        guard let spec = sink.attempt({ () throws(LocatedError) in try doc.required("spec") }),
+            sink.attempt({ () throws(LocatedError) in try spec.asMapping() }) != nil
         else { return nil }
 
         var service = Service(
@@ -20,7 +21,7 @@ enum ServiceDecoder {
         )
         if let typeNode = spec["type"] {
             service.type =
-                sink.attempt { () throws(ManifestError) in
+                sink.attempt { () throws(LocatedError) in
                     guard let type = Service.ServiceType(rawValue: try typeNode.asString()) else {
                         throw typeNode.error(
                             "must be ClusterIP, NodePort, LoadBalancer or ExternalName, got \(typeNode.rendered)"
@@ -31,24 +32,24 @@ enum ServiceDecoder {
         }
         service.clusterIP = clusterIP(spec, sink: &sink)
         service.ipFamilies =
-            sink.attempt { () throws(ManifestError) in
-                try spec.each("ipFamilies") { n throws(ManifestError) in try n.asFamily() }
+            sink.attempt { () throws(LocatedError) in
+                try spec.each("ipFamilies") { n throws(LocatedError) in try n.asFamily() }
             } ?? []
         service.ports = ports(spec, sink: &sink)
         service.externalIPs =
-            sink.attempt { () throws(ManifestError) in
-                try spec.each("externalIPs") { n throws(ManifestError) in try n.asServiceAddress() }
+            sink.attempt { () throws(LocatedError) in
+                try spec.each("externalIPs") { n throws(LocatedError) in try n.asServiceAddress() }
             } ?? []
         service.loadBalancerIngress = ingress(doc, sink: &sink)
         service.clientIPAffinityTimeout = affinity(spec, sink: &sink)
         service.internalTrafficPolicy = trafficPolicy(spec, "internalTrafficPolicy", sink: &sink)
         service.externalTrafficPolicy = trafficPolicy(spec, "externalTrafficPolicy", sink: &sink)
         service.healthCheckNodePort =
-            sink.attempt { () throws(ManifestError) in
+            sink.attempt { () throws(LocatedError) in
                 try spec.int("healthCheckNodePort", in: 1...65535).map(UInt16.init)
             } ?? nil
         service.trafficDistribution =
-            sink.attempt { () throws(ManifestError) -> String? in
+            sink.attempt { () throws(LocatedError) -> String? in
                 guard let node = spec["trafficDistribution"] else { return nil }
                 let value = try node.asString()
                 guard ["PreferClose", "PreferSameZone", "PreferSameNode"].contains(value) else {
@@ -61,7 +62,7 @@ enum ServiceDecoder {
 
     /// `Cluster` or `Local`; Cluster when absent.
     private static func trafficPolicy(_ spec: LocatedYAML, _ key: String, sink: inout ErrorSink) -> TrafficPolicy {
-        sink.attempt { () throws(ManifestError) -> TrafficPolicy in
+        sink.attempt { () throws(LocatedError) -> TrafficPolicy in
             guard let node = spec[key] else { return .cluster }
             guard let policy = TrafficPolicy(rawValue: try node.asString()) else {
                 throw node.error("must be Cluster or Local, got \(node.rendered)")
@@ -71,7 +72,7 @@ enum ServiceDecoder {
     }
 
     private static func clusterIP(_ spec: LocatedYAML, sink: inout ErrorSink) -> Service.ClusterIP {
-        func parse(_ node: LocatedYAML) throws(ManifestError) -> Service.ClusterIP {
+        func parse(_ node: LocatedYAML) throws(LocatedError) -> Service.ClusterIP {
             let text = try node.asString()
             if text.isEmpty { return .unset }
             if text == "None" { return .headless }
@@ -81,11 +82,11 @@ enum ServiceDecoder {
             try node.checkNotSpecial(address)
             return .addresses([address])
         }
-        let single = spec["clusterIP"].flatMap { node in sink.attempt { () throws(ManifestError) in try parse(node) } }
+        let single = spec["clusterIP"].flatMap { node in sink.attempt { () throws(LocatedError) in try parse(node) } }
         guard let listNode = spec["clusterIPs"] else { return single ?? .unset }
-        return sink.attempt { () throws(ManifestError) -> Service.ClusterIP in
+        return sink.attempt { () throws(LocatedError) -> Service.ClusterIP in
             let nodes = try listNode.asList()
-            let values = try nodes.map { n throws(ManifestError) in try parse(n) }
+            let values = try nodes.map { n throws(LocatedError) in try parse(n) }
             guard let first = values.first else { return single ?? .unset }
             if let single, single != first {
                 throw nodes[0].error("must equal spec.clusterIP")
@@ -106,17 +107,17 @@ enum ServiceDecoder {
     }
 
     private static func ports(_ spec: LocatedYAML, sink: inout ErrorSink) -> [Service.Port] {
-        guard let nodes = sink.attempt({ () throws(ManifestError) in try spec.list("ports") }) ?? nil else {
+        guard let nodes = sink.attempt({ () throws(LocatedError) in try spec.list("ports") }) ?? nil else {
             return []
         }
         var ports: [Service.Port] = []
         var seenNames = Set<String>()
         for node in nodes {
-            let port = sink.attempt { () throws(ManifestError) -> Service.Port in
+            let port = sink.attempt { () throws(LocatedError) -> Service.Port in
                 _ = try node.asMapping()
                 let name = try node.string("name") ?? ""
                 if nodes.count > 1, name.isEmpty {
-                    throw ManifestError(
+                    throw LocatedError(
                         file: node.file,
                         line: node.line,
                         field: node.path(of: "name"),
@@ -141,7 +142,7 @@ enum ServiceDecoder {
         return ports
     }
 
-    private static func targetPort(_ node: LocatedYAML?) throws(ManifestError) -> Service.TargetPort? {
+    private static func targetPort(_ node: LocatedYAML?) throws(LocatedError) -> Service.TargetPort? {
         guard let node else { return nil }
         if node.isPlainScalar, let text = node.scalarText, Int(text) != nil {
             return .number(UInt16(try node.asInt(in: 1...65535)))
@@ -156,7 +157,7 @@ enum ServiceDecoder {
 
     private static func ingress(_ doc: LocatedYAML, sink: inout ErrorSink) -> [IPAddress] {
         guard let list = doc["status"]?["loadBalancer"]?["ingress"] else { return [] }
-        return sink.attempt { () throws(ManifestError) -> [IPAddress] in
+        return sink.attempt { () throws(LocatedError) -> [IPAddress] in
             var addresses: [IPAddress] = []
             for entry in try list.asList() {
                 _ = try entry.asMapping()
@@ -167,7 +168,7 @@ enum ServiceDecoder {
     }
 
     private static func affinity(_ spec: LocatedYAML, sink: inout ErrorSink) -> UInt32? {
-        sink.attempt { () throws(ManifestError) -> UInt32? in
+        sink.attempt { () throws(LocatedError) -> UInt32? in
             guard let node = spec["sessionAffinity"] else { return nil }
             switch try node.asString() {
             case "None": return nil

@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 
 /// What DNS needs to know about each Service, built from the same manifests and cluster IPs as the desired
 /// state (and beside it: the desired state has no virtual server for a headless Service, and keeps no

@@ -1,5 +1,6 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
+import YAMLSyntax
 
 /// The Services, EndpointSlices and Endpoints a source holds, indexed by the Service each belongs to, so
 /// one change names the Services it touches and one Service is rebuilt from its own objects. Shared by
@@ -86,7 +87,7 @@ public struct ServiceObjects: Sendable {
         clusterIPs: [IPAddress],
         options: TranslationOptions,
         notes: inout [String]
-    ) throws(ManifestError) -> DesiredStateBuilder.ServiceBuild? {
+    ) throws(LocatedError) -> DesiredStateBuilder.ServiceBuild? {
         guard let service = services[key] else { return nil }
         return try DesiredStateBuilder.service(
             service,

@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 
 /// Per-Service settings from `ipvsd.io/` annotations, validated; nil fields keep the agent's defaults.
 public struct ServiceOverrides: Sendable, Hashable {

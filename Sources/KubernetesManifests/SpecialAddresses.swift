@@ -1,4 +1,5 @@
 import IPVS
+import YAMLSyntax
 
 /// Addresses no Service IP or endpoint may be, the rules Kubernetes applies to them (`ValidateNonSpecialIP`,
 /// `ValidateEndpointIP` in k8s.io/kubernetes pkg/apis/core/validation), with all of multicast and the IPv4
@@ -79,14 +80,14 @@ enum SpecialAddresses {
 extension LocatedYAML {
     /// The node as an IP address that is not special (`SpecialAddresses`).
     /// - Throws: a located error naming the address and the rule it breaks.
-    func asServiceAddress(_ family: AddressFamily? = nil) throws(ManifestError) -> IPAddress {
+    func asServiceAddress(_ family: AddressFamily? = nil) throws(LocatedError) -> IPAddress {
         let address = try asIPAddress(family)
         try checkNotSpecial(address)
         return address
     }
 
     /// Fails when `address`, read from this node, is special.
-    func checkNotSpecial(_ address: IPAddress) throws(ManifestError) {
+    func checkNotSpecial(_ address: IPAddress) throws(LocatedError) {
         if let rule = SpecialAddresses.rule(for: address) {
             throw error("\(address) may not be \(rule.description)")
         }

@@ -1,4 +1,4 @@
-import LoadBalancer
+import ServiceTables
 
 /// Which of a Service port's endpoints this node uses, following kube-proxy's pkg/proxy/topology.go
 /// (`CategorizeEndpoints`, `topologyModeFromHints`, `availableForTopology`). The ready/serving-terminating

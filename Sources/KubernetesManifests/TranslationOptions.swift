@@ -1,5 +1,6 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
+import YAMLSyntax
 
 /// The agent-wide defaults that Service annotations override.
 public struct TranslationOptions: Sendable {

@@ -1,6 +1,7 @@
 import KubernetesManifests
-import LoadBalancer
 import NIOCore
+import ServiceTables
+import YAMLSyntax
 
 /// One object of a list or a watch event, decoded by KubernetesManifests' decoders.
 public enum DecodedObject: Sendable, Hashable {
@@ -33,7 +34,7 @@ public enum APIPayloads {
     public struct Page: Sendable {
         public var objects: [ReadObject]
         /// Items rejected before their key could be read.
-        public var unkeyed: [ManifestError]
+        public var unkeyed: [LocatedError]
         public var resourceVersion: String
         /// The continue token; nil or empty on the last page.
         public var continueToken: String?
@@ -57,7 +58,7 @@ public enum APIPayloads {
         claiming proxyName: String?
     ) throws(KubernetesAPIError) -> Page {
         let root = try document(buffer, file: "\(resource) list")
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             let metadata = try root.required("metadata")
             let resourceVersion = try metadata.required("resourceVersion").asString()
             let continueToken = try metadata.string("continue")
@@ -83,7 +84,7 @@ public enum APIPayloads {
         claiming proxyName: String?
     ) throws(KubernetesAPIError) -> Event {
         let root = try document(line, file: "\(resource) watch event")
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             let type = try root.required("type").asString()
             let objectNode = try root.required("object")
             switch type {
@@ -109,11 +110,11 @@ public enum APIPayloads {
         _ node: LocatedYAML,
         resource: APIResource,
         claiming proxyName: String?
-    ) -> Result<ReadObject, ManifestError> {
+    ) -> Result<ReadObject, LocatedError> {
         let key: ObjectKey
         let version: String
         let labels: [String: String]
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             let metadata = try node.required("metadata")
             key = ObjectKey(
                 namespace: try metadata.string("namespace") ?? "default",
@@ -156,7 +157,7 @@ public enum APIPayloads {
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
             throw KubernetesAPIError(.malformed, "\(file): not UTF-8 text")
         }
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             let doc = try LocatedYAML.parseJSON(text, file: file)
             _ = try doc.asMapping()
             return doc

@@ -1,7 +1,7 @@
 import Agent
 import Foundation
 import IPVS
-import LoadBalancer
+import ServiceTables
 import Synchronization
 import Testing
 

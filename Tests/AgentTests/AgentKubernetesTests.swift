@@ -5,9 +5,9 @@ import KubernetesAPI
 import KubernetesManifests
 import KubernetesStandIn
 import KubernetesWire
-import LoadBalancer
 import Logging
 import Metrics
+import ServiceTables
 import Synchronization
 import Testing
 

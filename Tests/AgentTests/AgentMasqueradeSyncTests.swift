@@ -1,8 +1,8 @@
 import Agent
 import Foundation
 import IPVS
-import LoadBalancer
 import Logging
+import ServiceTables
 import Synchronization
 import Testing
 

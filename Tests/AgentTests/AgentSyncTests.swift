@@ -1,8 +1,8 @@
 import Agent
 import Foundation
 import IPVS
-import KubernetesManifests
 import Testing
+import YAMLSyntax
 
 /// The sync paths of a real ``Agent`` on the example manifests: first programming, idle ticks, drains, restart.
 @Suite struct AgentSyncTests {

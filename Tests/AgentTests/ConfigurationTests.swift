@@ -1,7 +1,7 @@
 import Agent
 import IPVS
 import KubernetesManifests
-import LoadBalancer
+import ServiceTables
 import TestSupport
 import Testing
 

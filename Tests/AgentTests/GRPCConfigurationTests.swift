@@ -1,6 +1,6 @@
 import Agent
 import KubernetesManifests
-import LoadBalancer
+import ServiceTables
 import Testing
 
 @Suite("health.kind grpc in the agent's configuration")

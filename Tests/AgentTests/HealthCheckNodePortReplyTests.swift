@@ -1,7 +1,7 @@
 import Testing
 
 @testable import Agent
-@testable import LoadBalancer
+@testable import ServiceTables
 
 /// The healthCheckNodePort answer, field for field as kube-proxy's service health server writes it.
 @Suite struct HealthCheckNodePortReplyTests {

@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 import Testing
 
 @testable import Agent

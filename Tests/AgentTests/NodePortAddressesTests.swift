@@ -1,6 +1,6 @@
 import IPVS
-import KubernetesManifests
 import Testing
+import YAMLSyntax
 
 @testable import Agent
 

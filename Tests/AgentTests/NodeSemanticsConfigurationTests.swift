@@ -1,7 +1,7 @@
 import Agent
 import IPVS
 import KubernetesManifests
-import LoadBalancer
+import ServiceTables
 import Testing
 
 /// The config keys and flags of issue 12: node identity, zone, masquerade and node port addresses.

@@ -1,7 +1,7 @@
 import HealthCheck
-import LoadBalancer
 import NIOCore
 import NIOPosix
+import ServiceTables
 import Testing
 
 /// A starved checker proves nothing about its targets (issue 10: a Service with 1,100 silent endpoints made

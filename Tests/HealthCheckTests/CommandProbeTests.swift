@@ -1,6 +1,6 @@
 import HealthCheck
-import LoadBalancer
 import NIOPosix
+import ServiceTables
 import Testing
 
 @Suite("Command probes")

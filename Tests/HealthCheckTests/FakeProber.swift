@@ -1,5 +1,5 @@
 import HealthCheck
-import LoadBalancer
+import ServiceTables
 import Synchronization
 import Testing
 

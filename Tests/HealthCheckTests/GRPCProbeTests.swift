@@ -1,6 +1,6 @@
 import IPVS
-import LoadBalancer
 import NIOPosix
+import ServiceTables
 import Testing
 
 @testable import HealthCheck

@@ -1,7 +1,7 @@
 import HealthCheck
 import IPVS
-import LoadBalancer
 import Logging
+import ServiceTables
 import Testing
 
 @Suite("Monitor with a manual clock and a scripted prober")

@@ -1,5 +1,5 @@
 import HealthCheck
-import LoadBalancer
+import ServiceTables
 import Testing
 
 @Suite("Rise/fall tracker")

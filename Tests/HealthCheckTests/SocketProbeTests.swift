@@ -1,8 +1,8 @@
 import HealthCheck
-import LoadBalancer
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ServiceTables
 import Testing
 
 @Suite("Socket probes against local listeners")

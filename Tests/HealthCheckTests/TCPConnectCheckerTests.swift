@@ -1,8 +1,8 @@
 import Foundation
 import HealthCheck
-import LoadBalancer
 import Logging
 import NIOPosix
+import ServiceTables
 import Synchronization
 import Testing
 

@@ -1,9 +1,9 @@
 import IPVS
-import LoadBalancer
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import ServiceTables
 import Synchronization
 
 #if canImport(Glibc)

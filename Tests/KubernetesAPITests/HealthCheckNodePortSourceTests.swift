@@ -2,9 +2,9 @@ import Foundation
 import KubernetesManifests
 import KubernetesStandIn
 import KubernetesWire
-import LoadBalancer
 import Logging
 import Metrics
+import ServiceTables
 import Synchronization
 import Testing
 

@@ -2,7 +2,7 @@ import Foundation
 import IPVS
 import KubernetesStandIn
 import KubernetesWire
-import LoadBalancer
+import ServiceTables
 import Testing
 
 @testable import KubernetesAPI

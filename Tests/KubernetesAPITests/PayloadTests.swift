@@ -3,8 +3,8 @@ import IPVS
 import KubernetesManifests
 import KubernetesStandIn
 import KubernetesWire
-import LoadBalancer
 import NIOCore
+import ServiceTables
 import Testing
 
 @testable import KubernetesAPI

@@ -3,9 +3,9 @@ import IPVS
 import KubernetesManifests
 import KubernetesStandIn
 import KubernetesWire
-import LoadBalancer
 import Logging
 import Metrics
+import ServiceTables
 import Testing
 
 @testable import KubernetesAPI

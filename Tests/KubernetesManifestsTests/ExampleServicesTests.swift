@@ -1,7 +1,8 @@
 import IPVS
 import KubernetesManifests
-import LoadBalancer
+import ServiceTables
 import Testing
+import YAMLSyntax
 
 /// Endpoint fields the shipped examples always set, left out here: a slice without a namespace, an endpoint
 /// without conditions, a targetRef without a namespace, and a hostname in place of a targetRef.

@@ -1,6 +1,6 @@
 import IPVS
 import KubernetesManifests
-import LoadBalancer
+import ServiceTables
 import Testing
 
 @Suite("gRPC health-check annotations")

@@ -1,6 +1,6 @@
 import IPVS
 import KubernetesManifests
-import LoadBalancer
+import ServiceTables
 import Testing
 
 /// What `kubectl get services,endpointslices -A -o yaml` prints (kubectl 1.30 against a kubeadm cluster, names

@@ -1,6 +1,7 @@
 import Foundation
 import KubernetesManifests
 import Testing
+import YAMLSyntax
 
 @Suite struct LoaderTests {
     @Test func directoryLoadRecursesSkipsHiddenAndOtherFilesInPathOrder() throws {
@@ -22,7 +23,7 @@ import Testing
         }
         #expect(
             throws: ManifestErrors([
-                ManifestError(file: root + "/sub/bad.yaml", line: 1, field: "metadata", message: "is required")
+                LocatedError(file: root + "/sub/bad.yaml", line: 1, field: "metadata", message: "is required")
             ])
         ) {
             _ = try ManifestLoader.load(path: root)
@@ -45,7 +46,7 @@ import Testing
             ]
         )
         #expect(
-            throws: ManifestError(
+            throws: LocatedError(
                 file: "ipvsd.yaml",
                 line: 1,
                 field: "metricsAddress",

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import YAMLSyntax
 
 @testable import KubernetesManifests
 
@@ -33,8 +34,8 @@ private final class TemporaryDirectory {
 }
 
 /// The error a throwing call produces, or nil.
-private func manifestError(_ body: () throws(ManifestError) -> Void) -> ManifestError? {
-    do throws(ManifestError) {
+private func manifestError(_ body: () throws(LocatedError) -> Void) -> LocatedError? {
+    do throws(LocatedError) {
         try body()
         return nil
     } catch {
@@ -84,7 +85,7 @@ private func manifestError(_ body: () throws(ManifestError) -> Void) -> Manifest
         let dir = try TemporaryDirectory()
         let deep = (0...ManifestFiles.maxDepth).map { "d\($0)" }.joined(separator: "/")
         try dir.write(deep + "/a.yaml")
-        let error = try #require(manifestError { () throws(ManifestError) in _ = try ManifestFiles.list(dir.path) })
+        let error = try #require(manifestError { () throws(LocatedError) in _ = try ManifestFiles.list(dir.path) })
         #expect(error.message == "is nested deeper than \(ManifestFiles.maxDepth) directories")
         #expect(error.file == dir.path + "/" + deep)
     }
@@ -93,17 +94,17 @@ private func manifestError(_ body: () throws(ManifestError) -> Void) -> Manifest
         let dir = try TemporaryDirectory()
         try dir.write("a.yaml")
         #expect(mkfifo(dir.path + "/pipe.yaml", 0o644) == 0)
-        let error = try #require(manifestError { () throws(ManifestError) in _ = try ManifestFiles.list(dir.path) })
+        let error = try #require(manifestError { () throws(LocatedError) in _ = try ManifestFiles.list(dir.path) })
         #expect(error.description == "\(dir.path)/pipe.yaml: is not a regular file or directory")
         // Read directly, it fails at once instead of blocking on a writer.
         let readError = try #require(
-            manifestError { () throws(ManifestError) in _ = try ManifestFiles.read(dir.path + "/pipe.yaml") }
+            manifestError { () throws(LocatedError) in _ = try ManifestFiles.read(dir.path + "/pipe.yaml") }
         )
         #expect(readError.message == "is not a regular file")
     }
 
     @Test func missingRootIsAnErrorNamingErrno() {
-        let error = manifestError { () throws(ManifestError) in _ = try ManifestFiles.list("/nonexistent/manifests") }
+        let error = manifestError { () throws(LocatedError) in _ = try ManifestFiles.list("/nonexistent/manifests") }
         #expect(error?.description == "/nonexistent/manifests: No such file or directory (ENOENT)")
     }
 
@@ -120,7 +121,7 @@ private func manifestError(_ body: () throws(ManifestError) -> Void) -> Manifest
             path == failing ? .failure(FileSystemCalls.Errno(code: code)) : FileSystemCalls.live.entries(path)
         }
         let error = try #require(
-            manifestError { () throws(ManifestError) in _ = try ManifestFiles.list(dir.path, system: system) }
+            manifestError { () throws(LocatedError) in _ = try ManifestFiles.list(dir.path, system: system) }
         )
         #expect(error.description == "\(failing): cannot be listed: \(ManifestFiles.describe(code))")
         #expect(ManifestFiles.describe(EMFILE) == "Too many open files (EMFILE)")
@@ -129,7 +130,7 @@ private func manifestError(_ body: () throws(ManifestError) -> Void) -> Manifest
     @Test func unreadableFileIsAnErrorAndFailsTheLoad() throws {
         var system = FileSystemCalls.live
         system.read = { _, _ in .failure(.errno(EIO)) }
-        let error = manifestError { () throws(ManifestError) in
+        let error = manifestError { () throws(LocatedError) in
             _ = try ManifestFiles.read("/etc/hostname", system: system)
         }
         #expect(error?.description == "/etc/hostname: cannot be read: Input/output error (EIO)")
@@ -140,7 +141,7 @@ private func manifestError(_ body: () throws(ManifestError) -> Void) -> Manifest
         try dir.write("big.yaml", String(repeating: "#", count: 100))
         var system = FileSystemCalls.live
         system.read = { path, limit in liveRead(path, limit: limit) }
-        let error = manifestError { () throws(ManifestError) in
+        let error = manifestError { () throws(LocatedError) in
             _ = try ManifestFiles.read(dir.path + "/big.yaml", system: system, limit: 99)
         }
         #expect(error?.message == "is larger than 99 bytes, the manifest file size limit")

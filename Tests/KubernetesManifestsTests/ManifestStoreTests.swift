@@ -1,7 +1,8 @@
 import Foundation
 import IPVS
-import LoadBalancer
+import ServiceTables
 import Testing
+import YAMLSyntax
 
 @testable import KubernetesManifests
 

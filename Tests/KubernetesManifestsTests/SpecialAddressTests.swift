@@ -1,6 +1,7 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 import Testing
+import YAMLSyntax
 
 @testable import KubernetesManifests
 

@@ -1,7 +1,7 @@
 import Foundation
 import IPVS
 import KubernetesManifests
-import LoadBalancer
+import ServiceTables
 import Testing
 
 /// Parses `text` and builds the state, failing the test with the errors when either step throws.

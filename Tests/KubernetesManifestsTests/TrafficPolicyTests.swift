@@ -1,6 +1,6 @@
 import IPVS
 import KubernetesManifests
-import LoadBalancer
+import ServiceTables
 import Testing
 
 /// internalTrafficPolicy, externalTrafficPolicy, topology hints and node ports, as kube-proxy applies them.

@@ -1,7 +1,8 @@
 import IPVS
 import KubernetesManifests
-import LoadBalancer
+import ServiceTables
 import Testing
+import YAMLSyntax
 
 @Suite struct TranslationTests {
     @Test func namedTargetPortUDPAndSCTPAndAffinity() throws {

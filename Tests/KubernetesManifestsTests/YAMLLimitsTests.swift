@@ -1,6 +1,7 @@
 import Foundation
 import KubernetesManifests
 import Testing
+import YAMLSyntax
 
 /// Anchors `a`...`i`: nine levels of nine-element lists, `i` standing for 9^9 strings.
 private let aliasLevels: String = {
@@ -39,7 +40,7 @@ private let aliasLevels: String = {
 
     @Test func configParserGetsTheSameCheck() {
         #expect(
-            throws: ManifestError(
+            throws: LocatedError(
                 file: "ipvsd.yaml",
                 line: 10,
                 field: "",

@@ -1,9 +1,9 @@
 import HTTPTypes
 import Hummingbird
-import LoadBalancer
 import Logging
 import NIOCore
 import ServiceLifecycle
+import ServiceTables
 import Synchronization
 
 /// The healthCheckNodePort listeners, answered the way kube-proxy's service health server does

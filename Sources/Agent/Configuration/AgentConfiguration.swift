@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 
 /// The agent's own settings (the config file), with documented defaults. See docs/ipvsd.md.
 public struct AgentConfiguration: Sendable, Equatable {

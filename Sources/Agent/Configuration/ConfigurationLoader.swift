@@ -1,7 +1,7 @@
 import Foundation
 import IPVS
-import KubernetesManifests
-import LoadBalancer
+import ServiceTables
+import YAMLSyntax
 
 extension AgentConfiguration {
     /// Reads a config file. Every key is optional; unknown keys and bad values are errors naming the file,
@@ -12,7 +12,7 @@ extension AgentConfiguration {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ConfigurationErrors([
-                ManifestError(file: path, line: nil, field: "", message: "cannot read: \(error)")
+                LocatedError(file: path, line: nil, field: "", message: "cannot read: \(error)")
             ])
         }
         return try parse(text, file: path)
@@ -23,12 +23,12 @@ extension AgentConfiguration {
     ///   them all.
     public static func parse(_ text: String, file: String) throws(ConfigurationErrors) -> AgentConfiguration {
         var config = AgentConfiguration()
-        var errors: [ManifestError] = []
-        func attempt(_ body: () throws(ManifestError) -> Void) {
-            do throws(ManifestError) { try body() } catch { errors.append(error) }
+        var errors: [LocatedError] = []
+        func attempt(_ body: () throws(LocatedError) -> Void) {
+            do throws(LocatedError) { try body() } catch { errors.append(error) }
         }
         let root: LocatedYAML
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             root = try LocatedYAML.parse(text, file: file)
             _ = try root.asMapping()
         } catch {
@@ -51,23 +51,23 @@ extension AgentConfiguration {
             ("zone", \.zone, ConfigurationRules.zoneProblem),
         ]
         for (key, keyPath, problem) in paths {
-            attempt { () throws(ManifestError) in
+            attempt { () throws(LocatedError) in
                 guard let node = root[key] else { return }
                 let value = try node.asString()
                 if let message = problem(value) { throw node.error(message) }
                 config[keyPath: keyPath] = value
             }
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             if let value = try root.bool("bindAddresses") { config.bindAddresses = value }
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             if let value = try root.bool("kernelStatistics") { config.kernelStatistics = value }
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             if let value = try root.int("weight", in: RealServer.weights.asInts) { config.weight = UInt32(value) }
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             guard let node = root["scheduler"] else { return }
             config.scheduler = try scheduler(node)
         }
@@ -81,12 +81,12 @@ extension AgentConfiguration {
             ("maxRetryBackoff", \.maxRetryBackoff, ConfigurationBounds.maxRetryBackoff),
         ]
         for (key, keyPath, bounds) in durations {
-            attempt { () throws(ManifestError) in
+            attempt { () throws(LocatedError) in
                 guard let node = root[key] else { return }
                 config[keyPath: keyPath] = try node.asDuration(in: bounds)
             }
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             guard let node = root["metricsAddress"] else { return }
             let value = try node.asString()
             if !value.isEmpty {
@@ -98,16 +98,16 @@ extension AgentConfiguration {
             }
             config.metricsAddress = value
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             guard let node = root["masquerade"] else { return }
             guard let mode = MasqueradeMode(rawValue: try node.asString()) else {
                 throw node.error("must be hairpin, all or none, got \(node.rendered)")
             }
             config.masquerade = mode
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             guard let node = root["nodePortAddresses"] else { return }
-            config.nodePortAddresses = try node.asList().map { item throws(ManifestError) in
+            config.nodePortAddresses = try node.asList().map { item throws(LocatedError) in
                 let text = try item.asString()
                 guard IPNetwork(text) != nil else {
                     throw item.error("must be a CIDR such as 192.168.0.0/16 or ::/0, got \"\(text)\"")
@@ -122,7 +122,7 @@ extension AgentConfiguration {
         if errors.isEmpty, config.masquerade != .none, config.manageSysctls, !config.sysctls.conntrack {
             // Without IPVS connection tracking the nat postrouting hook never sees IPVS's packets.
             errors.append(
-                ManifestError(
+                LocatedError(
                     file: file,
                     line: root["sysctls"]?["conntrack"]?.line,
                     field: "sysctls.conntrack",
@@ -135,7 +135,7 @@ extension AgentConfiguration {
         return config
     }
 
-    static func scheduler(_ node: LocatedYAML) throws(ManifestError) -> Scheduler {
+    static func scheduler(_ node: LocatedYAML) throws(LocatedError) -> Scheduler {
         let name = try node.asString()
         guard let scheduler = Scheduler.known.first(where: { $0.rawValue == name }) else {
             let names = Scheduler.known.map(\.rawValue).joined(separator: ", ")
@@ -148,14 +148,14 @@ extension AgentConfiguration {
     private static func parseServiceCIDRs(
         _ node: LocatedYAML,
         into config: inout AgentConfiguration
-    ) -> [ManifestError] {
+    ) -> [LocatedError] {
         let list: [LocatedYAML]
-        do throws(ManifestError) { list = try node.asList() } catch { return [error] }
-        var errors: [ManifestError] = []
+        do throws(LocatedError) { list = try node.asList() } catch { return [error] }
+        var errors: [LocatedError] = []
         var cidrs: [String] = []
         var families: [AddressFamily: IPNetwork] = [:]
         for item in list {
-            do throws(ManifestError) {
+            do throws(LocatedError) {
                 let text = try item.asString()
                 guard let network = IPNetwork(text) else {
                     throw item.error("must be a CIDR such as 10.96.0.0/12 or fd00:10:96::/112, got \"\(text)\"")
@@ -174,7 +174,7 @@ extension AgentConfiguration {
         return errors
     }
 
-    private static func parseSysctls(_ node: LocatedYAML, into config: inout AgentConfiguration) -> [ManifestError] {
+    private static func parseSysctls(_ node: LocatedYAML, into config: inout AgentConfiguration) -> [LocatedError] {
         var errors = node.unknownKeys(allowed: [
             "manage", "conntrack", "expireNodestConn", "expireQuiescentTemplate", "connReuseMode", "strictARP",
         ])
@@ -184,13 +184,13 @@ extension AgentConfiguration {
             ("expireQuiescentTemplate", \.sysctls.expireQuiescentTemplate), ("strictARP", \.sysctls.strictARP),
         ]
         for (key, keyPath) in flags {
-            do throws(ManifestError) {
+            do throws(LocatedError) {
                 if let value = try node.bool(key) { config[keyPath: keyPath] = value }
             } catch {
                 errors.append(error)
             }
         }
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             if let value = try node.int("connReuseMode", in: 0...2) { config.sysctls.connReuseMode = value }
         } catch {
             errors.append(error)
@@ -201,7 +201,7 @@ extension AgentConfiguration {
 
 extension LocatedYAML {
     /// The node as a duration within `bounds`.
-    func asDuration(in bounds: ClosedRange<Duration>) throws(ManifestError) -> Duration {
+    func asDuration(in bounds: ClosedRange<Duration>) throws(LocatedError) -> Duration {
         let value = try asDuration()
         if let message = ConfigurationBounds.violation(value, of: bounds) { throw error(message) }
         return value

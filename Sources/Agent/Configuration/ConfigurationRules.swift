@@ -1,5 +1,5 @@
 import IPVS
-import KubernetesManifests
+import YAMLSyntax
 
 /// The checks of single config values that are more than a type and a range. Each returns why a value is
 /// refused, or nil when it is accepted, so the loader can attach file, line and field.

@@ -1,5 +1,5 @@
 import DNSCodec
-import KubernetesManifests
+import YAMLSyntax
 
 /// The `dns:` section: where the Service-name responder listens (UDP and TCP on the same address and port)
 /// and the cluster domain it is authoritative for.
@@ -19,11 +19,11 @@ public struct DNSSettings: Sendable, Equatable {
 
 extension AgentConfiguration {
     /// `dns: {listen: ADDRESS:PORT, domain: cluster.local}`; `listen` is required.
-    static func parseDNS(_ node: LocatedYAML, into config: inout AgentConfiguration) -> [ManifestError] {
+    static func parseDNS(_ node: LocatedYAML, into config: inout AgentConfiguration) -> [LocatedError] {
         var errors = node.unknownKeys(allowed: ["listen", "domain"])
         var listen: ListenAddress?
         var domain = "cluster.local"
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             guard let item = node["listen"] else { throw node.error("dns.listen is required, such as 10.96.0.10:53") }
             let text = try item.asString()
             do throws(ListenAddress.ParseError) { listen = try ListenAddress(parsing: text) } catch {
@@ -32,7 +32,7 @@ extension AgentConfiguration {
         } catch {
             errors.append(error)
         }
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             if let item = node["domain"] {
                 let text = try item.asString()
                 if let problem = domainProblem(text) { throw item.error(problem) }

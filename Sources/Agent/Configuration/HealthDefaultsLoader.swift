@@ -1,9 +1,9 @@
-import KubernetesManifests
-import LoadBalancer
+import ServiceTables
+import YAMLSyntax
 
 extension AgentConfiguration {
     /// The `health:` section: defaults for TCP services, which annotations override per Service.
-    static func parseHealth(_ node: LocatedYAML, into config: inout AgentConfiguration) -> [ManifestError] {
+    static func parseHealth(_ node: LocatedYAML, into config: inout AgentConfiguration) -> [LocatedError] {
         var errors = node.unknownKeys(allowed: [
             "enabled", "kind", "path", "host", "status", "body", "interval", "timeout", "rise", "fall", "jitter",
             "port", "failureAction", "allDown", "maxConcurrentChecks", "grpcService",
@@ -12,37 +12,37 @@ extension AgentConfiguration {
         var probe = HealthCheckSpec.HTTPProbe()
         var kind = "tcp"
         let grpcService = node["grpcService"]
-        func attempt(_ body: () throws(ManifestError) -> Void) {
-            do throws(ManifestError) { try body() } catch { errors.append(error) }
+        func attempt(_ body: () throws(LocatedError) -> Void) {
+            do throws(LocatedError) { try body() } catch { errors.append(error) }
         }
         // One attempt per key, so a bad `rise` does not hide a bad `fall`.
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             if let value = try node.bool("enabled") { config.health.enabled = value }
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             if let value = try node.int("maxConcurrentChecks", in: 1...1_000_000) {
                 config.health.maxConcurrentChecks = value
             }
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             if let value = try node.int("rise", in: 1...100) { spec.rise = value }
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             if let value = try node.int("fall", in: 1...100) { spec.fall = value }
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             if let value = try node.int("port", in: 1...65535) { spec.port = UInt16(value) }
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             if let value = try node.string("path") { probe.path = value }
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             if let value = try node.string("host") { probe.host = value }
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             if let value = try node.string("body") { probe.bodyContains = value }
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             guard let item = node["kind"] else { return }
             kind = try item.asString()
             guard ["tcp", "http", "https", "grpc"].contains(kind) else {
@@ -56,19 +56,19 @@ extension AgentConfiguration {
             ("timeout", \HealthCheckSpec.timeout, ConfigurationBounds.healthTimeout),
         ]
         for (key, keyPath, bounds) in durations {
-            attempt { () throws(ManifestError) in
+            attempt { () throws(LocatedError) in
                 guard let item = node[key] else { return }
                 spec[keyPath: keyPath] = try item.asDuration(in: bounds)
             }
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             guard let item = node["jitter"] else { return }
             guard let text = item.node.scalar?.string, let value = Double(text), (0...0.5).contains(value) else {
                 throw item.error("must be a fraction from 0 to 0.5")
             }
             spec.jitter = value
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             guard let item = node["status"] else { return }
             let text = try item.asString()
             let bounds = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
@@ -77,7 +77,7 @@ extension AgentConfiguration {
             else { throw item.error("must be a status code or range such as 200 or 200-399, got \"\(text)\"") }
             probe.expectedStatus = low...high
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             guard let item = node["failureAction"] else { return }
             let text = try item.asString()
             guard let action = HealthCheckSpec.FailureAction(rawValue: text) else {
@@ -85,7 +85,7 @@ extension AgentConfiguration {
             }
             spec.failureAction = action
         }
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             guard let item = node["allDown"] else { return }
             let text = try item.asString()
             guard let policy = AllDownPolicy(rawValue: text) else {
@@ -102,7 +102,7 @@ extension AgentConfiguration {
             )
         }
         var service = ""
-        attempt { () throws(ManifestError) in
+        attempt { () throws(LocatedError) in
             guard let grpcService else { return }
             service = try grpcService.asString()
             guard kind == "grpc" else { throw grpcService.error("applies only to kind grpc") }

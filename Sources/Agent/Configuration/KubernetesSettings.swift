@@ -1,4 +1,4 @@
-import KubernetesManifests
+import YAMLSyntax
 
 /// The `kubernetes:` section: watch the API instead of reading manifest files.
 public struct KubernetesSettings: Sendable, Equatable {
@@ -20,25 +20,25 @@ public struct KubernetesSettings: Sendable, Equatable {
 
 extension AgentConfiguration {
     /// Parses the `kubernetes:` section.
-    static func parseKubernetes(_ node: LocatedYAML, into config: inout AgentConfiguration) -> [ManifestError] {
+    static func parseKubernetes(_ node: LocatedYAML, into config: inout AgentConfiguration) -> [LocatedError] {
         var errors = node.unknownKeys(allowed: ["kubeconfig", "context", "inCluster", "serviceProxyName", "nodeName"])
         let strings: [(String, WritableKeyPath<KubernetesSettings, String>)] = [
             ("kubeconfig", \.kubeconfig), ("context", \.context), ("serviceProxyName", \.serviceProxyName),
         ]
         for (key, keyPath) in strings {
-            do throws(ManifestError) {
+            do throws(LocatedError) {
                 if let value = try node.string(key) { config.kubernetes[keyPath: keyPath] = value }
             } catch {
                 errors.append(error)
             }
         }
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             if let value = try node.bool("inCluster") { config.kubernetes.inCluster = value }
         } catch {
             errors.append(error)
         }
         // kubernetes.nodeName is another spelling of the top-level nodeName (one setting, one place).
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             if let name = try node.string("nodeName"), let item = node["nodeName"] {
                 if let problem = ConfigurationRules.nodeNameProblem(name) {
                     throw item.error(problem)

@@ -1,5 +1,3 @@
-import KubernetesManifests
-
 extension AgentConfiguration {
     /// Settles `nodeName`: `--node-name` wins, then the config's `nodeName`, then the NODE_NAME environment
     /// variable (a DaemonSet sets it from `spec.nodeName`), then the host name lowercased, as kube-proxy

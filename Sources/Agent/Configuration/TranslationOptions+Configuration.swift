@@ -1,4 +1,5 @@
 import KubernetesManifests
+import YAMLSyntax
 
 extension TranslationOptions {
     /// The manifest translation the configuration asks for.

@@ -1,5 +1,5 @@
 import IPVS
-import KubernetesManifests
+import YAMLSyntax
 
 #if canImport(Glibc)
 import Glibc

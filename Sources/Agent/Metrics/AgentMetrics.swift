@@ -1,7 +1,7 @@
 import IPVS
-import LoadBalancer
 import Metrics
 import Prometheus
+import ServiceTables
 
 /// The agent's Prometheus metrics. Each agent has its own registry, so tests can run several agents in one
 /// process; `ipvsd` also bootstraps swift-metrics with it, so the health monitor's metrics land there too.

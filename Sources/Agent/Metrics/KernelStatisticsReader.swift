@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 
 /// What a kernel-statistics read needs from the agent, taken on its actor (the copies share storage).
 public struct KernelStatisticsScope: Sendable {

@@ -2,7 +2,7 @@ import AgentAPI
 import Foundation
 import IPVS
 import KubernetesManifests
-import LoadBalancer
+import ServiceTables
 
 /// `GET /v1/explain`: gathers what the agent and the kernel know about one Service. The verdicts are
 /// ``ExplainChecks``'s, from these facts alone.

@@ -2,7 +2,7 @@ import IPVS
 import KubernetesAPI
 import KubernetesManifests
 import KubernetesWire
-import LoadBalancer
+import ServiceTables
 
 /// The Kubernetes API as the source of desired state (docs/ipvsd.md, "Kubernetes API source").
 extension Agent {

@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 
 extension Agent {
     /// Writes the masquerade rules the desired state and `configuration.masquerade` call for, when they

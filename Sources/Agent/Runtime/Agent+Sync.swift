@@ -1,6 +1,6 @@
 import IPVS
-import LoadBalancer
 import Logging
+import ServiceTables
 
 /// A finished sync, in the agent's clock.
 struct SyncReportValue: Sendable {

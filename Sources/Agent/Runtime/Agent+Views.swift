@@ -1,7 +1,7 @@
 import AgentAPI
 import IPVS
 import KubernetesAPI
-import LoadBalancer
+import ServiceTables
 
 /// What the admin API and /metrics show.
 extension Agent {

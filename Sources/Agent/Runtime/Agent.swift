@@ -2,8 +2,8 @@ import Foundation
 import IPVS
 import KubernetesAPI
 import KubernetesManifests
-import LoadBalancer
 import Logging
+import ServiceTables
 
 /// The agent's state and its syncs: desired state from the manifests, the load-balancer core, and the
 /// kernel. One actor, so every change to the core is serialised; the loops around it (``SyncLoop``,

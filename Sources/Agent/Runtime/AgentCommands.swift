@@ -1,6 +1,6 @@
 import KubernetesManifests
-import LoadBalancer
 import Logging
+import ServiceTables
 
 /// What `ipvsd check` and `ipvsd cleanup` do, whole, so the executable only parses flags and prints.
 public enum AgentCommands {

@@ -1,9 +1,9 @@
 import KubernetesAPI
 import KubernetesManifests
 import KubernetesWire
-import LoadBalancer
 import Logging
 import Metrics
+import ServiceTables
 
 extension AgentPreview {
     /// The desired state the API describes now: one list of each resource, built as `run` builds it

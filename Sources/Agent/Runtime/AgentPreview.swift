@@ -1,6 +1,6 @@
 import IPVS
 import KubernetesManifests
-import LoadBalancer
+import ServiceTables
 
 /// The desired state a configuration's manifests describe, without a kernel (`ipvsd check`).
 public enum AgentPreview {

@@ -1,9 +1,9 @@
 import HealthCheck
 import IPVS
-import LoadBalancer
 import Logging
 import NIOPosix
 import ServiceLifecycle
+import ServiceTables
 import UnixSignals
 
 /// Builds the agent from its configuration and runs its loops under one service group until SIGTERM or

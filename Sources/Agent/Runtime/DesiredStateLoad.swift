@@ -1,6 +1,7 @@
 import IPVS
 import KubernetesManifests
-import LoadBalancer
+import ServiceTables
+import YAMLSyntax
 
 /// One whole load of the desired state from the manifests: read, decode, build, and refuse what would hijack
 /// the agent's own listeners. Shared by the running agent's full reloads (off its actor) and `ipvsd check`,
@@ -49,7 +50,7 @@ public struct DesiredStateLoad: Sendable {
     static func reserved(
         _ virtualServers: [VirtualServer.ID: DesiredVirtualServer],
         configuration: AgentConfiguration
-    ) -> [ManifestError] {
+    ) -> [LocatedError] {
         var listeners: [(listener: ReservedListener, protocols: Set<IPProtocol>, what: String)] = []
         if let metrics = ReservedListener(configuration.metricsAddress) {
             listeners.append(
@@ -61,7 +62,7 @@ public struct DesiredStateLoad: Sendable {
                 (ReservedListener(listen: dns.listen), [.tcp, .udp], "ipvsd's DNS listener (dns.listen \(dns.listen))")
             )
         }
-        var errors: [ManifestError] = []
+        var errors: [LocatedError] = []
         for (id, service) in virtualServers {
             guard case .service(let proto, let address, let port) = id,
                 let reserved = listeners.first(where: {
@@ -69,7 +70,7 @@ public struct DesiredStateLoad: Sendable {
                 })
             else { continue }
             errors.append(
-                ManifestError(
+                LocatedError(
                     file: service.origin.description,
                     line: nil,
                     field: "",

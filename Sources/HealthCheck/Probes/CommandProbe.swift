@@ -1,5 +1,5 @@
 import Foundation
-import LoadBalancer
+import ServiceTables
 import Synchronization
 
 /// Runs a check command directly (no shell): exit status 0 is healthy, and the command is killed

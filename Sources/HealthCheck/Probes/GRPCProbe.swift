@@ -1,8 +1,8 @@
-import LoadBalancer
 import NIOCore
 import NIOHPACK
 import NIOHTTP2
 import NIOPosix
+import ServiceTables
 
 extension NIOProber {
     /// One grpc.health.v1.Health/Check call over HTTP/2 with prior knowledge (h2c, no TLS): healthy when the

@@ -1,9 +1,9 @@
 import IPVS
-import LoadBalancer
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import ServiceTables
 
 extension NIOProber {
     /// The most of a body read while looking for `bodyContains`.

@@ -1,7 +1,7 @@
 import IPVS
-import LoadBalancer
 import NIOCore
 import NIOPosix
+import ServiceTables
 
 /// Probes real sockets: TCP connects on the checker's own epoll thread (`TCPConnectChecker`), the other
 /// socket kinds on SwiftNIO's event loops (no thread per check); commands run as child processes.

@@ -1,6 +1,6 @@
 import Foundation
 import IPVS
-import LoadBalancer
+import ServiceTables
 import Synchronization
 
 #if canImport(Glibc)

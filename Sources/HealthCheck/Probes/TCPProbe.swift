@@ -1,6 +1,6 @@
-import LoadBalancer
 import NIOCore
 import NIOPosix
+import ServiceTables
 
 extension NIOProber {
     /// Connects and closes: healthy when the handshake completes within the timeout.

@@ -1,6 +1,6 @@
-import LoadBalancer
 import NIOCore
 import NIOPosix
+import ServiceTables
 import Synchronization
 
 extension NIOProber {

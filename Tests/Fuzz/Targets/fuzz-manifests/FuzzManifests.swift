@@ -1,4 +1,5 @@
 import KubernetesManifests
+import YAMLSyntax
 
 // libFuzzer target: the manifest decoder and the translation to desired state, on one manifest file's text.
 // Errors are expected; a crash, a trap or a hang is the finding.

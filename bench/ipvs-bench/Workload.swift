@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 
 /// A synthetic cluster: `services` ClusterIP-style virtual services with `servers` endpoints each.
 struct Workload {

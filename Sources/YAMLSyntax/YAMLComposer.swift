@@ -48,7 +48,7 @@ struct YAMLComposer: ~Copyable {
     }
 
     /// The next document's tree, nil after the last one.
-    mutating func next() throws(ManifestError) -> YAMLTree? {
+    mutating func next() throws(LocatedError) -> YAMLTree? {
         while !finished {
             try read()
             defer { yaml_event_delete(&event) }
@@ -61,11 +61,11 @@ struct YAMLComposer: ~Copyable {
         return nil
     }
 
-    private mutating func read() throws(ManifestError) {
+    private mutating func read() throws(LocatedError) {
         guard yaml_parser_parse(parser, &event) == 1 else { throw parserError() }
     }
 
-    private mutating func document() throws(ManifestError) -> YAMLTree {
+    private mutating func document() throws(LocatedError) -> YAMLTree {
         let tree = YAMLTree()
         var stack: [Frame] = []
         var pending: [Int32] = []
@@ -160,27 +160,27 @@ struct YAMLComposer: ~Copyable {
         pointer.map { String(cString: $0) }
     }
 
-    private func error(_ line: Int32, _ message: String) -> ManifestError {
-        ManifestError(file: file, line: Int(line), field: "", message: message)
+    private func error(_ line: Int32, _ message: String) -> LocatedError {
+        LocatedError(file: file, line: Int(line), field: "", message: message)
     }
 
     /// libyaml's error, worded as Yams worded it.
-    private func parserError() -> ManifestError {
+    private func parserError() -> LocatedError {
         let state = parser.pointee
         let problem = state.problem.map { String(cString: $0) } ?? "unknown error"
         switch state.error {
         case YAML_SCANNER_ERROR, YAML_PARSER_ERROR, YAML_COMPOSER_ERROR:
             let prefix = state.context.map { "\(String(cString: $0)), " } ?? ""
-            return ManifestError(
+            return LocatedError(
                 file: file,
                 line: Int(state.problem_mark.line) + 1,
                 field: "",
                 message: "invalid YAML: \(prefix)\(problem)"
             )
         case YAML_MEMORY_ERROR:
-            return ManifestError(file: file, line: nil, field: "", message: "invalid YAML: Memory error")
+            return LocatedError(file: file, line: nil, field: "", message: "invalid YAML: Memory error")
         default:
-            return ManifestError(file: file, line: nil, field: "", message: "invalid YAML: \(problem)")
+            return LocatedError(file: file, line: nil, field: "", message: "invalid YAML: \(problem)")
         }
     }
 }

@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 import Testing
 
 /// Which traffic each `masquerade` mode masquerades, computed from the desired state.

@@ -1,11 +1,11 @@
 /// Go's `time.ParseDuration` syntax, the one Kubernetes users know: `300ms`, `1.5s`, `2m`, `1h30m`.
-enum GoDuration {
+public enum GoDuration {
     private static let units: [(suffix: String, nanoseconds: Double)] = [
         ("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9),
     ]
 
     /// The duration, or nil when the text is not a non-negative Go duration.
-    static func parse(_ text: String) -> Duration? {
+    public static func parse(_ text: String) -> Duration? {
         var rest = Substring(text)
         guard !rest.isEmpty else { return nil }
         if rest == "0" { return .zero }

@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 import Synchronization
 
 /// Wraps a kernel and counts what goes through it: reads (any dump or get) and operations applied.

@@ -1,5 +1,5 @@
-import KubernetesManifests
 import Testing
+import YAMLSyntax
 import Yams
 
 /// `JSONComposer` (`LocatedYAML.parseJSON`), which reads the API's payloads: for any JSON text, the same nodes,
@@ -8,7 +8,7 @@ import Yams
     private func json(_ text: String) throws -> LocatedYAML { try LocatedYAML.parseJSON(text, file: "t.json") }
 
     private func jsonError(_ text: String) -> String? {
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             _ = try LocatedYAML.parseJSON(text, file: "t.json")
             return nil
         } catch {
@@ -72,7 +72,7 @@ import Yams
         #expect(try doc.required("metadata").string("name") == "web")
         #expect(try doc.required("spec").required("ports").asList().first?.int("port") == 80)
         // A quoted number is a string, as in YAML.
-        #expect(throws: ManifestError.self) { try json(#"{"port": "80"}"#).int("port") }
+        #expect(throws: LocatedError.self) { try json(#"{"port": "80"}"#).int("port") }
     }
 
     /// libyaml refuses surrogate escapes even in pairs; JSON spells characters beyond the BMP with them.

@@ -4,7 +4,7 @@
 /// document with aliases is a graph no larger than its text; `YAMLBudget` bounds how much of it is walked.
 ///
 /// `YAMLComposer` builds it from libyaml's events; `LocatedYAML` reads it.
-public final class YAMLTree {
+final class YAMLTree {
     enum Kind: UInt8 {
         case scalar, sequence, mapping
     }

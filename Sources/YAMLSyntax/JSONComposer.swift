@@ -35,7 +35,7 @@ struct JSONComposer {
     private static let flowStyle: UInt8 = 2
 
     /// Composes `bytes`, which must be valid UTF-8 (a `String`'s).
-    static func compose(_ bytes: UnsafeBufferPointer<UInt8>, file: String) throws(ManifestError) -> YAMLTree {
+    static func compose(_ bytes: UnsafeBufferPointer<UInt8>, file: String) throws(LocatedError) -> YAMLTree {
         var composer = JSONComposer(bytes: bytes, file: file)
         return try composer.document()
     }
@@ -49,7 +49,7 @@ struct JSONComposer {
         tree.strings.reserveCapacity(bytes.count / 24)
     }
 
-    private mutating func document() throws(ManifestError) -> YAMLTree {
+    private mutating func document() throws(LocatedError) -> YAMLTree {
         var stack: [Frame] = []
         var pending: [Int32] = []
         var expectingValue = true
@@ -118,7 +118,7 @@ struct JSONComposer {
         pending.append(frame.node)
     }
 
-    private func closeChecked(_ stack: inout [Frame], _ pending: inout [Int32]) throws(ManifestError) {
+    private func closeChecked(_ stack: inout [Frame], _ pending: inout [Int32]) throws(LocatedError) {
         let node = stack[stack.count - 1].node
         let isObject = stack[stack.count - 1].isObject
         close(&stack, &pending)
@@ -126,7 +126,7 @@ struct JSONComposer {
     }
 
     /// An object member's key and the colon after it.
-    private mutating func key() throws(ManifestError) -> Int32 {
+    private mutating func key() throws(LocatedError) -> Int32 {
         skipWhitespace()
         guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
             throw error("expected a string key in an object")
@@ -141,7 +141,7 @@ struct JSONComposer {
     }
 
     /// A string at `position` (its opening quote) as a double-quoted scalar.
-    private mutating func string() throws(ManifestError) -> Int32 {
+    private mutating func string() throws(LocatedError) -> Int32 {
         let startColumn = column
         position += 1
         let start = position
@@ -180,7 +180,7 @@ struct JSONComposer {
     }
 
     /// One escape sequence at `position` (its backslash), appended as UTF-8.
-    private mutating func escape(into decoded: inout [UInt8]) throws(ManifestError) {
+    private mutating func escape(into decoded: inout [UInt8]) throws(LocatedError) {
         guard position + 1 < bytes.count else { throw error("unterminated string") }
         let letter = bytes[position + 1]
         position += 2
@@ -212,7 +212,7 @@ struct JSONComposer {
         }
     }
 
-    private mutating func hexQuad() throws(ManifestError) -> UInt32 {
+    private mutating func hexQuad() throws(LocatedError) -> UInt32 {
         guard position + 4 <= bytes.count else { throw error("a \\u escape needs four hexadecimal digits") }
         var value: UInt32 = 0
         for _ in 0..<4 {
@@ -231,7 +231,7 @@ struct JSONComposer {
     }
 
     /// `true`, `false`, `null` or a number, as a plain scalar with its text.
-    private mutating func literal() throws(ManifestError) -> Int32 {
+    private mutating func literal() throws(LocatedError) -> Int32 {
         let startColumn = column
         let start = position
         for word: StaticString in ["true", "false", "null"] where matches(word) {
@@ -258,7 +258,7 @@ struct JSONComposer {
         return scalar(text, column: startColumn, style: Self.plainStyle)
     }
 
-    private mutating func digits() throws(ManifestError) -> Int {
+    private mutating func digits() throws(LocatedError) -> Int {
         let start = position
         while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) {
             position += 1
@@ -302,8 +302,8 @@ struct JSONComposer {
     /// 1-based, in bytes.
     private var column: Int32 { Int32(clamping: position - lineStart + 1) }
 
-    private func error(_ message: String) -> ManifestError {
-        ManifestError(file: file, line: Int(line), field: "", message: "invalid JSON: \(message) (column \(column))")
+    private func error(_ message: String) -> LocatedError {
+        LocatedError(file: file, line: Int(line), field: "", message: "invalid JSON: \(message) (column \(column))")
     }
 
     private func hex(_ byte: UInt8) -> String {

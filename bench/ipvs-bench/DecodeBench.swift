@@ -1,7 +1,8 @@
 import Foundation
-@_spi(Benchmarks) import KubernetesManifests
+import KubernetesManifests
 import KubernetesWire
 import NIOCore
+@_spi(Benchmarks) import YAMLSyntax
 
 /// Decoding speed of manifests and API list pages, each as a ratio to libyaml's event scan of the same bytes
 /// (the floor of any parser built on libyaml) in the same repetition: what `ipvsd` spends from exec to ready

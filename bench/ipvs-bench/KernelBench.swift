@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import IPVS
-import LoadBalancer
+import ServiceTables
 
 /// The real-kernel part: programming, reading, resync and one-change latency, each contender in its own
 /// fresh namespace, the order rotated every repetition.

@@ -2,9 +2,9 @@ import ArgumentParser
 import Foundation
 @_spi(Benchmarks) import HealthCheck
 @_spi(Benchmarks) import IPVS
-import LoadBalancer
 import NIOCore
 import NIOPosix
+import ServiceTables
 
 #if canImport(Glibc)
 import Glibc

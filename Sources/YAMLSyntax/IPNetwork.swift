@@ -45,7 +45,7 @@ public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The offset of `other` from the network address, if it lies in the first `size` addresses.
-    func offset(of other: IPAddress) -> UInt64? {
+    public func offset(of other: IPAddress) -> UInt64? {
         guard contains(other) else { return nil }
         let difference = Self.value(other).low &- Self.value(address).low
         return difference < size ? difference : nil

@@ -1,5 +1,5 @@
-import KubernetesManifests
 import Testing
+import YAMLSyntax
 import Yams
 
 /// The composer that replaced Yams' own (`YAMLComposer`, `YAMLTree`): the same nodes, keys and errors.
@@ -7,7 +7,7 @@ import Yams
     private func parse(_ text: String) throws -> LocatedYAML { try LocatedYAML.parse(text, file: "t.yaml") }
 
     private func parseError(_ text: String) -> String? {
-        do throws(ManifestError) {
+        do throws(LocatedError) {
             _ = try LocatedYAML.parseAll(text, file: "t.yaml")
             return nil
         } catch {
@@ -65,7 +65,7 @@ import Yams
         let doc = try parse("1: int\n\"1\": str\ntrue: bool\n\"true\": string\n")
         #expect(try doc.string("1") == "int")
         #expect(try doc.string("true") == "bool")
-        #expect(throws: ManifestError.self) { try doc.asMapping() }
+        #expect(throws: LocatedError.self) { try doc.asMapping() }
     }
 
     @Test func largeMappingsFindDuplicatesToo() {
@@ -102,20 +102,20 @@ import Yams
             """
         )
         #expect(try doc.int("plainInt") == 80)
-        #expect(throws: ManifestError.self) { try doc.int("quotedInt") }
+        #expect(throws: LocatedError.self) { try doc.int("quotedInt") }
         #expect(try doc.string("quotedInt") == "80")
-        #expect(throws: ManifestError.self) { try doc.string("plainInt") }
+        #expect(throws: LocatedError.self) { try doc.string("plainInt") }
         // A tag does not change how the accessors read a scalar: plain 80 is a number.
-        #expect(throws: ManifestError.self) { try doc.string("taggedStr") }
+        #expect(throws: LocatedError.self) { try doc.string("taggedStr") }
         #expect(try doc.bool("plainBool") == true)
-        #expect(throws: ManifestError.self) { try doc.bool("quotedBool") }
+        #expect(throws: LocatedError.self) { try doc.bool("quotedBool") }
         #expect(try doc.string("quotedBool") == "true")
         #expect(doc["nullWord"] == nil && doc["tilde"] == nil && doc["empty"] == nil)
         #expect(try doc.string("quotedNull") == "null")
         // Int(_:) and Double(_:) decide, as before: hex is a (floating-point) number, neither int nor string;
         // YAML's octal form is a string.
-        #expect(throws: ManifestError.self) { try doc.int("hex") }
-        #expect(throws: ManifestError.self) { try doc.string("hex") }
+        #expect(throws: LocatedError.self) { try doc.int("hex") }
+        #expect(throws: LocatedError.self) { try doc.string("hex") }
         #expect(try doc.string("octal") == "0o17")
         #expect(try doc.string("yes") == "yes")
         #expect(try doc.required("plainInt").rendered == "80")
@@ -153,7 +153,7 @@ import Yams
         // Refused while composing, like a syntax error: the documents before it have been read.
         let text = "name: one\n---\nname: two\n---\na: &k x\n*k : 2\n---\nname: four\n"
         var names: [String] = []
-        let refusal = ManifestError(
+        let refusal = LocatedError(
             file: "t.yaml",
             line: 6,
             field: "",

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import IPVS
-import LoadBalancer
+import ServiceTables
 import Synchronization
 
 /// Resident memory of a process holding the agent's core state: steady, and the peak of a full resync.

@@ -19,7 +19,7 @@ public final class YAMLBudget {
     // exclusivity checks of a class property cost more than the charge itself.
     @exclusivity(unchecked) public private(set) var used = 0
     /// The error recorded where the budget ran out; every later accessor fails with it.
-    @exclusivity(unchecked) public private(set) var exhaustion: ManifestError?
+    @exclusivity(unchecked) public private(set) var exhaustion: LocatedError?
 
     public init(limit: Int) { self.limit = limit }
 
@@ -45,7 +45,7 @@ public final class YAMLBudget {
 
     /// Charges `count` touches at `node`.
     /// - Throws: the budget error once the budget is spent.
-    func spend(_ count: Int, at node: LocatedYAML) throws(ManifestError) {
+    func spend(_ count: Int, at node: LocatedYAML) throws(LocatedError) {
         if !charge(count, at: node), let exhaustion { throw exhaustion }
     }
 }

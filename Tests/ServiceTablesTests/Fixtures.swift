@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 import TestSupport
 
 /// A TCP or UDP virtual server ID on 10.0.0.`host`.

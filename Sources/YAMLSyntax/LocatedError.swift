@@ -1,5 +1,8 @@
 /// One problem in an input file: where it is (file, line, field path) and what is wrong.
-public struct ManifestError: Error, Sendable, Hashable, CustomStringConvertible {
+///
+/// The one located error of every file read through `LocatedYAML`: manifests collect them in
+/// `ManifestErrors`, the agent's config file in `ConfigurationErrors`, a kubeconfig throws one.
+public struct LocatedError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The file as it was named to the loader.
     public var file: String
     /// The 1-based line, or nil when the problem concerns the whole file (unreadable, not YAML).
@@ -22,14 +25,4 @@ public struct ManifestError: Error, Sendable, Hashable, CustomStringConvertible 
         if !field.isEmpty { text += ": \(field)" }
         return text + ": " + message
     }
-}
-
-/// Every problem found in one load or build, in input order.
-public struct ManifestErrors: Error, Sendable, Hashable, CustomStringConvertible {
-    public var errors: [ManifestError]
-
-    public init(_ errors: [ManifestError]) { self.errors = errors }
-
-    /// One error per line.
-    public var description: String { errors.map(\.description).joined(separator: "\n") }
 }

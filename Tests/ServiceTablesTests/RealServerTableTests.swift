@@ -1,7 +1,7 @@
 import IPVS
 import Testing
 
-@testable import LoadBalancer
+@testable import ServiceTables
 
 /// 10.2.`index / 250`.`index % 250`:8080, so sizes above 255 stay distinct.
 private func server(_ index: Int, weight: UInt32 = 1) -> RealServer {

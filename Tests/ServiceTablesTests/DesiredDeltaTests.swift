@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 import Testing
 
 /// `updateDesired` (a delta) must leave the core exactly as `setDesired` with the whole new state would.

@@ -61,7 +61,7 @@ enum YAMLKeys {
 
     /// The duplicate-key error of mapping `index`, nil when its keys are unique. As Yams words it: the
     /// duplicated keys sorted, at the line of the first of them.
-    static func duplicates(_ tree: YAMLTree, mapping index: Int32, file: String) -> ManifestError? {
+    static func duplicates(_ tree: YAMLTree, mapping index: Int32, file: String) -> LocatedError? {
         let mapping = tree.node(index)
         let count = Int(mapping.count / 2)
         guard count > 1, hasDuplicate(tree, mapping, count) else { return nil }
@@ -78,7 +78,7 @@ enum YAMLKeys {
         let firsts = groups.filter { $0.count > 1 }.map { $0[0] }
             .sorted { tree.yamsNode($0) < tree.yamsNode($1) }
         let names = firsts.map { tree.node($0).kind == .scalar ? tree.string($0) : "<uncovertable>" }
-        return ManifestError(
+        return LocatedError(
             file: file,
             line: Int(tree.node(firsts[0]).line),
             field: "",

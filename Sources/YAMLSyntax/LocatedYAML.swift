@@ -76,7 +76,7 @@ public struct LocatedYAML {
     }
 
     /// Parses a stream of documents (`---`), dropping empty ones.
-    public static func parseAll(_ text: String, file: String) throws(ManifestError) -> [LocatedYAML] {
+    public static func parseAll(_ text: String, file: String) throws(LocatedError) -> [LocatedYAML] {
         var documents: [LocatedYAML] = []
         try forEachDocument(text, file: file) { documents.append($0) }
         return documents
@@ -94,11 +94,11 @@ public struct LocatedYAML {
         _ text: String,
         file: String,
         _ body: (LocatedYAML) -> Void
-    ) throws(ManifestError) {
+    ) throws(LocatedError) {
         let budget = YAMLBudget(textBytes: text.utf8.count)
-        func compose(_ bytes: UnsafeBufferPointer<UInt8>) -> ManifestError? {
+        func compose(_ bytes: UnsafeBufferPointer<UInt8>) -> LocatedError? {
             var composer = YAMLComposer(bytes, file: file)
-            do throws(ManifestError) {
+            do throws(LocatedError) {
                 while let tree = try composer.next() {
                     let doc = LocatedYAML(tree: tree, index: tree.root, file: file, path: "", budget: budget)
                     if !doc.isNull { body(doc) }
@@ -114,20 +114,20 @@ public struct LocatedYAML {
     }
 
     /// Parses exactly one document; an empty text is an empty mapping.
-    public static func parse(_ text: String, file: String) throws(ManifestError) -> LocatedYAML {
+    public static func parse(_ text: String, file: String) throws(LocatedError) -> LocatedYAML {
         let docs = try parseAll(text, file: file)
         guard docs.count <= 1 else {
-            throw ManifestError(file: file, line: docs[1].line, field: "", message: "expected one YAML document")
+            throw LocatedError(file: file, line: docs[1].line, field: "", message: "expected one YAML document")
         }
         return docs.first ?? emptyMapping(file: file)
     }
 
     /// Parses one JSON text (`JSONComposer`: strict RFC 8259, far faster than reading it as YAML) into the
     /// same nodes a YAML parse of it gives, with a budget sized to the text.
-    public static func parseJSON(_ text: String, file: String) throws(ManifestError) -> LocatedYAML {
+    public static func parseJSON(_ text: String, file: String) throws(LocatedError) -> LocatedYAML {
         var text = text
-        let composed = text.withUTF8 { bytes -> Result<YAMLTree, ManifestError> in
-            do throws(ManifestError) { return .success(try JSONComposer.compose(bytes, file: file)) } catch {
+        let composed = text.withUTF8 { bytes -> Result<YAMLTree, LocatedError> in
+            do throws(LocatedError) { return .success(try JSONComposer.compose(bytes, file: file)) } catch {
                 return .failure(error)
             }
         }
@@ -145,8 +145,8 @@ public struct LocatedYAML {
     public var line: Int { Int(tree.node(index).line) }
 
     /// An error at this node.
-    public func error(_ message: String) -> ManifestError {
-        ManifestError(file: file, line: line, field: path, message: message)
+    public func error(_ message: String) -> LocatedError {
+        LocatedError(file: file, line: line, field: path, message: message)
     }
 
     /// Whether the node is YAML null (`~`, `null`, or nothing after the colon).
@@ -228,13 +228,13 @@ public struct LocatedYAML {
     }
 
     /// The node as a string; numbers, booleans and null are refused, as the Kubernetes API does.
-    public func asString() throws(ManifestError) -> String {
+    public func asString() throws(LocatedError) -> String {
         guard let text = scalarText, !isPlainNonString else { throw error("must be a string, got \(rendered)") }
         return text
     }
 
     /// The node as an integer, optionally within `range`.
-    public func asInt(in range: ClosedRange<Int>? = nil) throws(ManifestError) -> Int {
+    public func asInt(in range: ClosedRange<Int>? = nil) throws(LocatedError) -> Int {
         let expected = range.map { "must be an integer \($0.lowerBound)...\($0.upperBound)" } ?? "must be an integer"
         guard tree.isPlainScalar(index), let value = Int(tree.string(index)), range?.contains(value) ?? true
         else { throw error("\(expected), got \(rendered)") }
@@ -242,7 +242,7 @@ public struct LocatedYAML {
     }
 
     /// The node as a boolean (`true` or `false`).
-    public func asBool() throws(ManifestError) -> Bool {
+    public func asBool() throws(LocatedError) -> Bool {
         if tree.isPlainScalar(index) {
             switch tree.string(index) {
             case "true", "True", "TRUE": return true
@@ -254,7 +254,7 @@ public struct LocatedYAML {
     }
 
     /// The node as a Go-style duration string such as `500ms`, `2s`, `1m30s`.
-    public func asDuration() throws(ManifestError) -> Duration {
+    public func asDuration() throws(LocatedError) -> Duration {
         let text = try asString()
         guard let duration = GoDuration.parse(text) else {
             throw error("must be a duration such as 500ms, 2s or 1m, got \(rendered)")
@@ -263,7 +263,7 @@ public struct LocatedYAML {
     }
 
     /// The node's entries, in document order; keys must be strings.
-    public func asMapping() throws(ManifestError) -> [(key: String, value: LocatedYAML)] {
+    public func asMapping() throws(LocatedError) -> [(key: String, value: LocatedYAML)] {
         let mapping = tree.node(index)
         guard mapping.kind == .mapping else { throw error("must be a mapping, got \(rendered)") }
         let count = Int(mapping.count / 2)
@@ -278,7 +278,7 @@ public struct LocatedYAML {
     }
 
     /// The node's elements, each with its index in the path.
-    public func asList() throws(ManifestError) -> [LocatedYAML] {
+    public func asList() throws(LocatedError) -> [LocatedYAML] {
         let sequence = tree.node(index)
         guard sequence.kind == .sequence else { throw error("must be a list, got \(rendered)") }
         try budget.spend(Int(sequence.count), at: self)
@@ -304,33 +304,33 @@ public struct LocatedYAML {
     }
 
     /// The value under `key`, or an `is required` error at this mapping's line.
-    public func required(_ key: String) throws(ManifestError) -> LocatedYAML {
+    public func required(_ key: String) throws(LocatedError) -> LocatedYAML {
         guard let child = self[key] else {
-            throw ManifestError(file: file, line: line, field: path(of: key), message: "is required")
+            throw LocatedError(file: file, line: line, field: path(of: key), message: "is required")
         }
         return child
     }
 
-    public func string(_ key: String) throws(ManifestError) -> String? { try self[key]?.asString() }
-    public func int(_ key: String, in range: ClosedRange<Int>? = nil) throws(ManifestError) -> Int? {
+    public func string(_ key: String) throws(LocatedError) -> String? { try self[key]?.asString() }
+    public func int(_ key: String, in range: ClosedRange<Int>? = nil) throws(LocatedError) -> Int? {
         try self[key]?.asInt(in: range)
     }
-    public func bool(_ key: String) throws(ManifestError) -> Bool? { try self[key]?.asBool() }
-    public func duration(_ key: String) throws(ManifestError) -> Duration? { try self[key]?.asDuration() }
-    public func list(_ key: String) throws(ManifestError) -> [LocatedYAML]? { try self[key]?.asList() }
+    public func bool(_ key: String) throws(LocatedError) -> Bool? { try self[key]?.asBool() }
+    public func duration(_ key: String) throws(LocatedError) -> Duration? { try self[key]?.asDuration() }
+    public func list(_ key: String) throws(LocatedError) -> [LocatedYAML]? { try self[key]?.asList() }
 
     /// The mapping under `key`, checked to be a mapping.
-    public func mapping(_ key: String) throws(ManifestError) -> LocatedYAML? {
+    public func mapping(_ key: String) throws(LocatedError) -> LocatedYAML? {
         guard let child = self[key] else { return nil }
         _ = try child.asMapping()
         return child
     }
 
     /// An `unknown field` error for every key of this mapping outside `allowed` (typos in config files).
-    public func unknownKeys(allowed: Set<String>) -> [ManifestError] {
+    public func unknownKeys(allowed: Set<String>) -> [LocatedError] {
         guard let entries = try? asMapping() else { return [] }
         return entries.filter { !allowed.contains($0.key) }.map { $0.value.errorAtKey("unknown field") }
     }
 
-    private func errorAtKey(_ message: String) -> ManifestError { error(message) }
+    private func errorAtKey(_ message: String) -> LocatedError { error(message) }
 }

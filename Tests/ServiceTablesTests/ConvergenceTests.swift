@@ -1,5 +1,5 @@
 import IPVS
-import LoadBalancer
+import ServiceTables
 import Testing
 
 /// SplitMix64: a tiny seeded generator, so a failing sequence can be replayed from its seed.
