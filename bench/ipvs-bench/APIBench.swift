@@ -278,6 +278,7 @@ struct APIBench: ParsableCommand {
             }
             inside.append((next.sum - histogram.sum) * 1000)
             histogram = next
+            log("api: change \(sample + 1)/\(changes): inside \(inside.last!) ms, outside \(outside.last!) ms")
         }
         return (inside, outside)
     }
