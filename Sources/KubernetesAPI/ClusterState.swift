@@ -21,6 +21,9 @@ public struct ClusterState: Sendable {
     /// stay while a build fails.
     public private(set) var problems: [ObjectKey: String] = [:]
     /// The healthCheckNodePort each Service asks this node to answer, with its answer, as last built.
+    /// Each Service's name entry, kept as its Service is rebuilt, and a count of the changes to them.
+    private var nameEntries: [ObjectKey: ServiceNameTable.Entry] = [:]
+    public private(set) var namesVersion = 0
     private var healthAnswers: [ObjectKey: (port: UInt16, answer: HealthCheckNodePort)] = [:]
 
     public init(options: TranslationOptions) { self.options = options }
@@ -140,7 +143,20 @@ public struct ClusterState: Sendable {
                 for waiting in blocked.sorted() where !queue[index...].contains(waiting) { queue.append(waiting) }
             }
         }
+        for key in keys {
+            // API Services carry their cluster IPs: nothing is allocated.
+            let entry = store.nameEntry(of: key, allocations: ClusterIPAllocations())
+            if nameEntries[key] != entry {
+                nameEntries[key] = entry
+                namesVersion += 1
+            }
+        }
         return changes
+    }
+
+    /// The names DNS and `explain` serve, by namespace and name.
+    public var names: ServiceNameTable {
+        ServiceNameTable(entries: nameEntries.sorted { $0.key < $1.key }.map(\.value))
     }
 
     /// Records the healthCheckNodePort `key` asks for; a port another Service already has is refused, as a

@@ -57,8 +57,14 @@ public actor KubernetesSource {
     /// Each resource's status, in `APIResource.allCases` order.
     public nonisolated var statuses: [ResourceStatus] { APIResource.allCases.map { cells[$0]!.current } }
 
-    /// The Services and EndpointSlices held now (the agent's name table reads them).
+    /// The Services and EndpointSlices held now.
     public func objects() -> ManifestSet { state.objects }
+
+    /// The name table and its version, unless it is still `version` (each rebuild keeps its Services'
+    /// entries, so an event costs one entry, and an unchanged table costs nothing to ask for).
+    public func names(ifNewerThan version: Int) -> (version: Int, table: ServiceNameTable)? {
+        state.namesVersion == version ? nil : (state.namesVersion, state.names)
+    }
 
     /// Why some Services' virtual servers are not desired (build errors, conflicts), by Service.
     public var problems: [ObjectKey: String] { state.problems }

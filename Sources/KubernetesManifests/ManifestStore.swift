@@ -340,9 +340,7 @@ public struct ManifestStore: Sendable {
         }
         update.healthCheckNodePortsChanged = healthCheckNodePorts != portsBefore
         for key in keys {
-            let entry = objects.services[key].flatMap {
-                ServiceNameTable.entry(for: $0, allocations: allocations, resolution: objects.resolution(of: key))
-            }
+            let entry = objects.nameEntry(of: key, allocations: allocations)
             if nameEntries[key] != entry {
                 nameEntries[key] = entry
                 update.namesChanged = true

@@ -111,6 +111,15 @@ public struct ServiceNameTable: Sendable, Hashable {
     }
 }
 
+extension ServiceObjects {
+    /// The name entry of the Service `key` as held now; nil when it is absent or an ExternalName Service.
+    public func nameEntry(of key: ObjectKey, allocations: ClusterIPAllocations) -> ServiceNameTable.Entry? {
+        services[key].flatMap {
+            ServiceNameTable.entry(for: $0, allocations: allocations, resolution: resolution(of: key))
+        }
+    }
+}
+
 extension EndpointResolution {
     /// The distinct addresses of a Service's ready endpoints, every family, in address order: what a
     /// headless Service's name resolves to.

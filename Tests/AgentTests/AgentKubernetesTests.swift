@@ -107,7 +107,7 @@ import Testing
             metricsFactory: NOOPMetricsHandler.instance,
             deliver: { changes, initial in await agent.applyKubernetesChanges(changes, initial: initial) }
         )
-        await agent.setKubernetesObjectsSource { await source.objects() }
+        await agent.setKubernetesNamesSource { await source.names(ifNewerThan: $0) }
         let task = Task { await source.run() }
         defer { task.cancel() }
         func entry(_ name: String) -> ServiceNameTable.Entry? {

@@ -60,13 +60,14 @@ extension Agent {
         kubernetesEventsPending = []
     }
 
-    /// Rebuilds the name table (DNS, `explain`) from what the API source holds: once per debounced tick, not
-    /// per event, since it reads every Service (as a manifest reload does).
+    /// Takes the API source's name table (DNS, `explain`) when it changed: once per debounced tick, not per
+    /// event, since assembling it reads every Service's entry.
     func refreshKubernetesNames() async {
         namesStale = false
-        guard let kubernetesObjects else { return }
-        // API Services carry their cluster IPs: nothing is allocated.
-        let table = ServiceNameTable.build(await kubernetesObjects(), allocations: ClusterIPAllocations())
+        guard let kubernetesNames, let (version, table) = await kubernetesNames(kubernetesNamesVersion) else {
+            return
+        }
+        kubernetesNamesVersion = version
         if table != names || !namesPublished {
             names = table
             namesPublished = true
@@ -81,9 +82,12 @@ extension Agent {
         publishHealthCheckNodePorts()
     }
 
-    /// Sets where the name table reads the API source's Services and EndpointSlices.
-    public func setKubernetesObjectsSource(_ source: @escaping @Sendable () async -> ManifestSet) {
-        kubernetesObjects = source
+    /// Sets where the name table comes from with the API source: given the version last taken, the table
+    /// and its version when it changed since.
+    public func setKubernetesNamesSource(
+        _ source: @escaping @Sendable (_ ifNewerThan: Int) async -> (version: Int, table: ServiceNameTable)?
+    ) {
+        kubernetesNames = source
     }
 
     /// Sets where the status reads the API source's per-resource state.

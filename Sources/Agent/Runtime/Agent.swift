@@ -73,7 +73,12 @@ public actor Agent {
     var pendingClaims: Set<VirtualServer.ID>
     /// Services being added now: recorded in the state file before the kernel sees them.
     var pendingAdds: Set<VirtualServer.ID> = []
-    var stateFileWritten = false
+    /// What this run last wrote to the state file (nil before its first write).
+    var written: AgentState?
+    /// The sets `persisted` was last encoded from: encoding sorts the owned set and formats every address,
+    /// so it is skipped while neither changed (a set copied from another shares its storage, so comparing
+    /// them is usually immediate).
+    var encodedIDs: (owned: Set<VirtualServer.ID>, pending: Set<VirtualServer.ID>)?
     /// The masquerade rules last written to the packet filter (nil: its table removed), valid while
     /// `masqueradeInSync`; a failed write clears it so the next sync writes again.
     var appliedMasquerade: MasqueradeRules?
@@ -86,7 +91,9 @@ public actor Agent {
     /// The Kubernetes API source's per-resource status, when the API is the source (Agent+Kubernetes).
     var kubernetesStatus: (@Sendable () -> [ResourceStatus])?
     /// The Services and EndpointSlices the API source holds, for the name table (DNS, `explain`).
-    var kubernetesObjects: (@Sendable () async -> ManifestSet)?
+    var kubernetesNames: (@Sendable (_ ifNewerThan: Int) async -> (version: Int, table: ServiceNameTable)?)?
+    /// The version of the API source's name table last taken (-1: none yet).
+    var kubernetesNamesVersion = -1
     /// The API source delivered since the name table was last built from it.
     var namesStale = false
     /// The healthCheckNodePort answers from the API source (its per-Service builds), when it is the source.
@@ -373,14 +380,17 @@ public actor Agent {
     /// Saves ownership and allocations when they changed; returns false when the file could not be written.
     @discardableResult
     func savePersisted() -> Bool {
-        var state = persisted
-        state.setOwned(core.owned)
-        state.setPending(pendingAdds.union(pendingClaims))
-        guard state != persisted || !stateFileWritten else { return true }
+        let pending = pendingAdds.union(pendingClaims)
+        if encodedIDs?.owned != core.owned || encodedIDs?.pending != pending {
+            persisted.setOwned(core.owned)
+            persisted.setPending(pending)
+            encodedIDs = (core.owned, pending)
+        }
+        // Also catches a change made to `persisted` directly (new cluster IP allocations).
+        guard persisted != written else { return true }
         do throws(AgentError) {
-            try stateFile.save(state)
-            persisted = state
-            stateFileWritten = true
+            try stateFile.save(persisted)
+            written = persisted
             return true
         } catch {
             logger.error("cannot write the state file", metadata: ["error": "\(error)"])

@@ -53,7 +53,7 @@ extension AgentRunner {
             deliver: { changes, initial in await agent.applyKubernetesChanges(changes, initial: initial) }
         )
         await agent.setKubernetesStatusSource { source.statuses }
-        await agent.setKubernetesObjectsSource { await source.objects() }
+        await agent.setKubernetesNamesSource { await source.names(ifNewerThan: $0) }
         logger.info("desired state from the Kubernetes API", metadata: ["server": "\(client.connection.server)"])
         return source
     }
