@@ -6,18 +6,35 @@ import ServiceTables
 import Synchronization
 import Testing
 
-/// An in-memory ``PacketFilter``: every table written or removed, and a failure on demand.
+/// An in-memory ``PacketFilter``: every table written, updated or removed, and a failure on demand.
 final class FakePacketFilter: PacketFilter {
     private struct State {
         var applied: [MasqueradeRules] = []
+        var updates: [(from: MasqueradeRules, to: MasqueradeRules)] = []
         var removals = 0
         var failNext = false
+        var failNextUpdate = false
     }
 
     private let state = Mutex(State())
     var applied: [MasqueradeRules] { state.withLock { $0.applied } }
+    var updates: [(from: MasqueradeRules, to: MasqueradeRules)] { state.withLock { $0.updates } }
     var removals: Int { state.withLock { $0.removals } }
     func failNext() { state.withLock { $0.failNext = true } }
+    /// The next update fails, as when another tool changed the table's sets.
+    func failNextUpdate() { state.withLock { $0.failNextUpdate = true } }
+
+    func update(from old: MasqueradeRules, to new: MasqueradeRules) throws(IPVSError) {
+        let fail = state.withLock { state in
+            if state.failNextUpdate {
+                state.failNextUpdate = false
+                return true
+            }
+            state.updates.append((old, new))
+            return false
+        }
+        if fail { throw IPVSError(.kernel, "cannot update the sets: libnftables: No such file or directory") }
+    }
 
     func apply(_ rules: MasqueradeRules) throws(IPVSError) {
         let fail = state.withLock { state in
@@ -79,6 +96,35 @@ final class FakePacketFilter: PacketFilter {
 
         _ = try await agent.cleanup()
         #expect(filter.removals == 1)
+    }
+
+    /// An endpoint change changes the sets' elements, not the table; a table that drifted is written whole.
+    @Test func anEndpointChangeUpdatesOnlyItsElements() async throws {
+        let sandbox = try AgentSandbox()
+        sandbox.configuration.resyncPeriod = .seconds(3600)
+        let filter = FakePacketFilter()
+        let agent = try agent(sandbox, filter)
+        let t0 = ContinuousClock.now
+        await agent.tick(now: t0)
+        let first = try #require(filter.applied.first)
+
+        try sandbox.write(ExampleManifests.endpointSlicesWithoutSecondProductionPod, to: sandbox.slicesFile)
+        await agent.requestReload(at: t0 + .seconds(1))
+        await agent.tick(now: t0 + .seconds(2))
+        #expect(filter.applied.count == 1)
+        let update = try #require(filter.updates.first)
+        #expect(update.from == first)
+        let removed = update.from.hairpin.subtracting(update.to.hairpin)
+        #expect(removed.map(\.address) == [IPAddress("10.244.1.12")!])
+        #expect(update.to.hairpin.isSubset(of: update.from.hairpin))
+
+        filter.failNextUpdate()
+        try sandbox.write(ExampleManifests.endpointSlices, to: sandbox.slicesFile)
+        await agent.requestReload(at: t0 + .seconds(3))
+        await agent.tick(now: t0 + .seconds(4))
+        #expect(filter.applied.count == 2)
+        #expect(filter.applied.last == first)
+        #expect(await agent.status(now: t0 + .seconds(4)).lastError == nil)
     }
 
     @Test func noneRemovesTheTableAndWritesNothing() async throws {

@@ -3,6 +3,23 @@ import Testing
 
 /// The exact text libnftables receives: one transaction that creates what is missing and refills the rest.
 @Suite struct NftablesScriptTests {
+    @Test func updateScriptChangesOnlyTheElementsThatDiffer() {
+        let kept = MasqueradeRules.Destination(address: IPAddress("10.244.1.2")!, proto: .tcp, port: 8080)
+        let gone = MasqueradeRules.Destination(address: IPAddress("10.244.0.9")!, proto: .udp, port: 53)
+        let new = MasqueradeRules.Destination(address: IPAddress("fd00::5")!, proto: .sctp, port: 3868)
+        let vip = MasqueradeRules.Destination(address: IPAddress("192.0.2.10")!, proto: .tcp, port: 80)
+        let old = MasqueradeRules(hairpin: [kept, gone], masqueraded: [vip])
+        #expect(NftablesScript.update(from: old, to: old) == "")
+        #expect(
+            NftablesScript.update(from: old, to: MasqueradeRules(hairpin: [kept, new])) == """
+                delete element inet ipvsd hairpin_v4 { 10.244.0.9 . 10.244.0.9 . 17 . 53 }
+                delete element inet ipvsd masquerade_v4 { 192.0.2.10 . 6 . 80 }
+                add element inet ipvsd hairpin_v6 { fd00::5 . fd00::5 . 132 . 3868 }
+
+                """
+        )
+    }
+
     @Test func syncScriptIsOneTransactionBuiltFromTypedValues() {
         let rules = MasqueradeRules(
             hairpin: [

@@ -10,7 +10,22 @@ extension Agent {
         let rules = configuration.masquerade.rules(for: core.desired)
         guard force || !masqueradeInSync || rules != appliedMasquerade else { return nil }
         do throws(IPVSError) {
-            if let rules { try packetFilter.apply(rules) } else { try packetFilter.remove() }
+            if let rules, let applied = appliedMasquerade, masqueradeInSync, !force {
+                do throws(IPVSError) {
+                    try packetFilter.update(from: applied, to: rules)
+                } catch {
+                    // The table no longer holds what was written (another tool changed it): write it whole.
+                    logger.warning(
+                        "masquerade sets out of step; rewriting the nftables table",
+                        metadata: ["error": "\(error)"]
+                    )
+                    try packetFilter.apply(rules)
+                }
+            } else if let rules {
+                try packetFilter.apply(rules)
+            } else {
+                try packetFilter.remove()
+            }
             appliedMasquerade = rules
             masqueradeInSync = true
             return nil

@@ -6,10 +6,14 @@ import Glibc
 import Musl
 #endif
 
-/// The agent's masquerade rules in the kernel: its own nftables table, replaced whole at each change.
+/// The agent's masquerade rules in the kernel: its own nftables table, written whole when it may have
+/// drifted, and element by element when only its sets' contents change.
 public protocol PacketFilter: Sendable {
     /// Replaces the table's rules and sets with `rules`, in one transaction.
     func apply(_ rules: MasqueradeRules) throws(IPVSError)
+    /// Changes the sets from `old`, which the table must hold, to `new`, in one transaction; it fails, and
+    /// changes nothing, when the table does not hold `old`.
+    func update(from old: MasqueradeRules, to new: MasqueradeRules) throws(IPVSError)
     /// Deletes the agent's table; other tables are never touched.
     func remove() throws(IPVSError)
 }
@@ -22,6 +26,12 @@ public struct Nftables: PacketFilter {
 
     public func apply(_ rules: MasqueradeRules) throws(IPVSError) {
         try run(NftablesScript.sync(rules), step: "update nftables table inet \(NftablesScript.table)")
+    }
+
+    public func update(from old: MasqueradeRules, to new: MasqueradeRules) throws(IPVSError) {
+        let script = NftablesScript.update(from: old, to: new)
+        guard !script.isEmpty else { return }
+        try run(script, step: "update the sets of nftables table inet \(NftablesScript.table)")
     }
 
     public func remove() throws(IPVSError) {
