@@ -20,10 +20,10 @@ public struct ClusterState: Sendable {
     /// Why a Service's virtual servers are not (all) desired: build errors, conflicts. The last good ones
     /// stay while a build fails.
     public private(set) var problems: [ObjectKey: String] = [:]
-    /// The healthCheckNodePort each Service asks this node to answer, with its answer, as last built.
     /// Each Service's name entry, kept as its Service is rebuilt, and a count of the changes to them.
     private var nameEntries: [ObjectKey: ServiceNameTable.Entry] = [:]
     public private(set) var namesVersion = 0
+    /// The healthCheckNodePort each Service asks this node to answer, with its answer, as last built.
     private var healthAnswers: [ObjectKey: (port: UInt16, answer: HealthCheckNodePort)] = [:]
 
     public init(options: TranslationOptions) { self.options = options }

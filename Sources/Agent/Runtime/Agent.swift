@@ -90,7 +90,7 @@ public actor Agent {
     var stepHook: (@Sendable (SyncStep) -> Void)?
     /// The Kubernetes API source's per-resource status, when the API is the source (Agent+Kubernetes).
     var kubernetesStatus: (@Sendable () -> [ResourceStatus])?
-    /// The Services and EndpointSlices the API source holds, for the name table (DNS, `explain`).
+    /// The API source's name table (DNS, `explain`) and its version, when newer than the version given.
     var kubernetesNames: (@Sendable (_ ifNewerThan: Int) async -> (version: Int, table: ServiceNameTable)?)?
     /// The version of the API source's name table last taken (-1: none yet).
     var kubernetesNamesVersion = -1
