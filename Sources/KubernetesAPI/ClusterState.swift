@@ -156,7 +156,7 @@ public struct ClusterState: Sendable {
 
     /// The names DNS and `explain` serve, by namespace and name.
     public var names: ServiceNameTable {
-        ServiceNameTable(entries: nameEntries.sorted { $0.key < $1.key }.map(\.value))
+        ServiceNameTable(byService: nameEntries)
     }
 
     /// Records the healthCheckNodePort `key` asks for; a port another Service already has is refused, as a

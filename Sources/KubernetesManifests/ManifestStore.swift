@@ -82,7 +82,7 @@ public struct ManifestStore: Sendable {
 
     /// The names DNS and `explain` serve, by namespace and name.
     public var names: ServiceNameTable {
-        ServiceNameTable(entries: nameEntries.sorted { $0.key < $1.key }.map(\.value))
+        ServiceNameTable(byService: nameEntries)
     }
 
     /// Lists `path` and reads and parses each file whose version is not in `known` (off any actor: this is

@@ -52,6 +52,12 @@ public struct ServiceNameTable: Sendable, Hashable {
 
     public init(entries: [Entry] = []) { self.entries = entries }
 
+    /// The table of entries kept per Service (as the manifest store and the API source keep them), in
+    /// namespace and name order.
+    public init(byService entries: [ObjectKey: Entry]) {
+        self.init(entries: entries.sorted { $0.key < $1.key }.map(\.value))
+    }
+
     /// Builds the table from a loaded set and the allocations ``DesiredStateBuilder/build(_:options:allocations:)``
     /// returned with the desired state, so names and virtual servers agree on every cluster IP.
     public static func build(_ set: ManifestSet, allocations: ClusterIPAllocations) -> ServiceNameTable {
