@@ -44,22 +44,26 @@ enum EndpointDecoder {
             }
             return nil
         }
+        let endpointNodes = (sink.attempt { () throws(LocatedError) in try doc.list("endpoints") } ?? nil) ?? []
         var endpoints: [Endpoint] = []
-        for node in (sink.attempt { () throws(LocatedError) in try doc.list("endpoints") } ?? nil) ?? [] {
+        // Exactly as many as listed: the array is held for the slice's life (append's doubling left up to
+        // 60 % of it empty, 4 MB at 10k slices of 10).
+        endpoints.reserveCapacity(endpointNodes.count)
+        for node in endpointNodes {
             let endpoint = sink.attempt { () throws(LocatedError) -> Endpoint in
                 _ = try node.asMapping()
                 let addressList = try node.required("addresses")
                 let addresses = try addressList.asList().map { a throws(LocatedError) in
                     try a.asServiceAddress(addressType)
                 }
-                if addresses.isEmpty { throw addressList.error("must not be empty") }
+                guard let address = addresses.first else { throw addressList.error("must not be empty") }
                 let conditions = try node.mapping("conditions")
                 let ready = try conditions?.bool("ready") ?? true
                 let serving = try conditions?.bool("serving") ?? ready
                 let terminating = try conditions?.bool("terminating") ?? false
                 let hints = try node.mapping("hints")
                 return Endpoint(
-                    addresses: addresses,
+                    address: address,
                     conditions: EndpointConditions(ready: ready, serving: serving, terminating: terminating),
                     target: try target(node, namespace: meta.namespace),
                     nodeName: try node.string("nodeName") ?? "",
@@ -135,7 +139,7 @@ enum EndpointDecoder {
         _ = try node.asMapping()
         let ip = try node.required("ip").asServiceAddress()
         return Endpoint(
-            addresses: [ip],
+            address: ip,
             conditions: conditions,
             target: try target(node, namespace: namespace),
             nodeName: try node.string("nodeName") ?? ""

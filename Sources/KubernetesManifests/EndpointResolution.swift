@@ -37,7 +37,7 @@ struct EndpointResolution {
             }
         } else if let object = endpoints[key] {
             for subset in object.subsets {
-                let members = subset.endpoints.filter { $0.addresses.first?.family == family }
+                let members = subset.endpoints.filter { $0.address.family == family }
                 groups.append(("Endpoints \(key)", subset.ports, members))
             }
         }
@@ -52,10 +52,13 @@ struct EndpointResolution {
                 continue
             }
             for endpoint in group.endpoints {
-                // Kubernetes treats a slice endpoint's addresses as fungible; kube-proxy uses the first.
-                guard let address = endpoint.addresses.first else { continue }
                 let real = DesiredRealServer(
-                    realServer: RealServer(address: address, port: target, forwarding: .masquerade, weight: weight),
+                    realServer: RealServer(
+                        address: endpoint.address,
+                        port: target,
+                        forwarding: .masquerade,
+                        weight: weight
+                    ),
                     conditions: endpoint.conditions,
                     target: endpoint.target
                 )

@@ -130,7 +130,10 @@ public struct EndpointPort: Sendable, Hashable {
 
 /// One endpoint: its address with its conditions and what it is.
 public struct Endpoint: Sendable, Hashable {
-    public var addresses: [IPAddress]
+    /// The first of the object's `addresses`. Kubernetes treats them as fungible and says clients may use
+    /// only the first (kube-proxy does); the rest are checked when read, then dropped, which saves an array
+    /// per endpoint for as long as the slice is held.
+    public var address: IPAddress
     public var conditions: EndpointConditions
     /// A targetRef's `namespace/name`, else the hostname, else empty.
     public var target: String
@@ -142,14 +145,14 @@ public struct Endpoint: Sendable, Hashable {
     public var nodeHints: Set<String>
 
     public init(
-        addresses: [IPAddress],
+        address: IPAddress,
         conditions: EndpointConditions = .ready,
         target: String = "",
         nodeName: String = "",
         zoneHints: Set<String> = [],
         nodeHints: Set<String> = []
     ) {
-        self.addresses = addresses
+        self.address = address
         self.conditions = conditions
         self.target = target
         self.nodeName = nodeName

@@ -137,7 +137,6 @@ extension EndpointResolution {
             } else {
                 endpoints[key]?.subsets.flatMap(\.endpoints) ?? []
             }
-        // Kubernetes treats a slice endpoint's addresses as fungible; the first is the one used.
-        return Set(endpoints.filter(\.conditions.ready).compactMap(\.addresses.first)).sorted()
+        return Set(endpoints.filter(\.conditions.ready).map(\.address)).sorted()
     }
 }

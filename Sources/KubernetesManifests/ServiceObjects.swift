@@ -12,6 +12,7 @@ public struct ServiceObjects: Sendable {
     public private(set) var endpoints: [ObjectKey: Endpoints] = [:]
     /// Each Service's slices, by the slices' `kubernetes.io/service-name` label.
     private var slicesOf: [ObjectKey: Set<ObjectKey>] = [:]
+    private var interning = EndpointInterning()
 
     public init() {}
 
@@ -38,7 +39,7 @@ public struct ServiceObjects: Sendable {
         guard slices[key] != slice else { return [] }
         var affected = removeSlice(key)
         let owner = ObjectKey(namespace: slice.namespace, name: slice.serviceName)
-        slices[key] = slice
+        slices[key] = interning.intern(slice)
         slicesOf[owner, default: []].insert(key)
         affected.insert(owner)
         return affected

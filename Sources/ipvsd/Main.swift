@@ -14,6 +14,7 @@ import Musl
 @main
 enum Main {
     static func main() {
+        HeapPolicy.useOneArena()
         do {
             let limit = try ResourceBudget.raiseDescriptorLimit()
             guard limit >= ResourceBudget.coreReserve else {

@@ -77,7 +77,7 @@ struct APIBench: ParsableCommand {
     private func measureSize(_ workload: Workload, into results: inout BenchRun) throws {
         let name = "\(workload.services)x\(workload.servers)"
         let group = "kubernetes api \(name)"
-        let (floors, reads) = try floorAndRead(workload)
+        let (floors, reads) = try kernelFloorAndRead(workload, runs: runs, context: "api")
         log("api \(name): floor \(floors) ms, read \(reads) ms")
 
         let lab = try APILab(workload: workload, watchSeconds: watchSeconds)
@@ -92,8 +92,10 @@ struct APIBench: ParsableCommand {
         let loadRequests = lab.requestCounts()
         log("api \(name): ready in \(ready.milliseconds) ms, VmHWM \(initialPeak) MB, \(loadRequests) requests")
         var steady: [Double] = []
+        var anonymous: [Double] = []
         for _ in 0..<5 {
             steady.append(try lab.statusMegabytes("VmRSS"))
+            anonymous.append(try lab.statusMegabytes("RssAnon"))
             sleep(1)
         }
 
@@ -111,6 +113,7 @@ struct APIBench: ParsableCommand {
         let after = lab.requestCounts()
         let idle = (ContinuousClock.now - idleStart).milliseconds / 1000
         let idleRSS = try lab.statusMegabytes("VmRSS")
+        let idleAnonymous = try lab.statusMegabytes("RssAnon")
         lab.agent.stop()
 
         let perMinute = Double(after.total - before.total) / idle * 60
@@ -171,31 +174,9 @@ struct APIBench: ParsableCommand {
         )
         results.add(group, "VmHWM at ready (initial list + first sync)", "MB", [initialPeak])
         results.add(group, "VmRSS watching, after ready", "MB", steady)
+        results.add(group, "  of which RssAnon (the process's own heap and stacks)", "MB", anonymous)
         results.add(group, "VmRSS watching, after the idle period", "MB", [idleRSS])
-    }
-
-    /// The kernel's floor and one full table read for the workload, each run in a namespace of its own.
-    private func floorAndRead(_ workload: Workload) throws -> (floors: [Double], reads: [Double]) {
-        let operations = workload.operations
-        var floors: [Double] = []
-        var reads: [Double] = []
-        for _ in 0..<runs {
-            let ns = try NetworkNamespaceHandle.createFresh()
-            try runInNamespace(ns, ["ip", "link", "set", "lo", "up"])  // as the kernel bench prepares its own
-            let floor = try KernelFloor(namespace: ns)
-            let batches = try floor.encode(operations)
-            var failures = 0
-            floors.append(try measure { failures = try floor.send(batches) }.milliseconds)
-            guard failures == 0 else { throw BenchError("api: the kernel refused \(failures) floor operations") }
-            let client = try IPVSClient(configuration: .init(namespace: ns.namespace))
-            var entries = 0
-            reads.append(try measure { entries = try readWholeTable(client) }.milliseconds)
-            guard entries == operations.count else {
-                throw BenchError("api: read \(entries) entries, the floor programmed \(operations.count)")
-            }
-            try runInNamespace(ns, ["ipvsadm", "-C"])
-        }
-        return (floors, reads)
+        results.add(group, "  of which RssAnon, after the idle period", "MB", [idleAnonymous])
     }
 
     /// From exec until ipvsd's status is ready with every virtual and real server; then the kernel must

@@ -4,6 +4,7 @@ import Foundation
 enum AgentMemoryFigures {
     static let groupPrefix = "agent memory "
     static let steady = "VmRSS, steady (programmed, idle)"
+    static let anonymous = "  of which RssAnon (the process's own heap and stacks)"
     static let resyncRatio = "resync peak / steady"
 
     static func isAgentMemory(_ run: BenchRun) -> Bool {
@@ -43,11 +44,12 @@ enum AgentMemoryFigures {
             let ratio = run.figure(group, resyncRatio)
         else { return [] }
         let size = group.dropFirst(groupPrefix.count)
+        let anonymous = run.figure(group, anonymous).map { ", of which RssAnon " + MarkdownTables.number($0.median) }
         return [
             Bars.Bar(
-                bar: "ipvsd at \(size): steady RSS < 64 MB",
-                measured: MarkdownTables.number(steady.median) + " MB (VmRSS median)",
-                met: steady.median < 64
+                bar: "ipvsd at \(size): steady RSS <= 40 MB (issue 13)",
+                measured: MarkdownTables.number(steady.median) + " MB (VmRSS median\(anonymous ?? ""))",
+                met: steady.median <= 40
             ),
             Bars.Bar(
                 bar: "ipvsd at \(size): resync spike <= 1.2x",

@@ -145,3 +145,32 @@ private func enterNetworkNamespace(_ descriptor: Int32) -> Int32 {
     guard let symbol = dlsym(nil, "setns") else { return -1 }  // nil is RTLD_DEFAULT
     return unsafeBitCast(symbol, to: SetNS.self)(descriptor, 0x4000_0000)  // CLONE_NEWNET
 }
+
+/// The kernel's floor and one full table read for the workload, `runs` times, each in a namespace of its
+/// own: the denominator of the exec-to-ready ratios (`api`, `agent-memory`).
+func kernelFloorAndRead(
+    _ workload: Workload,
+    runs: Int,
+    context: String
+) throws -> (floors: [Double], reads: [Double]) {
+    let operations = workload.operations
+    var floors: [Double] = []
+    var reads: [Double] = []
+    for _ in 0..<runs {
+        let ns = try NetworkNamespaceHandle.createFresh()
+        try runInNamespace(ns, ["ip", "link", "set", "lo", "up"])  // as the kernel bench prepares its own
+        let floor = try KernelFloor(namespace: ns)
+        let batches = try floor.encode(operations)
+        var failures = 0
+        floors.append(try measure { failures = try floor.send(batches) }.milliseconds)
+        guard failures == 0 else { throw BenchError("\(context): the kernel refused \(failures) floor operations") }
+        let client = try IPVSClient(configuration: .init(namespace: ns.namespace))
+        var entries = 0
+        reads.append(try measure { entries = try readWholeTable(client) }.milliseconds)
+        guard entries == operations.count else {
+            throw BenchError("\(context): read \(entries) entries, the floor programmed \(operations.count)")
+        }
+        try runInNamespace(ns, ["ipvsadm", "-C"])
+    }
+    return (floors, reads)
+}

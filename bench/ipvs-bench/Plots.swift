@@ -1,6 +1,6 @@
 import Foundation
 
-/// Small SVG charts written as text: programming time as a ratio to the floor, per size.
+/// Small SVG charts written as text: programming time as a ratio to the floor, per size; ipvsd's growth.
 enum Plots {
     static func all(_ run: BenchRun) -> [(String, String)] {
         let groups = orderedGroups(run, prefix: "program")
@@ -36,14 +36,52 @@ enum Plots {
         return groups
     }
 
-    /// A grouped bar chart on a logarithmic axis (ratios span 1x to 100x), one colour per series.
-    static func bars(title: String, labels: [String], series: [(String, [Double?])]) -> String {
+    /// The growth run (`agent-memory --resyncs 0` over 1k to 100k Services): exec to ready beside the kernel's
+    /// floor + one full table read, and resident memory, per size. Both on a log axis, where linear growth
+    /// keeps the gap between neighbouring sizes equal to their size ratio.
+    static func growth(_ run: BenchRun) -> [(String, String)] {
+        let groups = orderedGroups(run, prefix: AgentMemoryFigures.groupPrefix)
+        guard groups.count > 1 else { return [] }
+        let labels = groups.map { String($0.dropFirst(AgentMemoryFigures.groupPrefix.count)) }
+        func medians(_ name: String, scale: Double = 1) -> [Double?] {
+            groups.map { group in run.figure(group, name).map { $0.median * scale } }
+        }
+        let floorPlusRead = groups.map { group -> Double? in
+            guard let floor = run.figure(group, "kernel floor (pre-encoded batches)"),
+                let read = run.figure(group, "full table read (IPVS library: services + servers of each)")
+            else { return nil }
+            return (floor.median + read.median) / 1000
+        }
+        let time = bars(
+            title: "ipvsd exec to ready from manifests, by size (seconds, log axis)",
+            labels: labels,
+            series: [
+                ("ipvsd exec to ready", medians("start to ready, kernel checked")),
+                ("kernel floor + one full table read", floorPlusRead),
+            ],
+            unit: " s"
+        )
+        let memory = bars(
+            title: "ipvsd resident memory when programmed, by size (MB, log axis)",
+            labels: labels,
+            series: [
+                ("VmRSS", medians(AgentMemoryFigures.steady)),
+                ("RssAnon (own heap and stacks)", medians(AgentMemoryFigures.anonymous)),
+            ],
+            unit: " MB"
+        )
+        return [("growth-time.svg", time), ("growth-memory.svg", memory)]
+    }
+
+    /// A grouped bar chart on a logarithmic axis (ratios span 1x to 100x), one colour per series; `unit`
+    /// follows each tick's number.
+    static func bars(title: String, labels: [String], series: [(String, [Double?])], unit: String = "x") -> String {
         let colours = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1"]
         let plot = (x: 60.0, y: 40.0, width: 520.0, height: 280.0)
         let values = series.flatMap { $0.1.compactMap { $0 } }.filter { $0 > 0 }
-        let ticks = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+        let ticks = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
         let low = ticks.last { $0 < (values.min() ?? 1) } ?? 0.5
-        let high = ticks.first { $0 >= (values.max() ?? 1) } ?? 5000
+        let high = ticks.first { $0 >= (values.max() ?? 1) } ?? 10000
         let span = max(log10(high) - log10(low), 0.1)
         func height(_ value: Double) -> Double {
             plot.height * (log10(max(value, low)) - log10(low)) / span
@@ -67,7 +105,7 @@ enum Plots {
             let y = plot.y + plot.height - height(tick)
             svg += "<line x1=\"\(plot.x)\" y1=\"\(y)\" x2=\"\(plot.x + plot.width)\" y2=\"\(y)\" stroke=\"#ddd\"/>"
             svg +=
-                "<text x=\"\(plot.x - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(MarkdownTables.number(tick))x</text>\n"
+                "<text x=\"\(plot.x - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(MarkdownTables.number(tick))\(unit)</text>\n"
         }
         for (index, label) in labels.enumerated() {
             let x = plot.x + slot * Double(index) + slot / 2
@@ -81,7 +119,7 @@ enum Plots {
                 let x = plot.x + slot * Double(index) + slot * 0.1 + bar * Double(number)
                 svg +=
                     "<rect x=\"\(x)\" y=\"\(plot.y + plot.height - h)\" width=\"\(bar)\" height=\"\(h)\" fill=\"\(colour)\">"
-                svg += "<title>\(name): \(MarkdownTables.number(value))x</title></rect>\n"
+                svg += "<title>\(name): \(MarkdownTables.number(value))\(unit)</title></rect>\n"
             }
             let y = plot.y + 16 * Double(number)
             svg += "<rect x=\"\(legendX)\" y=\"\(y)\" width=\"12\" height=\"12\" fill=\"\(colour)\"/>"

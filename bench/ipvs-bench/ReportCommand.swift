@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 
-/// Merges the JSON of `kernel`, `native`, `memory`, `detection`, `agent-memory` and `kubernetes-api` into results.json, results.md and SVG plots.
+/// Merges the JSON of `kernel`, `native`, `memory`, `detection`, `agent-memory`, `agent-growth`, `manifest-edit` and
+/// `kubernetes-api` into results.json, results.md and SVG plots.
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
@@ -10,14 +11,21 @@ struct ReportCommand: ParsableCommand {
 
     @Option(
         help:
-            "Directory holding the kernel, native, memory, detection, agent-memory and kubernetes-api .json; the report goes there."
+            """
+            Directory holding the kernel, native, memory, detection, agent-memory, agent-growth, manifest-edit and \
+            kubernetes-api .json; the report goes there.
+            """
     )
     var out = "bench/results"
 
     func run() throws {
         let directory = URL(fileURLWithPath: out)
         var runs: [BenchRun] = []
-        for name in ["kernel", "native", "memory", "detection", "agent-memory", "manifest-edit", "kubernetes-api"] {
+        let names = [
+            "kernel", "native", "memory", "detection", "agent-memory", "agent-growth", "manifest-edit",
+            "kubernetes-api",
+        ]
+        for name in names {
             let url = directory.appendingPathComponent("\(name).json")
             guard FileManager.default.fileExists(atPath: url.path) else {
                 print("report: \(url.path) missing, skipped")
@@ -48,6 +56,13 @@ struct ReportCommand: ParsableCommand {
         var plots: [String] = []
         if let kernel = runs.first(where: { $0.environment == "vm" }) {
             for (file, svg) in Plots.all(kernel) {
+                try svg.write(to: directory.appendingPathComponent(file), atomically: true, encoding: .utf8)
+                plots.append(file)
+            }
+        }
+        // The growth run is the agent-memory run with more than one size (bench/run: agent-growth.json).
+        if let growth = runs.last(where: { AgentMemoryFigures.isAgentMemory($0) }) {
+            for (file, svg) in Plots.growth(growth) {
                 try svg.write(to: directory.appendingPathComponent(file), atomically: true, encoding: .utf8)
                 plots.append(file)
             }

@@ -253,7 +253,7 @@ public actor Agent {
         if let retryAt, now < retryAt { return }
         let debounced = pendingSince.map { now >= $0 + configuration.debounce } ?? false
         var transient = false
-        defer { if transient { FreedMemory.release() } }
+        defer { if transient { HeapPolicy.returnFreedPages() } }
         if reloadRequested && (debounced || !hasDesiredState) {
             reloadRequested = false
             await reloadManifests()
