@@ -28,6 +28,11 @@ struct PacketFilterTests {
             .filter { !$0.isEmpty }.sorted()
     }
 
+    /// The names of the sets in the agent's table, sorted (`nft -t`: without elements).
+    func setNames() throws -> [String] {
+        NftablesScript.agentSets(inListing: try sandbox.run("nft", "-t", "list", "sets", "inet")).sorted()
+    }
+
     @Test func anUpdateChangesOnlyTheElementsAndFailsWhole() throws {
         let kept = destination("10.244.1.2", .tcp, 8080)
         let gone = destination("10.244.0.9", .udp, 53)
@@ -40,11 +45,11 @@ struct PacketFilterTests {
         let second = MasqueradeRules(hairpin: [kept, added], masqueraded: [])
         try filter.update(from: first, to: second)
         #expect(
-            try elements("hairpin_v4") == [
+            try elements("hairpin_v4_g1") == [
                 "10.244.1.2 . 10.244.1.2 . tcp . 8080", "10.244.3.4 . 10.244.3.4 . tcp . 9090",
             ]
         )
-        #expect(try elements("masquerade_v4") == [])
+        #expect(try elements("masquerade_v4_g1") == [])
         // The chains were not rewritten.
         #expect(try sandbox.run("nft", "list", "chain", "inet", "ipvsd", "postrouting") == rules)
 
@@ -54,10 +59,65 @@ struct PacketFilterTests {
             try filter.update(from: first, to: MasqueradeRules(hairpin: [kept, destination("10.244.5.6", .tcp, 1)]))
         }
         #expect(
-            try elements("hairpin_v4") == [
+            try elements("hairpin_v4_g1") == [
                 "10.244.1.2 . 10.244.1.2 . tcp . 8080", "10.244.3.4 . 10.244.3.4 . tcp . 9090",
             ]
         )
+        // A second process (a restart) finds the live generation by listing the sets.
+        let restarted = Nftables(namespace: sandbox.namespace.namespace)
+        try restarted.update(from: second, to: first)
+        #expect(try elements("masquerade_v4_g1") == ["192.0.2.10 . tcp . 80"])
         try filter.remove()
+    }
+
+    /// A whole write in transactions of 3 elements: a new generation beside the live one, then the switch,
+    /// which deletes the old generation, the unnumbered sets of an earlier release and a crashed write's
+    /// leftovers, and leaves one generation holding exactly the rules.
+    @Test func aWholeWriteInBoundedTransactionsLeavesOneGeneration() throws {
+        let small = Nftables(namespace: sandbox.namespace.namespace, elementsPerTransaction: 3)
+        // An earlier release's table: unnumbered sets, rules referencing them.
+        try sandbox.run(
+            ["nft", "-f", "-"],
+            input: """
+                add table inet ipvsd
+                add set inet ipvsd hairpin_v4 { type ipv4_addr . ipv4_addr . inet_proto . inet_service ; }
+                add set inet ipvsd masquerade_v4 { type ipv4_addr . inet_proto . inet_service ; }
+                add set inet ipvsd hairpin_v6 { type ipv6_addr . ipv6_addr . inet_proto . inet_service ; }
+                add set inet ipvsd masquerade_v6 { type ipv6_addr . inet_proto . inet_service ; }
+                add chain inet ipvsd postrouting { type nat hook postrouting priority srcnat ; policy accept ; }
+                add rule inet ipvsd postrouting ip saddr . ip daddr . meta l4proto . th dport @hairpin_v4 masquerade
+                add element inet ipvsd hairpin_v4 { 10.244.9.9 . 10.244.9.9 . 6 . 80 }
+
+                """
+        )
+        let hairpin = Set((1...10).map { destination("10.244.0.\($0)", .tcp, 8080) })
+        let rules = MasqueradeRules(hairpin: hairpin, masqueraded: [destination("192.0.2.10", .tcp, 80)])
+        try small.apply(rules)
+        #expect(try setNames() == ["hairpin_v4_g1", "hairpin_v6_g1", "masquerade_v4_g1", "masquerade_v6_g1"])
+        #expect(try elements("hairpin_v4_g1") == hairpin.map { "\($0.address) . \($0.address) . tcp . 8080" }.sorted())
+        #expect(try elements("masquerade_v4_g1") == ["192.0.2.10 . tcp . 80"])
+        let postrouting = try sandbox.run("nft", "list", "chain", "inet", "ipvsd", "postrouting")
+        #expect(postrouting.contains("@hairpin_v4_g1 masquerade") && !postrouting.contains("@hairpin_v4 "))
+
+        // A write that died after filling part of generation 2: its sets stay beside the live ones until the
+        // next whole write, which goes to generation 3 and deletes both.
+        try sandbox.run(
+            ["nft", "-f", "-"],
+            input: """
+                add set inet ipvsd hairpin_v4_g2 { type ipv4_addr . ipv4_addr . inet_proto . inet_service ; }
+                add element inet ipvsd hairpin_v4_g2 { 10.244.7.7 . 10.244.7.7 . 6 . 80 }
+
+                """
+        )
+        // Until then, an update goes to the lowest generation, the live one.
+        let fewer = MasqueradeRules(hairpin: hairpin.subtracting([destination("10.244.0.1", .tcp, 8080)]))
+        try Nftables(namespace: sandbox.namespace.namespace).update(from: rules, to: fewer)
+        #expect(try elements("hairpin_v4_g1").count == 9)
+        #expect(try elements("masquerade_v4_g1") == [])
+        try small.apply(rules)
+        #expect(try setNames() == ["hairpin_v4_g3", "hairpin_v6_g3", "masquerade_v4_g3", "masquerade_v6_g3"])
+        #expect(try elements("hairpin_v4_g3").count == 10)
+        try small.remove()
+        #expect(try setNames() == [])
     }
 }

@@ -1,64 +1,139 @@
 import IPVS
 import Testing
 
-/// The exact text libnftables receives: one transaction that creates what is missing and refills the rest.
+/// The exact text libnftables receives: bounded transactions that fill a new generation of sets, then switch
+/// the rules to it in one small transaction; element updates against the live generation.
 @Suite struct NftablesScriptTests {
+    let kept = MasqueradeRules.Destination(address: IPAddress("10.244.1.2")!, proto: .tcp, port: 8080)
+    let gone = MasqueradeRules.Destination(address: IPAddress("10.244.0.9")!, proto: .udp, port: 53)
+    let new = MasqueradeRules.Destination(address: IPAddress("fd00::5")!, proto: .sctp, port: 3868)
+    let vip = MasqueradeRules.Destination(address: IPAddress("192.0.2.10")!, proto: .tcp, port: 80)
+
     @Test func updateScriptChangesOnlyTheElementsThatDiffer() {
-        let kept = MasqueradeRules.Destination(address: IPAddress("10.244.1.2")!, proto: .tcp, port: 8080)
-        let gone = MasqueradeRules.Destination(address: IPAddress("10.244.0.9")!, proto: .udp, port: 53)
-        let new = MasqueradeRules.Destination(address: IPAddress("fd00::5")!, proto: .sctp, port: 3868)
-        let vip = MasqueradeRules.Destination(address: IPAddress("192.0.2.10")!, proto: .tcp, port: 80)
         let old = MasqueradeRules(hairpin: [kept, gone], masqueraded: [vip])
-        #expect(NftablesScript.update(from: old, to: old) == "")
+        #expect(NftablesScript.update(from: old, to: old, generation: 3) == [])
         #expect(
-            NftablesScript.update(from: old, to: MasqueradeRules(hairpin: [kept, new])) == """
-                delete element inet ipvsd hairpin_v4 { 10.244.0.9 . 10.244.0.9 . 17 . 53 }
-                delete element inet ipvsd masquerade_v4 { 192.0.2.10 . 6 . 80 }
-                add element inet ipvsd hairpin_v6 { fd00::5 . fd00::5 . 132 . 3868 }
+            NftablesScript.update(from: old, to: MasqueradeRules(hairpin: [kept, new]), generation: 3) == [
+                "delete element inet ipvsd hairpin_v4_g3 { 10.244.0.9 . 10.244.0.9 . 17 . 53 }\n",
+                "delete element inet ipvsd masquerade_v4_g3 { 192.0.2.10 . 6 . 80 }\n",
+                "add element inet ipvsd hairpin_v6_g3 { fd00::5 . fd00::5 . 132 . 3868 }\n",
+            ]
+        )
+        // Generation 0 is the unnumbered sets of earlier releases.
+        #expect(
+            NftablesScript.update(from: old, to: MasqueradeRules(hairpin: [kept], masqueraded: [vip]), generation: 0)
+                == ["delete element inet ipvsd hairpin_v4 { 10.244.0.9 . 10.244.0.9 . 17 . 53 }\n"]
+        )
+    }
+
+    @Test func largeChangesAreSplitIntoBoundedTransactions() {
+        let many = Set(
+            (0..<10).map {
+                MasqueradeRules.Destination(address: IPAddress(ipv4: 0x0AF4_0000 + $0), proto: .tcp, port: 80)
+            }
+        )
+        let added = NftablesScript.update(
+            from: MasqueradeRules(),
+            to: MasqueradeRules(hairpin: many),
+            generation: 1,
+            elementsPerTransaction: 4
+        )
+        #expect(added.count == 3)
+        #expect(added.map { $0.components(separatedBy: " . 6 . 80").count - 1 } == [4, 4, 2])
+        #expect(added.allSatisfy { $0.hasPrefix("add element inet ipvsd hairpin_v4_g1 { ") })
+        // Sorted, so the split is the same every time.
+        #expect(added[0].hasPrefix("add element inet ipvsd hairpin_v4_g1 { 10.244.0.0 . 10.244.0.0 . 6 . 80, "))
+    }
+
+    @Test func aWholeWriteFillsANewGenerationThenSwitchesInOneTransaction() {
+        let rules = MasqueradeRules(hairpin: [kept, gone, new], masqueraded: [vip])
+        let transactions = NftablesScript.write(rules, generation: 4, stale: [0, 3, 4], elementsPerTransaction: 1)
+        #expect(transactions.count == 6)
+        #expect(
+            transactions.first == """
+                add table inet ipvsd
+                add set inet ipvsd hairpin_v4_g4 { type ipv4_addr . ipv4_addr . inet_proto . inet_service ; }
+                add set inet ipvsd masquerade_v4_g4 { type ipv4_addr . inet_proto . inet_service ; }
+                flush set inet ipvsd hairpin_v4_g4
+                flush set inet ipvsd masquerade_v4_g4
+                add set inet ipvsd hairpin_v6_g4 { type ipv6_addr . ipv6_addr . inet_proto . inet_service ; }
+                add set inet ipvsd masquerade_v6_g4 { type ipv6_addr . inet_proto . inet_service ; }
+                flush set inet ipvsd hairpin_v6_g4
+                flush set inet ipvsd masquerade_v6_g4
+                add chain inet ipvsd prerouting { type filter hook prerouting priority mangle ; policy accept ; }
+                add chain inet ipvsd output { type filter hook output priority mangle ; policy accept ; }
+                add chain inet ipvsd postrouting { type nat hook postrouting priority srcnat ; policy accept ; }
+
+                """
+        )
+        #expect(
+            Array(transactions[1...4]) == [
+                "add element inet ipvsd hairpin_v4_g4 { 10.244.0.9 . 10.244.0.9 . 17 . 53 }\n",
+                "add element inet ipvsd hairpin_v4_g4 { 10.244.1.2 . 10.244.1.2 . 6 . 8080 }\n",
+                "add element inet ipvsd masquerade_v4_g4 { 192.0.2.10 . 6 . 80 }\n",
+                "add element inet ipvsd hairpin_v6_g4 { fd00::5 . fd00::5 . 132 . 3868 }\n",
+            ]
+        )
+        // The switch: rules rewritten for generation 4, then every stale generation's sets deleted (never the
+        // new one's), each added first so the delete succeeds whether or not it exists.
+        #expect(
+            transactions.last == """
+                flush chain inet ipvsd prerouting
+                flush chain inet ipvsd output
+                flush chain inet ipvsd postrouting
+                add rule inet ipvsd prerouting ip daddr . meta l4proto . th dport @masquerade_v4_g4 meta mark set meta mark | 0x4000
+                add rule inet ipvsd output ip daddr . meta l4proto . th dport @masquerade_v4_g4 meta mark set meta mark | 0x4000
+                add rule inet ipvsd prerouting ip6 daddr . meta l4proto . th dport @masquerade_v6_g4 meta mark set meta mark | 0x4000
+                add rule inet ipvsd output ip6 daddr . meta l4proto . th dport @masquerade_v6_g4 meta mark set meta mark | 0x4000
+                add rule inet ipvsd postrouting meta mark & 0x4000 == 0x4000 meta mark set meta mark & 0xffffbfff masquerade
+                add rule inet ipvsd postrouting ip saddr . ip daddr . meta l4proto . th dport @hairpin_v4_g4 masquerade
+                add rule inet ipvsd postrouting ip6 saddr . ip6 daddr . meta l4proto . th dport @hairpin_v6_g4 masquerade
+                add set inet ipvsd hairpin_v4 { type ipv4_addr . ipv4_addr . inet_proto . inet_service ; }
+                delete set inet ipvsd hairpin_v4
+                add set inet ipvsd masquerade_v4 { type ipv4_addr . inet_proto . inet_service ; }
+                delete set inet ipvsd masquerade_v4
+                add set inet ipvsd hairpin_v6 { type ipv6_addr . ipv6_addr . inet_proto . inet_service ; }
+                delete set inet ipvsd hairpin_v6
+                add set inet ipvsd masquerade_v6 { type ipv6_addr . inet_proto . inet_service ; }
+                delete set inet ipvsd masquerade_v6
+                add set inet ipvsd hairpin_v4_g3 { type ipv4_addr . ipv4_addr . inet_proto . inet_service ; }
+                delete set inet ipvsd hairpin_v4_g3
+                add set inet ipvsd masquerade_v4_g3 { type ipv4_addr . inet_proto . inet_service ; }
+                delete set inet ipvsd masquerade_v4_g3
+                add set inet ipvsd hairpin_v6_g3 { type ipv6_addr . ipv6_addr . inet_proto . inet_service ; }
+                delete set inet ipvsd hairpin_v6_g3
+                add set inet ipvsd masquerade_v6_g3 { type ipv6_addr . inet_proto . inet_service ; }
+                delete set inet ipvsd masquerade_v6_g3
 
                 """
         )
     }
 
-    @Test func syncScriptIsOneTransactionBuiltFromTypedValues() {
-        let rules = MasqueradeRules(
-            hairpin: [
-                .init(address: IPAddress("10.244.1.2")!, proto: .tcp, port: 8080),
-                .init(address: IPAddress("10.244.0.9")!, proto: .udp, port: 53),
-                .init(address: IPAddress("fd00::5")!, proto: .sctp, port: 3868),
-            ],
-            masqueraded: [.init(address: IPAddress("192.0.2.10")!, proto: .tcp, port: 80)]
-        )
-        #expect(
-            NftablesScript.sync(rules) == """
-                add table inet ipvsd
-                add set inet ipvsd hairpin_v4 { type ipv4_addr . ipv4_addr . inet_proto . inet_service ; }
-                add set inet ipvsd masquerade_v4 { type ipv4_addr . inet_proto . inet_service ; }
-                add set inet ipvsd hairpin_v6 { type ipv6_addr . ipv6_addr . inet_proto . inet_service ; }
-                add set inet ipvsd masquerade_v6 { type ipv6_addr . inet_proto . inet_service ; }
-                add chain inet ipvsd prerouting { type filter hook prerouting priority mangle ; policy accept ; }
-                add chain inet ipvsd output { type filter hook output priority mangle ; policy accept ; }
-                add chain inet ipvsd postrouting { type nat hook postrouting priority srcnat ; policy accept ; }
-                flush chain inet ipvsd prerouting
-                flush chain inet ipvsd output
-                flush chain inet ipvsd postrouting
-                add rule inet ipvsd prerouting ip daddr . meta l4proto . th dport @masquerade_v4 meta mark set meta mark | 0x4000
-                add rule inet ipvsd output ip daddr . meta l4proto . th dport @masquerade_v4 meta mark set meta mark | 0x4000
-                add rule inet ipvsd prerouting ip6 daddr . meta l4proto . th dport @masquerade_v6 meta mark set meta mark | 0x4000
-                add rule inet ipvsd output ip6 daddr . meta l4proto . th dport @masquerade_v6 meta mark set meta mark | 0x4000
-                add rule inet ipvsd postrouting meta mark & 0x4000 == 0x4000 meta mark set meta mark & 0xffffbfff masquerade
-                add rule inet ipvsd postrouting ip saddr . ip daddr . meta l4proto . th dport @hairpin_v4 masquerade
-                add rule inet ipvsd postrouting ip6 saddr . ip6 daddr . meta l4proto . th dport @hairpin_v6 masquerade
-                flush set inet ipvsd hairpin_v4
-                flush set inet ipvsd masquerade_v4
-                add element inet ipvsd hairpin_v4 { 10.244.0.9 . 10.244.0.9 . 17 . 53, 10.244.1.2 . 10.244.1.2 . 6 . 8080 }
-                add element inet ipvsd masquerade_v4 { 192.0.2.10 . 6 . 80 }
-                flush set inet ipvsd hairpin_v6
-                flush set inet ipvsd masquerade_v6
-                add element inet ipvsd hairpin_v6 { fd00::5 . fd00::5 . 132 . 3868 }
-
-                """
-        )
+    @Test func theListingNamesOnlyTheAgentsSetsAndTheirGenerations() {
+        let listing = """
+            table inet other {
+            \tset hairpin_v4_g9 {
+            \t\ttype ipv4_addr
+            \t}
+            }
+            table inet ipvsd {
+            \tset hairpin_v4 {
+            \t\ttype ipv4_addr . ipv4_addr . inet_proto . inet_service
+            \t}
+            \tset masquerade_v6_g12 {
+            \t\ttype ipv6_addr . inet_proto . inet_service
+            \t}
+            \tset somebody_elses {
+            \t}
+            }
+            """
+        let names = NftablesScript.agentSets(inListing: listing)
+        #expect(names == ["hairpin_v4", "masquerade_v6_g12", "somebody_elses"])
+        #expect(names.map(NftablesScript.generation(ofSet:)) == [0, 12, nil])
+        #expect(NftablesScript.generation(ofSet: "hairpin_v4_g0") == nil)
+        #expect(NftablesScript.generation(ofSet: "hairpin_v4_gx") == nil)
+        #expect(NftablesScript.generation(ofSet: "hairpin_v5_g2") == nil)
+        #expect(NftablesScript.agentSets(inListing: "") == [])
     }
 
     @Test func removeDeletesOnlyTheAgentsTableAndSucceedsWhenItIsAbsent() {

@@ -1,4 +1,5 @@
-/// The nftables commands that replace the agent's table content in one transaction.
+/// The nftables commands for the agent's table: whole writes and element updates, each as transactions of
+/// bounded size.
 ///
 /// Every word of the text comes from a typed value: addresses are printed by ``IPAddress``, protocols as
 /// their numbers and ports as integers; names are constants here. No configuration string reaches it.
@@ -9,15 +10,57 @@ public enum NftablesScript {
     /// (--iptables-masquerade-bit=14), so a node moving from kube-proxy keeps its meaning.
     public static let masqueradeMark: UInt32 = 1 << 14
 
-    /// Creates what is missing, then flushes and refills every chain and set, all in one transaction: a
-    /// packet sees either the previous rules or the new ones.
-    public static func sync(_ rules: MasqueradeRules) -> String {
-        let mark = "0x" + String(masqueradeMark, radix: 16)
-        let unmark = "0x" + String(~masqueradeMark, radix: 16)
+    /// Elements per libnftables transaction. libnftables holds a parsed command, its evaluation and its
+    /// netlink messages until the transaction ends, about 1.4 kB an element: one transaction of the 110k
+    /// elements of 10k Services x 10 peaked at about 150 MB inside ipvsd, above the DaemonSet's 256 MiB limit
+    /// with the agent's own tables. Bounded transactions keep that under 6 MB whatever the cluster's size.
+    public static let elementsPerTransaction = 4_096
+
+    /// A whole write, as bounded transactions, never showing a packet a partly filled set: the new
+    /// `generation`'s sets are created empty and filled first (the live rules still match the old
+    /// generation's full sets), then one small transaction points the rules at them and deletes the `stale`
+    /// generations' sets (the old generation, a crashed write's leftovers, the unnumbered sets of earlier
+    /// releases: generation 0).
+    public static func write(
+        _ rules: MasqueradeRules,
+        generation: UInt64,
+        stale: [UInt64],
+        elementsPerTransaction: Int = elementsPerTransaction
+    ) -> [String] {
+        var transactions = [prepare(generation)]
+        for family in Family.all {
+            transactions += elements(
+                "add",
+                family.hairpinSet(generation),
+                rules.hairpin,
+                family,
+                hairpinElement,
+                perTransaction: elementsPerTransaction
+            )
+            transactions += elements(
+                "add",
+                family.masqueradeSet(generation),
+                rules.masqueraded,
+                family,
+                masqueradeElement,
+                perTransaction: elementsPerTransaction
+            )
+        }
+        transactions.append(activate(generation, deleting: stale))
+        return transactions
+    }
+
+    /// Creates the table and chains when missing, and the generation's sets, emptied (a number is never
+    /// reused, but an emptied set is what the fill needs whatever was there).
+    static func prepare(_ generation: UInt64) -> String {
         var lines = ["add table inet \(table)"]
         for family in Family.all {
-            lines.append("add set inet \(table) \(family.hairpinSet) { type \(family.hairpinType) ; }")
-            lines.append("add set inet \(table) \(family.masqueradeSet) { type \(family.destinationType) ; }")
+            lines.append("add set inet \(table) \(family.hairpinSet(generation)) { type \(family.hairpinType) ; }")
+            lines.append(
+                "add set inet \(table) \(family.masqueradeSet(generation)) { type \(family.destinationType) ; }"
+            )
+            lines.append("flush set inet \(table) \(family.hairpinSet(generation))")
+            lines.append("flush set inet \(table) \(family.masqueradeSet(generation))")
         }
         // Marked before IPVS sees the packet (IPVS runs at LOCAL_IN and LOCAL_OUT, after mangle), masqueraded
         // after IPVS forwarded it: the destination is then the backend, so the mark carries the decision.
@@ -28,12 +71,20 @@ public enum NftablesScript {
         lines.append(
             "add chain inet \(table) postrouting { type nat hook postrouting priority srcnat ; policy accept ; }"
         )
-        for chain in ["prerouting", "output", "postrouting"] { lines.append("flush chain inet \(table) \(chain)") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Rewrites the chains' rules to match the generation's sets and deletes the `stale` generations' sets,
+    /// in one transaction: a packet sees the old rules with the old sets or the new rules with the new ones.
+    static func activate(_ generation: UInt64, deleting stale: [UInt64]) -> String {
+        let mark = "0x" + String(masqueradeMark, radix: 16)
+        let unmark = "0x" + String(~masqueradeMark, radix: 16)
+        var lines = ["prerouting", "output", "postrouting"].map { "flush chain inet \(table) \($0)" }
         for family in Family.all {
             for chain in ["prerouting", "output"] {
                 lines.append(
                     "add rule inet \(table) \(chain) \(family.keyword) daddr . meta l4proto . th dport "
-                        + "@\(family.masqueradeSet) meta mark set meta mark | \(mark)"
+                        + "@\(family.masqueradeSet(generation)) meta mark set meta mark | \(mark)"
                 )
             }
         }
@@ -44,53 +95,76 @@ public enum NftablesScript {
         for family in Family.all {
             lines.append(
                 "add rule inet \(table) postrouting \(family.keyword) saddr . \(family.keyword) daddr . "
-                    + "meta l4proto . th dport @\(family.hairpinSet) masquerade"
+                    + "meta l4proto . th dport @\(family.hairpinSet(generation)) masquerade"
             )
         }
-        for family in Family.all {
-            lines.append("flush set inet \(table) \(family.hairpinSet)")
-            lines.append("flush set inet \(table) \(family.masqueradeSet)")
-            lines += elements("add", family.hairpinSet, rules.hairpin, family, hairpinElement)
-            lines += elements("add", family.masqueradeSet, rules.masqueraded, family, masqueradeElement)
+        // Unreferenced now that the chains were flushed and refilled above, so they can go. Adding each first
+        // makes the delete succeed whether or not that set exists (same idiom as `remove`).
+        for old in stale where old != generation {
+            for family in Family.all {
+                for (name, type) in [
+                    (family.hairpinSet(old), family.hairpinType), (family.masqueradeSet(old), family.destinationType),
+                ] {
+                    lines.append("add set inet \(table) \(name) { type \(type) ; }")
+                    lines.append("delete set inet \(table) \(name)")
+                }
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Changes the sets' elements from `old` to `new` in one transaction, leaving chains and rules as they
-    /// are: an endpoint change costs its own elements, not a rewrite of every set (110k hairpin elements at
-    /// 10k Services x 10, parsed by libnftables on every change). Valid only while the table holds exactly
-    /// `old`: otherwise the transaction fails (deleting an element that is not there), and the caller writes
-    /// the table whole. Empty when nothing changed.
-    public static func update(from old: MasqueradeRules, to new: MasqueradeRules) -> String {
-        var lines: [String] = []
+    /// Changes the sets of `generation` from `old` to `new`, leaving chains and rules as they are: an
+    /// endpoint change costs its own elements, not a rewrite of every set. Valid only while the sets hold
+    /// exactly `old`: otherwise a transaction fails (deleting an element that is not there), and the caller
+    /// writes the table whole. A large change is split into bounded transactions like a whole write; each
+    /// intermediate state is some of the changes applied, as if they had arrived in separate syncs. Empty
+    /// when nothing changed.
+    public static func update(
+        from old: MasqueradeRules,
+        to new: MasqueradeRules,
+        generation: UInt64,
+        elementsPerTransaction: Int = elementsPerTransaction
+    ) -> [String] {
+        var transactions: [String] = []
         for family in Family.all {
             // Deletes first; within one transaction the order only matters for readability.
             for (verb, from, to) in [("delete", old, new), ("add", new, old)] {
-                lines += elements(verb, family.hairpinSet, from.hairpin.subtracting(to.hairpin), family, hairpinElement)
-                lines += elements(
+                transactions += elements(
                     verb,
-                    family.masqueradeSet,
+                    family.hairpinSet(generation),
+                    from.hairpin.subtracting(to.hairpin),
+                    family,
+                    hairpinElement,
+                    perTransaction: elementsPerTransaction
+                )
+                transactions += elements(
+                    verb,
+                    family.masqueradeSet(generation),
                     from.masqueraded.subtracting(to.masqueraded),
                     family,
-                    masqueradeElement
+                    masqueradeElement,
+                    perTransaction: elementsPerTransaction
                 )
             }
         }
-        return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
+        return transactions
     }
 
-    /// One `add element` or `delete element` command for `family`'s members of `members`, sorted; none when
-    /// it has none.
+    /// `add element` or `delete element` commands for `family`'s members of `members`, sorted, at most
+    /// `perTransaction` elements in each; none when it has none.
     private static func elements(
         _ verb: String,
         _ set: String,
         _ members: Set<MasqueradeRules.Destination>,
         _ family: Family,
-        _ text: (MasqueradeRules.Destination) -> String
+        _ text: (MasqueradeRules.Destination) -> String,
+        perTransaction: Int
     ) -> [String] {
         let chosen = members.filter { $0.address.family == family.addressFamily }.sorted()
-        guard !chosen.isEmpty else { return [] }
-        return ["\(verb) element inet \(table) \(set) { \(chosen.map(text).joined(separator: ", ")) }"]
+        return stride(from: 0, to: chosen.count, by: max(perTransaction, 1)).map { start in
+            let chunk = chosen[start..<min(start + max(perTransaction, 1), chosen.count)]
+            return "\(verb) element inet \(table) \(set) { \(chunk.map(text).joined(separator: ", ")) }\n"
+        }
     }
 
     /// A hairpin element: an endpoint talking to itself through a virtual server (source . destination).
@@ -100,6 +174,41 @@ public enum NftablesScript {
 
     private static func masqueradeElement(_ destination: MasqueradeRules.Destination) -> String {
         "\(destination.address) . \(destination.proto.rawValue) . \(destination.port)"
+    }
+
+    /// Lists the sets of every inet table by name (with terse output: no elements, so no element is
+    /// fetched either; listing a chain instead fetches every set's elements, 140 MB at 110k).
+    public static let listSets = "list sets inet"
+
+    /// The sets of the agent's table in a terse `list sets` listing, by name.
+    public static func agentSets(inListing listing: String) -> [String] {
+        var names: [String] = []
+        var inAgentTable = false
+        for line in listing.split(separator: "\n") {
+            let words = line.split(whereSeparator: \.isWhitespace)
+            guard words.count >= 2 else { continue }
+            if words[0] == "table" {
+                inAgentTable = words.count >= 3 && words[1] == "inet" && words[2] == Substring(table)
+            } else if words[0] == "set", inAgentTable {
+                names.append(String(words[1]))
+            }
+        }
+        return names
+    }
+
+    /// The generation a set name belongs to: `_g<n>` at its end, 0 for the unnumbered names of earlier
+    /// releases (which wrote the table whole in one transaction); nil for a name that is not one of ours.
+    public static func generation(ofSet name: String) -> UInt64? {
+        for family in Family.all {
+            for base in [family.hairpinSet(0), family.masqueradeSet(0)] {
+                if name == base { return 0 }
+                let prefix = base + "_g"
+                if name.hasPrefix(prefix), let number = UInt64(name.dropFirst(prefix.count)), number > 0 {
+                    return number
+                }
+            }
+        }
+        return nil
     }
 
     /// Deletes the agent's table if it exists (adding it first makes the delete succeed when it does not,
@@ -117,8 +226,13 @@ public enum NftablesScript {
         ]
 
         var suffix: String { addressFamily == .inet ? "v4" : "v6" }
-        var hairpinSet: String { "hairpin_\(suffix)" }
-        var masqueradeSet: String { "masquerade_\(suffix)" }
+        /// Generation 0 is the unnumbered name earlier releases used.
+        func hairpinSet(_ generation: UInt64) -> String {
+            generation == 0 ? "hairpin_\(suffix)" : "hairpin_\(suffix)_g\(generation)"
+        }
+        func masqueradeSet(_ generation: UInt64) -> String {
+            generation == 0 ? "masquerade_\(suffix)" : "masquerade_\(suffix)_g\(generation)"
+        }
         var hairpinType: String { "\(addressType) . \(addressType) . inet_proto . inet_service" }
         var destinationType: String { "\(addressType) . inet_proto . inet_service" }
     }

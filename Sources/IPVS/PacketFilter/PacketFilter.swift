@@ -1,4 +1,5 @@
 internal import CNetlink
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -9,38 +10,88 @@ import Musl
 /// The agent's masquerade rules in the kernel: its own nftables table, written whole when it may have
 /// drifted, and element by element when only its sets' contents change.
 public protocol PacketFilter: Sendable {
-    /// Replaces the table's rules and sets with `rules`, in one transaction.
+    /// Replaces the table's rules and sets with `rules`. Packets see the old rules and sets until the new
+    /// ones are complete; on failure the old ones stay.
     func apply(_ rules: MasqueradeRules) throws(IPVSError)
-    /// Changes the sets from `old`, which the table must hold, to `new`, in one transaction; it fails, and
-    /// changes nothing, when the table does not hold `old`.
+    /// Changes the sets from `old`, which the table must hold, to `new`; it fails when the table does not
+    /// hold `old`, and the caller then writes the table whole.
     func update(from old: MasqueradeRules, to new: MasqueradeRules) throws(IPVSError)
     /// Deletes the agent's table; other tables are never touched.
     func remove() throws(IPVSError)
 }
 
 /// ``PacketFilter`` through libnftables (Debian's libnftables1), in the given network namespace.
+///
+/// Every libnftables transaction carries at most ``NftablesScript/elementsPerTransaction`` elements, so its
+/// memory does not grow with the cluster. A whole write fills a new generation of sets beside the live one
+/// and then switches the rules to it in one small transaction (``NftablesScript/write``). The live
+/// generation is always the lowest-numbered one in the table: a write deletes every other generation in the
+/// transaction that makes its own live, so any higher one is a write that did not finish.
 public struct Nftables: PacketFilter {
     public let namespace: NetworkNamespace
+    let elementsPerTransaction: Int
+    /// The generation the rules match, once known; nil until this process has listed or written it.
+    private let live = LiveGeneration()
 
-    public init(namespace: NetworkNamespace = .current) { self.namespace = namespace }
+    public init(
+        namespace: NetworkNamespace = .current,
+        elementsPerTransaction: Int = NftablesScript.elementsPerTransaction
+    ) {
+        self.namespace = namespace
+        self.elementsPerTransaction = max(elementsPerTransaction, 1)
+    }
 
     public func apply(_ rules: MasqueradeRules) throws(IPVSError) {
-        try run(NftablesScript.sync(rules), step: "update nftables table inet \(NftablesScript.table)")
+        let present = try generations()
+        let next = (present.max() ?? 0) + 1
+        let step = "update nftables table inet \(NftablesScript.table)"
+        live.value.withLock { $0 = nil }
+        for transaction in NftablesScript.write(
+            rules,
+            generation: next,
+            stale: present.sorted(),
+            elementsPerTransaction: elementsPerTransaction
+        ) {
+            try run(transaction, step: step)
+        }
+        live.value.withLock { $0 = next }
     }
 
     public func update(from old: MasqueradeRules, to new: MasqueradeRules) throws(IPVSError) {
-        let script = NftablesScript.update(from: old, to: new)
-        guard !script.isEmpty else { return }
-        try run(script, step: "update the sets of nftables table inet \(NftablesScript.table)")
+        let generation: UInt64
+        if let known = live.value.withLock({ $0 }) {
+            generation = known
+        } else if let lowest = try generations().min() {
+            generation = lowest
+        } else {
+            throw IPVSError(.kernel, "nftables table inet \(NftablesScript.table) has none of ipvsd's sets")
+        }
+        let step = "update the sets of nftables table inet \(NftablesScript.table)"
+        for transaction in NftablesScript.update(
+            from: old,
+            to: new,
+            generation: generation,
+            elementsPerTransaction: elementsPerTransaction
+        ) {
+            try run(transaction, step: step)
+        }
     }
 
     public func remove() throws(IPVSError) {
+        live.value.withLock { $0 = nil }
         try run(NftablesScript.remove, step: "delete nftables table inet \(NftablesScript.table)")
     }
 
-    /// Runs one command buffer as one transaction: the only caller of libnftables.
-    func run(_ commands: String, step: String) throws(IPVSError) {
-        let outcome: (result: Int32, error: String?)
+    /// The generations of ipvsd's sets the table holds now (empty without the table).
+    func generations() throws(IPVSError) -> Set<UInt64> {
+        let listing = try run(NftablesScript.listSets, step: "list the sets of nftables table inet ipvsd")
+        return Set(NftablesScript.agentSets(inListing: listing).compactMap(NftablesScript.generation(ofSet:)))
+    }
+
+    /// Runs one command buffer as one transaction: the only caller of libnftables. Returns what it printed.
+    @discardableResult
+    func run(_ commands: String, step: String) throws(IPVSError) -> String {
+        let outcome: (result: Int32, output: String, error: String?)
         switch namespace {
         case .current:
             outcome = Self.runInThisNamespace(commands)
@@ -58,18 +109,28 @@ public struct Nftables: PacketFilter {
                 detail.contains("Operation not permitted") ? .permissionDenied : .kernel
             throw IPVSError(code, "cannot \(step): libnftables: \(firstLines.isEmpty ? "failed" : firstLines)")
         }
+        return outcome.output
     }
 
     /// One libnftables context, created and freed on the calling thread (its netlink socket belongs to this
     /// thread's namespace), running `commands` as one transaction.
-    /// - Returns: nft_run_cmd_from_buffer's result (0 on success, -1 without a context) and its error text.
-    private static func runInThisNamespace(_ commands: String) -> (result: Int32, error: String?) {
-        guard let context = nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else { return (-1, "out of memory (ENOMEM)") }
+    /// Output is terse: a listing names sets without their elements.
+    /// - Returns: nft_run_cmd_from_buffer's result (0 on success, -1 without a context), its output and its
+    ///   error text.
+    private static func runInThisNamespace(_ commands: String) -> (result: Int32, output: String, error: String?) {
+        guard let context = nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else { return (-1, "", "out of memory (ENOMEM)") }
         defer { nft_ctx_free(context) }
+        nft_ctx_output_set_flags(context, UInt32(NFT_CTX_OUTPUT_TERSE))
         nft_ctx_buffer_output(context)
         nft_ctx_buffer_error(context)
         let result = nft_run_cmd_from_buffer(context, commands)
+        let output = nft_ctx_get_output_buffer(context).map { String(cString: $0) } ?? ""
         let text = nft_ctx_get_error_buffer(context).map { String(cString: $0) }
-        return (result, text?.isEmpty == false ? text : nil)
+        return (result, output, text?.isEmpty == false ? text : nil)
     }
+}
+
+/// The live generation, shared by copies of one ``Nftables`` (it is a value the agent and its runner hold).
+private final class LiveGeneration: Sendable {
+    let value = Mutex<UInt64?>(nil)
 }
