@@ -147,14 +147,12 @@ struct AgentMemoryBench: ParsableCommand {
             results.add(group, "operations in the resync (must be 0)", "count", operations)
         }
         results.add(group, "start to ready, kernel checked", "s", [loaded.milliseconds / 1000])
-        results.add(group, "kernel floor (pre-encoded batches)", "ms", floors)
-        results.add(group, "full table read (IPVS library: services + servers of each)", "ms", reads)
-        results.add(
+        results.addReadyOverFloor(
             group,
-            "exec to ready / (kernel floor + one full table read)",
-            "x",
-            zip(floors, reads).map { loaded.milliseconds / ($0 + $1) },
-            note: "issue 13 bar: <= 1.5x from manifest files"
+            readyMilliseconds: loaded.milliseconds,
+            floors: floors,
+            reads: reads,
+            bar: "issue 13 bar: <= 1.5x from manifest files"
         )
     }
 

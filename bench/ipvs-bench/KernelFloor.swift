@@ -174,3 +174,26 @@ func kernelFloorAndRead(
     }
     return (floors, reads)
 }
+
+extension BenchRun {
+    /// The floor and read rows, then exec to ready over their sum per repetition, with the bar.
+    mutating func addReadyOverFloor(
+        _ group: String,
+        readyMilliseconds: Double,
+        floors: [Double],
+        reads: [Double],
+        bar: String
+    ) {
+        add(group, "kernel floor (pre-encoded batches)", "ms", floors)
+        add(group, "full table read (IPVS library: services + servers of each)", "ms", reads)
+        let ratios = zip(floors, reads).map { readyMilliseconds / ($0 + $1) }
+        let verdict = IPVSBenchStats.median(ratios) <= 1.5 ? "met" : "missed"
+        add(
+            group,
+            "exec to ready / (kernel floor + one full table read)",
+            "x",
+            ratios,
+            note: "\(bar); \(verdict) in this run"
+        )
+    }
+}

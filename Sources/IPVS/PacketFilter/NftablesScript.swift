@@ -31,18 +31,10 @@ public enum NftablesScript {
         for family in Family.all {
             transactions += elements(
                 "add",
-                family.hairpinSet(generation),
-                rules.hairpin,
-                family,
-                hairpinElement,
-                perTransaction: elementsPerTransaction
-            )
-            transactions += elements(
-                "add",
-                family.masqueradeSet(generation),
-                rules.masqueraded,
-                family,
-                masqueradeElement,
+                hairpin: rules.hairpin,
+                masqueraded: rules.masqueraded,
+                family: family,
+                generation: generation,
                 perTransaction: elementsPerTransaction
             )
         }
@@ -131,23 +123,35 @@ public enum NftablesScript {
             for (verb, from, to) in [("delete", old, new), ("add", new, old)] {
                 transactions += elements(
                     verb,
-                    family.hairpinSet(generation),
-                    from.hairpin.subtracting(to.hairpin),
-                    family,
-                    hairpinElement,
-                    perTransaction: elementsPerTransaction
-                )
-                transactions += elements(
-                    verb,
-                    family.masqueradeSet(generation),
-                    from.masqueraded.subtracting(to.masqueraded),
-                    family,
-                    masqueradeElement,
+                    hairpin: from.hairpin.subtracting(to.hairpin),
+                    masqueraded: from.masqueraded.subtracting(to.masqueraded),
+                    family: family,
+                    generation: generation,
                     perTransaction: elementsPerTransaction
                 )
             }
         }
         return transactions
+    }
+
+    /// The commands for `family`'s members of both sets of `generation`.
+    private static func elements(
+        _ verb: String,
+        hairpin: Set<MasqueradeRules.Destination>,
+        masqueraded: Set<MasqueradeRules.Destination>,
+        family: Family,
+        generation: UInt64,
+        perTransaction: Int
+    ) -> [String] {
+        elements(verb, family.hairpinSet(generation), hairpin, family, hairpinElement, perTransaction: perTransaction)
+            + elements(
+                verb,
+                family.masqueradeSet(generation),
+                masqueraded,
+                family,
+                masqueradeElement,
+                perTransaction: perTransaction
+            )
     }
 
     /// `add element` or `delete element` commands for `family`'s members of `members`, sorted, at most
