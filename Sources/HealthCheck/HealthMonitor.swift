@@ -87,6 +87,23 @@ public final class HealthMonitor: Sendable {
         wake()
     }
 
+    /// Adds and removes targets: O(change). Added ones start `unknown` with a first check spread over one
+    /// interval; removed ones stop being probed.
+    public func changeTargets(_ changes: HealthTargetChanges) {
+        guard !changes.isEmpty else { return }
+        let now = clock.now
+        state.withLock { state in
+            let (added, removed) = state.schedule.changeTargets(
+                adding: changes.added,
+                removing: changes.removed,
+                now: now
+            )
+            for target in removed { state.trackers[target] = nil }
+            for target in added { state.trackers[target] = HealthTracker(target: target, since: now) }
+        }
+        wake()
+    }
+
     /// The target's current status; `unknown` for a target the monitor does not check.
     public func status(of target: HealthTarget) -> HealthStatus {
         state.withLock { $0.trackers[target]?.status } ?? HealthStatus()

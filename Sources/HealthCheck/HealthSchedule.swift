@@ -39,10 +39,20 @@ struct HealthSchedule {
         _ targets: Set<HealthTarget>,
         now: Duration
     ) -> (added: [HealthTarget], removed: [HealthTarget]) {
-        let removed = slots.keys.filter { !targets.contains($0) }
+        changeTargets(adding: targets, removing: Set(slots.keys.filter { !targets.contains($0) }), now: now)
+    }
+
+    /// Adds `adding` (those not held yet) and removes `removing` (those held); O(change).
+    /// - Returns: the targets actually added and removed.
+    mutating func changeTargets(
+        adding: Set<HealthTarget>,
+        removing: Set<HealthTarget>,
+        now: Duration
+    ) -> (added: [HealthTarget], removed: [HealthTarget]) {
+        let removed = removing.filter { slots[$0] != nil }.map { $0 }
         for target in removed { slots[target] = nil }
         var added: [HealthTarget] = []
-        for target in targets where slots[target] == nil {
+        for target in adding where slots[target] == nil {
             nextID += 1
             slots[target] = Slot(id: nextID)
             // Spread first checks uniformly so thousands of new targets do not fire at once.

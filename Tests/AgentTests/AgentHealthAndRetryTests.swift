@@ -16,7 +16,12 @@ import Testing
         let sandbox = try AgentSandbox()
         let agent = try sandbox.makeAgent()
         let published = Mutex<Set<HealthTarget>>([])
-        await agent.setHealthTargetHandler { targets in published.withLock { $0 = targets } }
+        await agent.setHealthTargetHandler { changes in
+            published.withLock {
+                $0.subtract(changes.removed)
+                $0.formUnion(changes.added)
+            }
+        }
         let t0 = ContinuousClock.now
         await agent.tick(now: t0)
         let allocated = try #require(try sandbox.savedState()?.clusterIPs.values.first.flatMap { IPAddress($0) })

@@ -42,6 +42,27 @@ struct HealthScheduleTests {
         #expect(due.contains { $0.scheduled < .seconds(11) } && due.contains { $0.scheduled >= .seconds(11) })
     }
 
+    @Test func changesTouchOnlyTheirTargetsAndKeepTheOthersSlots() {
+        var schedule = HealthSchedule()
+        let kept = Self.checked(port: 1, interval: .seconds(1))
+        let gone = Self.checked(port: 2, interval: .seconds(1))
+        let new = Self.checked(port: 3, interval: .seconds(1))
+        _ = schedule.setTargets([kept, gone], now: .zero)
+        let busy = schedule.takeDue(at: .seconds(1))
+        #expect(Set(busy.map(\.target)) == [kept, gone])
+        // Removing one not held and adding one already held are no-ops; the kept target stays busy.
+        let change = schedule.changeTargets(
+            adding: [kept, new],
+            removing: [gone, Self.checked(port: 9)],
+            now: .seconds(1)
+        )
+        #expect(change.added == [new])
+        #expect(change.removed == [gone])
+        #expect(schedule.contains(kept) && schedule.isBusy(kept))
+        #expect(!schedule.contains(gone) && schedule.contains(new))
+        #expect(schedule.count == 2)
+    }
+
     @Test func withoutJitterTheIntervalIsExact() {
         let times = Self.simulate(Self.checked(interval: .milliseconds(1500)), rounds: 50)
         for (previous, next) in zip(times, times.dropFirst()) {

@@ -10,7 +10,11 @@ import Testing
         var byDelta = Harness()
         var byFull = Harness()
         var current: [VirtualServer.ID: DesiredVirtualServer] = [:]
-        for _ in 0..<200 {
+        // What a prober told only the changes would hold, told after a random number of steps (so additions
+        // and removals in between must cancel), by each path.
+        var proberByDelta = Set<HealthTarget>()
+        var proberByFull = Set<HealthTarget>()
+        for step in 0..<200 {
             var delta: [VirtualServer.ID: DesiredVirtualServer?] = [:]
             for _ in 0..<Int.random(in: 1...3, using: &generator) {
                 let id = serviceID(UInt8.random(in: 1...6, using: &generator))
@@ -32,6 +36,20 @@ import Testing
             #expect(fullChanged == expected)
             #expect(byDelta.state.desired == byFull.state.desired)
             #expect(byDelta.state.healthTargets == byFull.state.healthTargets)
+            if step % 3 == 0 || Bool.random(using: &generator) {
+                let fromDelta = byDelta.state.takeHealthTargetChanges()
+                let fromFull = byFull.state.takeHealthTargetChanges()
+                #expect(fromDelta.added.isDisjoint(with: fromDelta.removed))
+                #expect(
+                    fromDelta.removed.isSubset(of: proberByDelta) && fromDelta.added.isDisjoint(with: proberByDelta)
+                )
+                proberByDelta.subtract(fromDelta.removed)
+                proberByDelta.formUnion(fromDelta.added)
+                proberByFull.subtract(fromFull.removed)
+                proberByFull.formUnion(fromFull.added)
+                #expect(proberByDelta == Set(byDelta.state.healthTargets.keys))
+                #expect(proberByFull == Set(byFull.state.healthTargets.keys))
+            }
             #expect(byDelta.sync(deltaChanged) == byFull.sync(fullChanged))
         }
         #expect(byDelta.kernel.contents.mapValues(\.servers) == byFull.kernel.contents.mapValues(\.servers))

@@ -39,8 +39,7 @@ public actor Agent {
     /// Addresses known to be on the interface; refreshed from the kernel at each full sync.
     var boundAddresses: Set<IPAddress> = []
     /// Called with the deduplicated health targets whenever they change.
-    var onHealthTargets: (@Sendable (Set<HealthTarget>) -> Void)?
-    var lastHealthTargets: Set<HealthTarget> = []
+    var onHealthTargets: (@Sendable (HealthTargetChanges) -> Void)?
     /// The Services' names as of the last good load (DNS and `ipvsctl explain` read them).
     var names = ServiceNameTable()
     /// Whether a name table has been handed to ``onNames`` (an empty first table is news too).
@@ -185,10 +184,12 @@ public actor Agent {
         }
     }
 
-    /// Sets the function that receives the health targets (the health monitor's `setTargets`).
-    public func setHealthTargetHandler(_ handler: @escaping @Sendable (Set<HealthTarget>) -> Void) {
+    /// Sets the function that receives the health targets as changes (the health monitor's
+    /// `changeTargets`): first every current target as added, then what each sync adds and removes.
+    public func setHealthTargetHandler(_ handler: @escaping @Sendable (HealthTargetChanges) -> Void) {
         onHealthTargets = handler
-        handler(lastHealthTargets)
+        _ = core.takeHealthTargetChanges()
+        handler(HealthTargetChanges(added: Set(core.healthTargets.keys)))
     }
 
     /// Sets the function that receives the Service name table (the DNS responder), and calls it at once when
@@ -370,11 +371,11 @@ public actor Agent {
         return true
     }
 
+    /// Tells the prober the targets this sync added and removed: O(change), not O(targets).
     func publishHealthTargets() {
-        let targets = Set(core.healthTargets.keys)
-        guard targets != lastHealthTargets else { return }
-        lastHealthTargets = targets
-        onHealthTargets?(targets)
+        let changes = core.takeHealthTargetChanges()
+        guard !changes.isEmpty else { return }
+        onHealthTargets?(changes)
     }
 
     /// Saves ownership and allocations when they changed; returns false when the file could not be written.

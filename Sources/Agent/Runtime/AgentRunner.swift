@@ -108,7 +108,7 @@ public enum AgentRunner {
             logger: healthLogger,
             metricsFactory: metrics.factory
         )
-        await agent.setHealthTargetHandler { monitor.setTargets($0) }
+        await agent.setHealthTargetHandler { monitor.changeTargets($0) }
         await agent.setLiveHealthSource { (monitor.now, monitor.statuses()) }
         await agent.setSysctlReader { try? network.sysctl($0) }
         services.append(HealthService(monitor: monitor, agent: agent))

@@ -148,3 +148,27 @@ public struct HealthStatus: Sendable, Hashable {
     /// Whether the target may serve: up, or not yet judged.
     public var mayServe: Bool { state != .down }
 }
+
+/// Targets that appeared and disappeared since the prober was last told, so a change costs its own targets
+/// rather than the whole set (100k targets at 10k Services x 10, on every endpoint event).
+public struct HealthTargetChanges: Sendable, Equatable {
+    public private(set) var added: Set<HealthTarget> = []
+    public private(set) var removed: Set<HealthTarget> = []
+
+    public init(added: Set<HealthTarget> = [], removed: Set<HealthTarget> = []) {
+        self.added = added
+        self.removed = removed
+    }
+
+    public var isEmpty: Bool { added.isEmpty && removed.isEmpty }
+
+    /// A target now in use; cancels a removal not yet told (the prober keeps its state).
+    mutating func add(_ target: HealthTarget) {
+        if removed.remove(target) == nil { added.insert(target) }
+    }
+
+    /// A target no longer in use; cancels an addition not yet told.
+    mutating func remove(_ target: HealthTarget) {
+        if added.remove(target) == nil { removed.insert(target) }
+    }
+}

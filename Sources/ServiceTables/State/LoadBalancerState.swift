@@ -37,6 +37,8 @@ public struct LoadBalancerState: Sendable {
     var strays: [VirtualServer.ID: Set<RealServer.ID>] = [:]
     var health: [HealthTarget: HealthStatus] = [:]
     var targetIndex: [HealthTarget: Set<HealthReference>] = [:]
+    /// Keys of `targetIndex` added and removed since ``takeHealthTargetChanges()``.
+    var targetChanges = HealthTargetChanges()
 
     /// - Parameters:
     ///   - owned: the services the agent owned when it last ran (its state file); `adopt` confirms them.
@@ -96,6 +98,12 @@ public struct LoadBalancerState: Sendable {
     /// Targets the prober must check, deduplicated across virtual servers, with the pairs using each.
     public var healthTargets: [HealthTarget: Set<HealthReference>] { targetIndex }
 
+    /// The targets that appeared in and disappeared from ``healthTargets`` since the last call.
+    public mutating func takeHealthTargetChanges() -> HealthTargetChanges {
+        defer { targetChanges = HealthTargetChanges() }
+        return targetChanges
+    }
+
     /// The target's status; `.unknown` (which serves) until the prober reports.
     public func healthStatus(of target: HealthTarget) -> HealthStatus {
         health[target] ?? HealthStatus()
@@ -132,7 +140,9 @@ public struct LoadBalancerState: Sendable {
         guard let spec = service.healthCheck else { return }
         for id in service.realServers.keys {
             let reference = HealthReference(virtualServer: service.id, realServer: id)
-            targetIndex[HealthTarget(realServer: id, spec: spec), default: []].insert(reference)
+            let target = HealthTarget(realServer: id, spec: spec)
+            if targetIndex[target] == nil { targetChanges.add(target) }
+            targetIndex[target, default: []].insert(reference)
         }
     }
 
@@ -144,7 +154,10 @@ public struct LoadBalancerState: Sendable {
         for id in service.realServers.keys {
             let target = HealthTarget(realServer: id, spec: spec)
             targetIndex[target]?.remove(HealthReference(virtualServer: service.id, realServer: id))
-            if targetIndex[target]?.isEmpty == true { targetIndex[target] = nil }
+            if targetIndex[target]?.isEmpty == true {
+                targetIndex[target] = nil
+                targetChanges.remove(target)
+            }
             targets.append(target)
         }
         return targets
