@@ -13,6 +13,9 @@ struct EndpointInterning: Sendable {
 
     /// `slice` with its endpoints' node names and hints replaced by the held copies of equal values.
     mutating func intern(_ slice: EndpointSlice) -> EndpointSlice {
+        // Checked on the caller's value first: a loop that may write makes the compiler take the array for
+        // writing, which copies it (the caller holds it too) even when nothing is then written.
+        guard slice.endpoints.contains(where: Self.hasSharedValues) else { return slice }
         var slice = slice
         for index in slice.endpoints.indices {
             // Short strings are stored inline; only longer ones have storage to share.
@@ -27,6 +30,10 @@ struct EndpointInterning: Sendable {
             }
         }
         return slice
+    }
+
+    private static func hasSharedValues(_ endpoint: Endpoint) -> Bool {
+        endpoint.nodeName.utf8.count > 15 || !endpoint.zoneHints.isEmpty || !endpoint.nodeHints.isEmpty
     }
 
     private static func interned<Value: Hashable>(_ value: Value, in table: inout Set<Value>) -> Value {

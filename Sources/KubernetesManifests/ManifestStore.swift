@@ -27,6 +27,25 @@ public struct ManifestStore: Sendable {
         var settled: Bool
     }
 
+    /// A file as applied: its version, the keys of what it defines, and its definitions.
+    struct StoredFile: Sendable {
+        var file: ManifestFile
+        var services: [ObjectKey]
+        var slices: [ObjectKey]
+        var endpoints: [ObjectKey]
+        var definitions: [ObjectDefinition]
+        var settled: Bool
+
+        init(_ entry: FileEntry) {
+            file = entry.file
+            services = entry.set.services.map { ObjectKey(namespace: $0.namespace, name: $0.name) }
+            slices = entry.set.endpointSlices.map { ObjectKey(namespace: $0.namespace, name: $0.name) }
+            endpoints = entry.set.endpoints.map { ObjectKey(namespace: $0.namespace, name: $0.name) }
+            definitions = entry.definitions
+            settled = entry.settled
+        }
+    }
+
     /// Longer than a kernel clock tick (10 ms at HZ=100) with margin.
     public static let racyWindow: Int64 = 50_000_000
 
@@ -54,7 +73,9 @@ public struct ManifestStore: Sendable {
     }
 
     public let options: TranslationOptions
-    private var files: [String: FileEntry] = [:]
+    /// What each file defined when last applied: keys only, since ``objects`` holds the objects (a parse
+    /// kept per file held every object twice, and an endpoint array twice once interned).
+    private var files: [String: StoredFile] = [:]
     private var objects = ServiceObjects()
     /// Where each defined object (`Service default/web`) is defined.
     private var definers: [String: ObjectDefinition] = [:]
@@ -131,7 +152,7 @@ public struct ManifestStore: Sendable {
         var update = Update()
         update.notes = scan.notes + scan.parsed.keys.sorted().flatMap { scan.parsed[$0]!.set.notes }
         let paths = touched.sorted()
-        let old = paths.map { files[$0]?.set ?? ManifestSet() }
+        let old = paths.map { files[$0].map(heldObjects) ?? ManifestSet() }
         let new = paths.map { scan.parsed[$0]?.set ?? ManifestSet() }
         let change = replace(old, with: new)
         var affected = change.affected
@@ -185,7 +206,7 @@ public struct ManifestStore: Sendable {
             }
         }
         for path in removed { files[path] = nil }
-        for (path, entry) in scan.parsed { files[path] = entry }
+        for (path, entry) in scan.parsed { files[path] = StoredFile(entry) }
         for path in scan.parsed.keys.sorted() {
             for definition in scan.parsed[path]!.definitions { definers[definition.key] = definition }
         }
@@ -213,6 +234,16 @@ public struct ManifestStore: Sendable {
     /// Replaces the changed files' objects (`old`, one set per file) with `new` in the object store: every
     /// removal first, so an object moving between two changed files stays. Returns the Services touched and
     /// whether a Service itself changed (which may change allocations).
+    /// The objects `file` defined, as the store holds them (exactly what was applied from it: an object
+    /// defined twice is an error, never applied).
+    private func heldObjects(_ file: StoredFile) -> ManifestSet {
+        ManifestSet(
+            services: file.services.compactMap { objects.services[$0] },
+            endpointSlices: file.slices.compactMap { objects.slices[$0] },
+            endpoints: file.endpoints.compactMap { objects.endpoints[$0] }
+        )
+    }
+
     private mutating func replace(
         _ old: [ManifestSet],
         with new: [ManifestSet]

@@ -49,6 +49,23 @@ import Testing
         #expect(storage(other.endpoints[0].nodeName) != names[0])
     }
 
+    @Test func aSliceWithNothingToShareIsNotCopied() {
+        var interning = EndpointInterning()
+        var plain = slice("web-a", node: 1, zone: "unused")
+        for index in plain.endpoints.indices {
+            plain.endpoints[index].nodeName = "node-1"  // short: stored inline, nothing to share
+            plain.endpoints[index].zoneHints = []
+            plain.endpoints[index].nodeHints = []
+        }
+        let held = interning.intern(plain)
+        #expect(held == plain)
+        // The same array storage: the caller's copy and the held one are one array, not two.
+        #expect(
+            held.endpoints.withUnsafeBufferPointer { $0.baseAddress }
+                == plain.endpoints.withUnsafeBufferPointer { $0.baseAddress }
+        )
+    }
+
     @Test func aFullTableStartsAgainWithoutChangingValues() {
         var interning = EndpointInterning()
         for node in 0..<(EndpointInterning.limit + 10) {
