@@ -133,6 +133,10 @@ import Testing
         #expect(NftablesScript.generation(ofSet: "hairpin_v4_g0") == nil)
         #expect(NftablesScript.generation(ofSet: "hairpin_v4_gx") == nil)
         #expect(NftablesScript.generation(ofSet: "hairpin_v5_g2") == nil)
+        // A number the next write could not exceed is not ours: no overflow, whatever the table holds.
+        #expect(NftablesScript.generation(ofSet: "hairpin_v4_g\(UInt64.max)") == nil)
+        #expect(NftablesScript.generation(ofSet: "hairpin_v4_g\((1 as UInt64) << 62)") == nil)
+        #expect(NftablesScript.generation(ofSet: "hairpin_v4_g\((1 as UInt64) << 62 - 1)") == (1 << 62) - 1)
         #expect(NftablesScript.agentSets(inListing: "") == [])
     }
 

@@ -200,6 +200,10 @@ public enum NftablesScript {
         return names
     }
 
+    /// Generations the agent numbers stay below this, so the next one never overflows even when someone
+    /// added a set with a huge number to the table (such a set is not treated as ours).
+    static let generationLimit: UInt64 = 1 << 62
+
     /// The generation a set name belongs to: `_g<n>` at its end, 0 for the unnumbered names of earlier
     /// releases (which wrote the table whole in one transaction); nil for a name that is not one of ours.
     public static func generation(ofSet name: String) -> UInt64? {
@@ -207,7 +211,9 @@ public enum NftablesScript {
             for base in [family.hairpinSet(0), family.masqueradeSet(0)] {
                 if name == base { return 0 }
                 let prefix = base + "_g"
-                if name.hasPrefix(prefix), let number = UInt64(name.dropFirst(prefix.count)), number > 0 {
+                if name.hasPrefix(prefix), let number = UInt64(name.dropFirst(prefix.count)),
+                    number > 0, number < generationLimit
+                {
                     return number
                 }
             }
