@@ -14,9 +14,12 @@ import Testing
         #expect(NftablesScript.update(from: old, to: old, generation: 3) == [])
         #expect(
             NftablesScript.update(from: old, to: MasqueradeRules(hairpin: [kept, new]), generation: 3) == [
-                "delete element inet ipvsd hairpin_v4_g3 { 10.244.0.9 . 10.244.0.9 . 17 . 53 }\n",
-                "delete element inet ipvsd masquerade_v4_g3 { 192.0.2.10 . 6 . 80 }\n",
-                "add element inet ipvsd hairpin_v6_g3 { fd00::5 . fd00::5 . 132 . 3868 }\n",
+                """
+                delete element inet ipvsd hairpin_v4_g3 { 10.244.0.9 . 10.244.0.9 . 17 . 53 }
+                delete element inet ipvsd masquerade_v4_g3 { 192.0.2.10 . 6 . 80 }
+                add element inet ipvsd hairpin_v6_g3 { fd00::5 . fd00::5 . 132 . 3868 }
+
+                """
             ]
         )
         // Generation 0 is the unnumbered sets of earlier releases.
@@ -40,6 +43,16 @@ import Testing
         )
         #expect(added.count == 3)
         #expect(added.map { $0.components(separatedBy: " . 6 . 80").count - 1 } == [4, 4, 2])
+        // Commands of several sets share a transaction up to the bound: 10 deletes and 10 adds in 4s.
+        let moved = Set(many.map { MasqueradeRules.Destination(address: $0.address, proto: .tcp, port: 81) })
+        let swapped = NftablesScript.update(
+            from: MasqueradeRules(hairpin: many),
+            to: MasqueradeRules(hairpin: moved),
+            generation: 1,
+            elementsPerTransaction: 4
+        )
+        #expect(swapped.map { $0.components(separatedBy: " . 6 . 8").count - 1 } == [4, 4, 4, 4, 4])
+        #expect(swapped[2].hasPrefix("delete element") && swapped[2].contains("\nadd element"))
         #expect(added.allSatisfy { $0.hasPrefix("add element inet ipvsd hairpin_v4_g1 { ") })
         // Sorted, so the split is the same every time.
         #expect(added[0].hasPrefix("add element inet ipvsd hairpin_v4_g1 { 10.244.0.0 . 10.244.0.0 . 6 . 80, "))

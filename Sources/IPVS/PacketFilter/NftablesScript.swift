@@ -27,19 +27,18 @@ public enum NftablesScript {
         stale: [UInt64],
         elementsPerTransaction: Int = elementsPerTransaction
     ) -> [String] {
-        var transactions = [prepare(generation)]
+        var fills: [Command] = []
         for family in Family.all {
-            transactions += elements(
+            fills += elements(
                 "add",
                 hairpin: rules.hairpin,
                 masqueraded: rules.masqueraded,
                 family: family,
-                generation: generation,
-                perTransaction: elementsPerTransaction
+                generation: generation
             )
         }
-        transactions.append(activate(generation, deleting: stale))
-        return transactions
+        return [prepare(generation)] + packed(fills, limit: elementsPerTransaction)
+            + [activate(generation, deleting: stale)]
     }
 
     /// Creates the table and chains when missing, and the generation's sets, emptied (a number is never
@@ -117,20 +116,52 @@ public enum NftablesScript {
         generation: UInt64,
         elementsPerTransaction: Int = elementsPerTransaction
     ) -> [String] {
-        var transactions: [String] = []
+        var commands: [Command] = []
         for family in Family.all {
             // Deletes first; within one transaction the order only matters for readability.
             for (verb, from, to) in [("delete", old, new), ("add", new, old)] {
-                transactions += elements(
+                commands += elements(
                     verb,
                     hairpin: from.hairpin.subtracting(to.hairpin),
                     masqueraded: from.masqueraded.subtracting(to.masqueraded),
                     family: family,
-                    generation: generation,
-                    perTransaction: elementsPerTransaction
+                    generation: generation
                 )
             }
         }
+        return packed(commands, limit: elementsPerTransaction)
+    }
+
+    /// An `add element` or `delete element` command for one set, before it is cut into transactions.
+    private struct Command {
+        /// `add element inet ipvsd hairpin_v4_g1`.
+        var head: String
+        var elements: [String]
+    }
+
+    /// The commands, in order, in as few transactions as keep each within `limit` elements; a command is
+    /// cut where a transaction fills. An endpoint change (one delete and one add) is one libnftables
+    /// context, not one per command.
+    private static func packed(_ commands: [Command], limit: Int) -> [String] {
+        let limit = max(limit, 1)
+        var transactions: [String] = []
+        var current = ""
+        var room = limit
+        for command in commands {
+            var rest = command.elements[...]
+            while !rest.isEmpty {
+                if room == 0 {
+                    transactions.append(current)
+                    current = ""
+                    room = limit
+                }
+                let piece = rest.prefix(room)
+                current += "\(command.head) { \(piece.joined(separator: ", ")) }\n"
+                room -= piece.count
+                rest = rest.dropFirst(piece.count)
+            }
+        }
+        if !current.isEmpty { transactions.append(current) }
         return transactions
     }
 
@@ -140,35 +171,24 @@ public enum NftablesScript {
         hairpin: Set<MasqueradeRules.Destination>,
         masqueraded: Set<MasqueradeRules.Destination>,
         family: Family,
-        generation: UInt64,
-        perTransaction: Int
-    ) -> [String] {
-        elements(verb, family.hairpinSet(generation), hairpin, family, hairpinElement, perTransaction: perTransaction)
-            + elements(
-                verb,
-                family.masqueradeSet(generation),
-                masqueraded,
-                family,
-                masqueradeElement,
-                perTransaction: perTransaction
-            )
+        generation: UInt64
+    ) -> [Command] {
+        [
+            elements(verb, family.hairpinSet(generation), hairpin, family, hairpinElement),
+            elements(verb, family.masqueradeSet(generation), masqueraded, family, masqueradeElement),
+        ]
     }
 
-    /// `add element` or `delete element` commands for `family`'s members of `members`, sorted, at most
-    /// `perTransaction` elements in each; none when it has none.
+    /// The `add element` or `delete element` command for `family`'s members of `members`, sorted.
     private static func elements(
         _ verb: String,
         _ set: String,
         _ members: Set<MasqueradeRules.Destination>,
         _ family: Family,
-        _ text: (MasqueradeRules.Destination) -> String,
-        perTransaction: Int
-    ) -> [String] {
+        _ text: (MasqueradeRules.Destination) -> String
+    ) -> Command {
         let chosen = members.filter { $0.address.family == family.addressFamily }.sorted()
-        return stride(from: 0, to: chosen.count, by: max(perTransaction, 1)).map { start in
-            let chunk = chosen[start..<min(start + max(perTransaction, 1), chosen.count)]
-            return "\(verb) element inet \(table) \(set) { \(chunk.map(text).joined(separator: ", ")) }\n"
-        }
+        return Command(head: "\(verb) element inet \(table) \(set)", elements: chosen.map(text))
     }
 
     /// A hairpin element: an endpoint talking to itself through a virtual server (source . destination).
