@@ -14,7 +14,7 @@ import Musl
 @main
 enum Main {
     static func main() {
-        HeapPolicy.useOneArena()
+        HeapPolicy.configure()
         do {
             let limit = try ResourceBudget.raiseDescriptorLimit()
             guard limit >= ResourceBudget.coreReserve else {

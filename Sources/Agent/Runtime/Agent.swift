@@ -62,6 +62,9 @@ public actor Agent {
     var nextFullResync: ContinuousClock.Instant
     var nextDrainCheck: ContinuousClock.Instant
     var retryAt: ContinuousClock.Instant?
+    /// Incremental syncs since freed heap pages were last returned, and when that was.
+    var syncsSinceTrim = 0
+    var lastTrim = ContinuousClock.now
     var retryBackoff: Duration = .seconds(1)
 
     // Ownership evidence (docs/ipvsd.md, "Failure behaviour").
@@ -238,6 +241,17 @@ public actor Agent {
         markPending(now)
     }
 
+    /// Returns freed heap pages to the kernel after a reload or a full resync, and at most every
+    /// ``HeapPolicy/trimInterval`` after incremental syncs: each event's sync frees what it allocated, but
+    /// freed pages between live ones stay resident until trimmed, and without this ipvsd's RSS grew with
+    /// every endpoint event (17 MB over 40 events at 10k x 10 from the API).
+    private func returnFreedPages(after transient: Bool, now: ContinuousClock.Instant) {
+        guard transient || (syncsSinceTrim > 0 && now >= lastTrim + HeapPolicy.trimInterval) else { return }
+        HeapPolicy.returnFreedPages()
+        syncsSinceTrim = 0
+        lastTrim = now
+    }
+
     func markPending(_ now: ContinuousClock.Instant) {
         if pendingSince == nil { pendingSince = now }
     }
@@ -254,7 +268,7 @@ public actor Agent {
         if let retryAt, now < retryAt { return }
         let debounced = pendingSince.map { now >= $0 + configuration.debounce } ?? false
         var transient = false
-        defer { if transient { HeapPolicy.returnFreedPages() } }
+        defer { returnFreedPages(after: transient, now: now) }
         if reloadRequested && (debounced || !hasDesiredState) {
             reloadRequested = false
             await reloadManifests()
@@ -269,6 +283,7 @@ public actor Agent {
             transient = true
         } else if !dirty.isEmpty && (debounced || pendingSince == nil) {
             syncChanges(now: now)
+            syncsSinceTrim += 1
         }
         if namesStale && (debounced || pendingSince == nil) {
             await refreshKubernetesNames()
