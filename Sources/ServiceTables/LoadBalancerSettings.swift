@@ -4,9 +4,12 @@ import IPVS
 public struct LoadBalancerSettings: Sendable, Hashable {
     /// How long a draining real server keeps weight 0 before it is deleted even with connections left.
     public var gracePeriod: Duration
+    /// Which masquerade rules the core keeps (``LoadBalancerState/masqueradeRules``); `none` keeps none.
+    public var masquerade: MasqueradeMode
 
-    public init(gracePeriod: Duration = .seconds(30)) {
+    public init(gracePeriod: Duration = .seconds(30), masquerade: MasqueradeMode = .none) {
         self.gracePeriod = gracePeriod
+        self.masquerade = masquerade
     }
 }
 

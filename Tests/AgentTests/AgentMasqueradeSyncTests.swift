@@ -10,7 +10,7 @@ import Testing
 final class FakePacketFilter: PacketFilter {
     private struct State {
         var applied: [MasqueradeRules] = []
-        var updates: [(from: MasqueradeRules, to: MasqueradeRules)] = []
+        var updates: [(removing: MasqueradeRules, adding: MasqueradeRules)] = []
         var removals = 0
         var failNext = false
         var failNextUpdate = false
@@ -18,19 +18,19 @@ final class FakePacketFilter: PacketFilter {
 
     private let state = Mutex(State())
     var applied: [MasqueradeRules] { state.withLock { $0.applied } }
-    var updates: [(from: MasqueradeRules, to: MasqueradeRules)] { state.withLock { $0.updates } }
+    var updates: [(removing: MasqueradeRules, adding: MasqueradeRules)] { state.withLock { $0.updates } }
     var removals: Int { state.withLock { $0.removals } }
     func failNext() { state.withLock { $0.failNext = true } }
     /// The next update fails, as when another tool changed the table's sets.
     func failNextUpdate() { state.withLock { $0.failNextUpdate = true } }
 
-    func update(from old: MasqueradeRules, to new: MasqueradeRules) throws(IPVSError) {
+    func update(removing: MasqueradeRules, adding: MasqueradeRules) throws(IPVSError) {
         let fail = state.withLock { state in
             if state.failNextUpdate {
                 state.failNextUpdate = false
                 return true
             }
-            state.updates.append((old, new))
+            state.updates.append((removing, adding))
             return false
         }
         if fail { throw IPVSError(.kernel, "cannot update the sets: libnftables: No such file or directory") }
@@ -112,11 +112,11 @@ final class FakePacketFilter: PacketFilter {
         await agent.requestReload(at: t0 + .seconds(1))
         await agent.tick(now: t0 + .seconds(2))
         #expect(filter.applied.count == 1)
+        // Exactly the one endpoint's element goes; nothing is added, the rest is untouched.
         let update = try #require(filter.updates.first)
-        #expect(update.from == first)
-        let removed = update.from.hairpin.subtracting(update.to.hairpin)
-        #expect(removed.map(\.address) == [IPAddress("10.244.1.12")!])
-        #expect(update.to.hairpin.isSubset(of: update.from.hairpin))
+        #expect(update.removing.hairpin.map(\.address) == [IPAddress("10.244.1.12")!])
+        #expect(update.removing.hairpin.isSubset(of: first.hairpin) && update.removing.masqueraded.isEmpty)
+        #expect(update.adding == MasqueradeRules())
 
         filter.failNextUpdate()
         try sandbox.write(ExampleManifests.endpointSlices, to: sandbox.slicesFile)

@@ -43,7 +43,10 @@ struct PacketFilterTests {
         let rules = try sandbox.run("nft", "list", "chain", "inet", "ipvsd", "postrouting")
 
         let second = MasqueradeRules(hairpin: [kept, added], masqueraded: [])
-        try filter.update(from: first, to: second)
+        try filter.update(
+            removing: MasqueradeRules(hairpin: [gone], masqueraded: [vip]),
+            adding: MasqueradeRules(hairpin: [added])
+        )
         #expect(
             try elements("hairpin_v4_g1") == [
                 "10.244.1.2 . 10.244.1.2 . tcp . 8080", "10.244.3.4 . 10.244.3.4 . tcp . 9090",
@@ -56,7 +59,10 @@ struct PacketFilterTests {
         // From a state the table does not hold: the delete of an absent element fails the transaction, and
         // nothing changes, not even the add in the same script.
         #expect(throws: IPVSError.self) {
-            try filter.update(from: first, to: MasqueradeRules(hairpin: [kept, destination("10.244.5.6", .tcp, 1)]))
+            try filter.update(
+                removing: MasqueradeRules(hairpin: [gone]),
+                adding: MasqueradeRules(hairpin: [destination("10.244.5.6", .tcp, 1)])
+            )
         }
         #expect(
             try elements("hairpin_v4_g1") == [
@@ -65,7 +71,10 @@ struct PacketFilterTests {
         )
         // A second process (a restart) finds the live generation by listing the sets.
         let restarted = Nftables(namespace: sandbox.namespace.namespace)
-        try restarted.update(from: second, to: first)
+        try restarted.update(
+            removing: MasqueradeRules(hairpin: [added]),
+            adding: MasqueradeRules(hairpin: [gone], masqueraded: [vip])
+        )
         #expect(try elements("masquerade_v4_g1") == ["192.0.2.10 . tcp . 80"])
         try filter.remove()
     }
@@ -111,7 +120,13 @@ struct PacketFilterTests {
         )
         // Until then, an update goes to the lowest generation, the live one.
         let fewer = MasqueradeRules(hairpin: hairpin.subtracting([destination("10.244.0.1", .tcp, 8080)]))
-        try Nftables(namespace: sandbox.namespace.namespace).update(from: rules, to: fewer)
+        try Nftables(namespace: sandbox.namespace.namespace).update(
+            removing: MasqueradeRules(
+                hairpin: rules.hairpin.subtracting(fewer.hairpin),
+                masqueraded: rules.masqueraded
+            ),
+            adding: MasqueradeRules()
+        )
         #expect(try elements("hairpin_v4_g1").count == 9)
         #expect(try elements("masquerade_v4_g1") == [])
         try small.apply(rules)

@@ -10,10 +10,13 @@ import Testing
     let vip = MasqueradeRules.Destination(address: IPAddress("192.0.2.10")!, proto: .tcp, port: 80)
 
     @Test func updateScriptChangesOnlyTheElementsThatDiffer() {
-        let old = MasqueradeRules(hairpin: [kept, gone], masqueraded: [vip])
-        #expect(NftablesScript.update(from: old, to: old, generation: 3) == [])
+        #expect(NftablesScript.update(removing: MasqueradeRules(), adding: MasqueradeRules(), generation: 3) == [])
         #expect(
-            NftablesScript.update(from: old, to: MasqueradeRules(hairpin: [kept, new]), generation: 3) == [
+            NftablesScript.update(
+                removing: MasqueradeRules(hairpin: [gone], masqueraded: [vip]),
+                adding: MasqueradeRules(hairpin: [new]),
+                generation: 3
+            ) == [
                 """
                 delete element inet ipvsd hairpin_v4_g3 { 10.244.0.9 . 10.244.0.9 . 17 . 53 }
                 delete element inet ipvsd masquerade_v4_g3 { 192.0.2.10 . 6 . 80 }
@@ -24,7 +27,7 @@ import Testing
         )
         // Generation 0 is the unnumbered sets of earlier releases.
         #expect(
-            NftablesScript.update(from: old, to: MasqueradeRules(hairpin: [kept], masqueraded: [vip]), generation: 0)
+            NftablesScript.update(removing: MasqueradeRules(hairpin: [gone]), adding: MasqueradeRules(), generation: 0)
                 == ["delete element inet ipvsd hairpin_v4 { 10.244.0.9 . 10.244.0.9 . 17 . 53 }\n"]
         )
     }
@@ -36,8 +39,8 @@ import Testing
             }
         )
         let added = NftablesScript.update(
-            from: MasqueradeRules(),
-            to: MasqueradeRules(hairpin: many),
+            removing: MasqueradeRules(),
+            adding: MasqueradeRules(hairpin: many),
             generation: 1,
             elementsPerTransaction: 4
         )
@@ -46,8 +49,8 @@ import Testing
         // Commands of several sets share a transaction up to the bound: 10 deletes and 10 adds in 4s.
         let moved = Set(many.map { MasqueradeRules.Destination(address: $0.address, proto: .tcp, port: 81) })
         let swapped = NftablesScript.update(
-            from: MasqueradeRules(hairpin: many),
-            to: MasqueradeRules(hairpin: moved),
+            removing: MasqueradeRules(hairpin: many),
+            adding: MasqueradeRules(hairpin: moved),
             generation: 1,
             elementsPerTransaction: 4
         )

@@ -7,13 +7,17 @@ import Testing
     @Test func deltaAndFullReplacementAgree() {
         var generator = SplitMix64(seed: 7)
         let checked = HealthCheckSpec()
-        var byDelta = Harness()
-        var byFull = Harness()
+        // Each path keeps masquerade rules too, under a different mode (`all` also masquerades cluster IPs).
+        var byDelta = Harness(settings: LoadBalancerSettings(masquerade: .all))
+        var byFull = Harness(settings: LoadBalancerSettings(masquerade: .hairpin))
         var current: [VirtualServer.ID: DesiredVirtualServer] = [:]
         // What a prober told only the changes would hold, told after a random number of steps (so additions
         // and removals in between must cancel), by each path.
         var proberByDelta = Set<HealthTarget>()
         var proberByFull = Set<HealthTarget>()
+        // What a packet filter told only the masquerade changes would hold, by each path.
+        var filterByDelta = MasqueradeRules()
+        var filterByFull = MasqueradeRules()
         for step in 0..<200 {
             var delta: [VirtualServer.ID: DesiredVirtualServer?] = [:]
             for _ in 0..<Int.random(in: 1...3, using: &generator) {
@@ -49,6 +53,17 @@ import Testing
                 proberByFull.formUnion(fromFull.added)
                 #expect(proberByDelta == Set(byDelta.state.healthTargets.keys))
                 #expect(proberByFull == Set(byFull.state.healthTargets.keys))
+                for (harness, mode) in [(byDelta, MasqueradeMode.all), (byFull, .hairpin)] {
+                    #expect(harness.state.masqueradeRules == mode.rules(for: harness.state.desired))
+                }
+                let deltaChanges = byDelta.state.takeMasqueradeChanges()
+                let fullChanges = byFull.state.takeMasqueradeChanges()
+                #expect(deltaChanges.removed.hairpin.isSubset(of: filterByDelta.hairpin))
+                #expect(deltaChanges.added.hairpin.isDisjoint(with: filterByDelta.hairpin))
+                filterByDelta.apply(deltaChanges)
+                filterByFull.apply(fullChanges)
+                #expect(filterByDelta == byDelta.state.masqueradeRules)
+                #expect(filterByFull == byFull.state.masqueradeRules)
             }
             #expect(byDelta.sync(deltaChanged) == byFull.sync(fullChanged))
         }
@@ -74,5 +89,15 @@ import Testing
         #expect(h.state.healthStatus(of: target).state == .unknown)
         #expect(h.state.updateDesired([id: nil]) == [id])
         #expect(h.state.desired.virtualServers.isEmpty)
+    }
+}
+
+extension MasqueradeRules {
+    /// What a packet filter holds after an update of these changes.
+    fileprivate mutating func apply(_ changes: (removed: MasqueradeRules, added: MasqueradeRules)) {
+        hairpin.subtract(changes.removed.hairpin)
+        masqueraded.subtract(changes.removed.masqueraded)
+        hairpin.formUnion(changes.added.hairpin)
+        masqueraded.formUnion(changes.added.masqueraded)
     }
 }

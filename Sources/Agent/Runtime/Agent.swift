@@ -81,9 +81,8 @@ public actor Agent {
     /// so it is skipped while neither changed (a set copied from another shares its storage, so comparing
     /// them is usually immediate).
     var encodedIDs: (owned: Set<VirtualServer.ID>, pending: Set<VirtualServer.ID>)?
-    /// The masquerade rules last written to the packet filter (nil: its table removed), valid while
-    /// `masqueradeInSync`; a failed write clears it so the next sync writes again.
-    var appliedMasquerade: MasqueradeRules?
+    /// Whether the packet filter holds the core's masquerade rules as of the last changes taken; a failed
+    /// write clears it so the next sync writes the table whole.
     var masqueradeInSync = false
     /// The healthCheckNodePort listeners; nil when none run (tests, `ipvsd cleanup`).
     var healthCheckNodePorts: HealthCheckNodePorts?
@@ -146,7 +145,10 @@ public actor Agent {
         self.persisted = persisted
         self.pendingClaims = try persisted.pendingIDs()
         self.core = LoadBalancerState(
-            settings: LoadBalancerSettings(gracePeriod: configuration.gracePeriod),
+            settings: LoadBalancerSettings(
+                gracePeriod: configuration.gracePeriod,
+                masquerade: packetFilter == nil ? .none : configuration.masquerade
+            ),
             owned: try persisted.ownedIDs()
         )
         self.manifestStore = ManifestStore(

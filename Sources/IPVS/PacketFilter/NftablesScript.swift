@@ -104,26 +104,26 @@ public enum NftablesScript {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Changes the sets of `generation` from `old` to `new`, leaving chains and rules as they are: an
-    /// endpoint change costs its own elements, not a rewrite of every set. Valid only while the sets hold
-    /// exactly `old`: otherwise a transaction fails (deleting an element that is not there), and the caller
-    /// writes the table whole. A large change is split into bounded transactions like a whole write; each
+    /// Deletes `removing`'s elements from the sets of `generation` and adds `adding`'s, leaving chains and
+    /// rules as they are: an endpoint change costs its own elements, not a rewrite of every set. A set that
+    /// lacks an element to delete fails the transaction (the table drifted), and the caller writes the
+    /// table whole. A large change is split into bounded transactions like a whole write; each
     /// intermediate state is some of the changes applied, as if they had arrived in separate syncs. Empty
     /// when nothing changed.
     public static func update(
-        from old: MasqueradeRules,
-        to new: MasqueradeRules,
+        removing: MasqueradeRules,
+        adding: MasqueradeRules,
         generation: UInt64,
         elementsPerTransaction: Int = elementsPerTransaction
     ) -> [String] {
         var commands: [Command] = []
         for family in Family.all {
             // Deletes first; within one transaction the order only matters for readability.
-            for (verb, from, to) in [("delete", old, new), ("add", new, old)] {
+            for (verb, rules) in [("delete", removing), ("add", adding)] {
                 commands += elements(
                     verb,
-                    hairpin: from.hairpin.subtracting(to.hairpin),
-                    masqueraded: from.masqueraded.subtracting(to.masqueraded),
+                    hairpin: rules.hairpin,
+                    masqueraded: rules.masqueraded,
                     family: family,
                     generation: generation
                 )

@@ -13,9 +13,9 @@ public protocol PacketFilter: Sendable {
     /// Replaces the table's rules and sets with `rules`. Packets see the old rules and sets until the new
     /// ones are complete; on failure the old ones stay.
     func apply(_ rules: MasqueradeRules) throws(IPVSError)
-    /// Changes the sets from `old`, which the table must hold, to `new`; it fails when the table does not
-    /// hold `old`, and the caller then writes the table whole.
-    func update(from old: MasqueradeRules, to new: MasqueradeRules) throws(IPVSError)
+    /// Deletes `removing`'s elements, which the table must hold, and adds `adding`'s (the two disjoint); it
+    /// fails when the table does not hold an element to delete, and the caller then writes the table whole.
+    func update(removing: MasqueradeRules, adding: MasqueradeRules) throws(IPVSError)
     /// Deletes the agent's table; other tables are never touched.
     func remove() throws(IPVSError)
 }
@@ -57,7 +57,7 @@ public struct Nftables: PacketFilter {
         live.value.withLock { $0 = next }
     }
 
-    public func update(from old: MasqueradeRules, to new: MasqueradeRules) throws(IPVSError) {
+    public func update(removing: MasqueradeRules, adding: MasqueradeRules) throws(IPVSError) {
         let generation: UInt64
         if let known = live.value.withLock({ $0 }) {
             generation = known
@@ -68,8 +68,8 @@ public struct Nftables: PacketFilter {
         }
         let step = "update the sets of nftables table inet \(NftablesScript.table)"
         for transaction in NftablesScript.update(
-            from: old,
-            to: new,
+            removing: removing,
+            adding: adding,
             generation: generation,
             elementsPerTransaction: elementsPerTransaction
         ) {

@@ -54,18 +54,29 @@ public enum MasqueradeMode: String, Sendable, Hashable, CaseIterable {
         if self == .none { return nil }
         var rules = MasqueradeRules()
         for (id, service) in state.virtualServers {
-            guard case .service(let proto, let address, let port) = id else { continue }
-            for real in service.realServers.keys {
-                rules.hairpin.insert(.init(address: real.address, proto: proto, port: real.port))
-            }
-            let masquerade: Bool =
-                switch service.kind.externalTrafficPolicy {
-                case .cluster?: true
-                case .local?: false
-                case nil: self == .all
-                }
-            if masquerade { rules.masqueraded.insert(.init(address: address, proto: proto, port: port)) }
+            let part = contribution(of: id, service)
+            rules.hairpin.formUnion(part.hairpin)
+            if let masqueraded = part.masqueraded { rules.masqueraded.insert(masqueraded) }
         }
         return rules
+    }
+
+    /// What one virtual server adds to the rules: a hairpin element per real server, and the virtual
+    /// server itself when its clients are masqueraded. Nothing for firewall-mark services or `none`.
+    func contribution(
+        of id: VirtualServer.ID,
+        _ service: DesiredVirtualServer
+    ) -> (hairpin: [MasqueradeRules.Destination], masqueraded: MasqueradeRules.Destination?) {
+        guard self != .none, case .service(let proto, let address, let port) = id else { return ([], nil) }
+        let hairpin: [MasqueradeRules.Destination] = service.realServers.keys.map {
+            MasqueradeRules.Destination(address: $0.address, proto: proto, port: $0.port)
+        }
+        let masquerade: Bool =
+            switch service.kind.externalTrafficPolicy {
+            case .cluster?: true
+            case .local?: false
+            case nil: self == .all
+            }
+        return (hairpin, masquerade ? MasqueradeRules.Destination(address: address, proto: proto, port: port) : nil)
     }
 }

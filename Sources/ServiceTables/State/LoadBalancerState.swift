@@ -39,12 +39,14 @@ public struct LoadBalancerState: Sendable {
     var targetIndex: [HealthTarget: Set<HealthReference>] = [:]
     /// Keys of `targetIndex` added and removed since ``takeHealthTargetChanges()``.
     var targetChanges = HealthTargetChanges()
+    var masquerade: MasqueradeIndex
 
     /// - Parameters:
     ///   - owned: the services the agent owned when it last ran (its state file); `adopt` confirms them.
     public init(settings: LoadBalancerSettings = .init(), owned: Set<VirtualServer.ID> = []) {
         self.settings = settings
         self.owned = owned
+        self.masquerade = MasqueradeIndex(mode: settings.masquerade)
     }
 
     public var desired: DesiredState { desiredState }
@@ -59,8 +61,14 @@ public struct LoadBalancerState: Sendable {
             changed.insert(id)
         }
         for id in changed {
-            if let old = desiredState.virtualServers[id] { unindexHealth(of: old) }
-            if let new = state.virtualServers[id] { indexHealth(of: new) }
+            if let old = desiredState.virtualServers[id] {
+                unindexHealth(of: old)
+                masquerade.remove(old)
+            }
+            if let new = state.virtualServers[id] {
+                indexHealth(of: new)
+                masquerade.insert(new)
+            }
         }
         if changed.count > desiredState.virtualServers.count / 2 {
             desiredState = state
@@ -86,8 +94,14 @@ public struct LoadBalancerState: Sendable {
             precondition(next.map { $0.id == id } ?? true, "desired virtual server \(id) filed under another ID")
             let old = desiredState.virtualServers[id]
             guard old != next else { continue }
-            if let old { unindexed += unindexHealth(of: old) }
-            if let next { indexHealth(of: next) }
+            if let old {
+                unindexed += unindexHealth(of: old)
+                masquerade.remove(old)
+            }
+            if let next {
+                indexHealth(of: next)
+                masquerade.insert(next)
+            }
             desiredState.virtualServers[id] = next
             changed.insert(id)
         }
@@ -97,6 +111,14 @@ public struct LoadBalancerState: Sendable {
 
     /// Targets the prober must check, deduplicated across virtual servers, with the pairs using each.
     public var healthTargets: [HealthTarget: Set<HealthReference>] { targetIndex }
+
+    /// The masquerade rules of the desired state under ``LoadBalancerSettings/masquerade``; nil for `none`.
+    public var masqueradeRules: MasqueradeRules? { masquerade.rules }
+
+    /// The masquerade elements that appeared and disappeared since the last call.
+    public mutating func takeMasqueradeChanges() -> (removed: MasqueradeRules, added: MasqueradeRules) {
+        masquerade.takeChanges()
+    }
 
     /// The targets that appeared in and disappeared from ``healthTargets`` since the last call.
     public mutating func takeHealthTargetChanges() -> HealthTargetChanges {

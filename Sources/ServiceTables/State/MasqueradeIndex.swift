@@ -1,0 +1,75 @@
+import IPVS
+
+/// The masquerade rules of the desired state, kept service by service as it changes, with the elements each
+/// change added and removed: a change costs its own services, where recomputing the rules from the whole
+/// desired state and diffing them cost O(cluster) on every sync (about 30 ms natively, most of a second
+/// under emulation, at 10k Services x 10).
+public struct MasqueradeIndex: Sendable {
+    public let mode: MasqueradeMode
+    /// Each element with how many virtual servers need it: a Service's cluster IP, node port and external
+    /// IPs share their endpoints, so one endpoint's hairpin element has several users.
+    private var hairpin: [MasqueradeRules.Destination: UInt32] = [:]
+    private var masqueraded: [MasqueradeRules.Destination: UInt32] = [:]
+    /// Elements that appeared and disappeared since ``takeChanges()``; an addition and a removal of the
+    /// same element cancel.
+    private var added = MasqueradeRules()
+    private var removed = MasqueradeRules()
+
+    public init(mode: MasqueradeMode) { self.mode = mode }
+
+    /// The whole rules, for a whole write; nil for `none` (no table at all).
+    public var rules: MasqueradeRules? {
+        mode == .none ? nil : MasqueradeRules(hairpin: Set(hairpin.keys), masqueraded: Set(masqueraded.keys))
+    }
+
+    /// What changed since the last call: the elements to delete and to add.
+    public mutating func takeChanges() -> (removed: MasqueradeRules, added: MasqueradeRules) {
+        defer {
+            added = MasqueradeRules()
+            removed = MasqueradeRules()
+        }
+        return (removed, added)
+    }
+
+    mutating func insert(_ service: DesiredVirtualServer) {
+        let part = mode.contribution(of: service.id, service)
+        for element in part.hairpin {
+            Self.count(element, by: 1, in: &hairpin, added: &added.hairpin, removed: &removed.hairpin)
+        }
+        if let element = part.masqueraded {
+            Self.count(element, by: 1, in: &masqueraded, added: &added.masqueraded, removed: &removed.masqueraded)
+        }
+    }
+
+    mutating func remove(_ service: DesiredVirtualServer) {
+        let part = mode.contribution(of: service.id, service)
+        for element in part.hairpin {
+            Self.count(element, by: -1, in: &hairpin, added: &added.hairpin, removed: &removed.hairpin)
+        }
+        if let element = part.masqueraded {
+            Self.count(element, by: -1, in: &masqueraded, added: &added.masqueraded, removed: &removed.masqueraded)
+        }
+    }
+
+    /// One more or one fewer user of `element`; records its appearance (0 to 1) or disappearance (1 to 0).
+    private static func count(
+        _ element: MasqueradeRules.Destination,
+        by step: Int,
+        in counts: inout [MasqueradeRules.Destination: UInt32],
+        added: inout Set<MasqueradeRules.Destination>,
+        removed: inout Set<MasqueradeRules.Destination>
+    ) {
+        if step > 0 {
+            counts[element, default: 0] += 1
+            guard counts[element] == 1 else { return }
+            if removed.remove(element) == nil { added.insert(element) }
+        } else {
+            guard let users = counts[element] else {
+                preconditionFailure("masquerade element \(element) removed by a service that never added it")
+            }
+            counts[element] = users > 1 ? users - 1 : nil
+            guard users == 1 else { return }
+            if added.remove(element) == nil { removed.insert(element) }
+        }
+    }
+}
