@@ -64,8 +64,11 @@ public struct MasqueradeIndex: Sendable {
             guard counts[element] == 1 else { return }
             if removed.remove(element) == nil { added.insert(element) }
         } else {
+            // Insertions and removals come in pairs from the desired state's old and new entries; a release
+            // build keeps running on a broken pair (the next whole write repairs the table) rather than crash.
             guard let users = counts[element] else {
-                preconditionFailure("masquerade element \(element) removed by a service that never added it")
+                assertionFailure("masquerade element \(element) removed by a service that never added it")
+                return
             }
             counts[element] = users > 1 ? users - 1 : nil
             guard users == 1 else { return }
