@@ -67,6 +67,11 @@ import Testing
             }
             #expect(byDelta.sync(deltaChanged) == byFull.sync(fullChanged))
         }
+        // A whole write's rules come from the desired state alone and leave no change pending.
+        let rebuilt = byDelta.state.rebuildMasqueradeRules()
+        #expect(rebuilt == MasqueradeMode.all.rules(for: byDelta.state.desired))
+        let pending = byDelta.state.takeMasqueradeChanges()
+        #expect(pending.added == MasqueradeRules() && pending.removed == MasqueradeRules())
         #expect(byDelta.kernel.contents.mapValues(\.servers) == byFull.kernel.contents.mapValues(\.servers))
         #expect(byDelta.kernel.contents.mapValues(\.service) == byFull.kernel.contents.mapValues(\.service))
         #expect(!byDelta.kernel.contents.isEmpty)

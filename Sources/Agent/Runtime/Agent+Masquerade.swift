@@ -14,9 +14,11 @@ extension Agent {
             !changes.removed.hairpin.isEmpty || !changes.removed.masqueraded.isEmpty
             || !changes.added.hairpin.isEmpty || !changes.added.masqueraded.isEmpty
         guard force || !masqueradeInSync || changed else { return nil }
+        let whole = force || !masqueradeInSync
         do throws(IPVSError) {
-            if let rules = core.masqueradeRules {
-                if masqueradeInSync && !force {
+            // A whole write starts from the desired state itself, not from the incremental index.
+            if let rules = whole ? core.rebuildMasqueradeRules() : core.masqueradeRules {
+                if !whole {
                     do throws(IPVSError) {
                         try packetFilter.update(removing: changes.removed, adding: changes.added)
                     } catch {
@@ -25,7 +27,7 @@ extension Agent {
                             "masquerade sets out of step; rewriting the nftables table",
                             metadata: ["error": "\(error)"]
                         )
-                        try packetFilter.apply(rules)
+                        try packetFilter.apply(core.rebuildMasqueradeRules() ?? rules)
                     }
                 } else {
                     try packetFilter.apply(rules)

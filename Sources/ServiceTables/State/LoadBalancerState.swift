@@ -115,6 +115,13 @@ public struct LoadBalancerState: Sendable {
     /// The masquerade rules of the desired state under ``LoadBalancerSettings/masquerade``; nil for `none`.
     public var masqueradeRules: MasqueradeRules? { masquerade.rules }
 
+    /// The masquerade rules rebuilt from the desired state alone, for a whole write (a full resync); pending
+    /// changes are dropped, since the whole write carries them.
+    public mutating func rebuildMasqueradeRules() -> MasqueradeRules? {
+        masquerade = MasqueradeIndex(mode: masquerade.mode, state: desiredState)
+        return masquerade.rules
+    }
+
     /// The masquerade elements that appeared and disappeared since the last call.
     public mutating func takeMasqueradeChanges() -> (removed: MasqueradeRules, added: MasqueradeRules) {
         masquerade.takeChanges()

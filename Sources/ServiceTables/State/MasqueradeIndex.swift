@@ -17,6 +17,14 @@ public struct MasqueradeIndex: Sendable {
 
     public init(mode: MasqueradeMode) { self.mode = mode }
 
+    /// The index of `state` alone, with no changes pending: what a whole write starts from, so a whole write
+    /// never inherits a mistake of the incremental bookkeeping.
+    init(mode: MasqueradeMode, state: DesiredState) {
+        self.mode = mode
+        for service in state.virtualServers.values { insert(service) }
+        added = MasqueradeRules()
+    }
+
     /// The whole rules, for a whole write; nil for `none` (no table at all).
     public var rules: MasqueradeRules? {
         mode == .none ? nil : MasqueradeRules(hairpin: Set(hairpin.keys), masqueraded: Set(masqueraded.keys))
@@ -65,7 +73,8 @@ public struct MasqueradeIndex: Sendable {
             if removed.remove(element) == nil { added.insert(element) }
         } else {
             // Insertions and removals come in pairs from the desired state's old and new entries; a release
-            // build keeps running on a broken pair (the next whole write repairs the table) rather than crash.
+            // build keeps running on a broken pair rather than crash (the next whole write rebuilds the index
+            // from the desired state).
             guard let users = counts[element] else {
                 assertionFailure("masquerade element \(element) removed by a service that never added it")
                 return
