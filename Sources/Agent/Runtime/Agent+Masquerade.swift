@@ -10,30 +10,24 @@ extension Agent {
     func syncMasquerade(force: Bool) -> String? {
         guard let packetFilter else { return nil }
         let changes = core.takeMasqueradeChanges()
-        let changed =
-            !changes.removed.hairpin.isEmpty || !changes.removed.masqueraded.isEmpty
-            || !changes.added.hairpin.isEmpty || !changes.added.masqueraded.isEmpty
+        let changed = changes.removed != MasqueradeRules() || changes.added != MasqueradeRules()
         guard force || !masqueradeInSync || changed else { return nil }
-        let whole = force || !masqueradeInSync
         do throws(IPVSError) {
-            // A whole write starts from the desired state itself, not from the incremental index.
-            if let rules = whole ? core.rebuildMasqueradeRules() : core.masqueradeRules {
-                if !whole {
-                    do throws(IPVSError) {
-                        try packetFilter.update(removing: changes.removed, adding: changes.added)
-                    } catch {
-                        // The table no longer holds what was written (another tool changed it): write it whole.
-                        logger.warning(
-                            "masquerade sets out of step; rewriting the nftables table",
-                            metadata: ["error": "\(error)"]
-                        )
-                        try packetFilter.apply(core.rebuildMasqueradeRules() ?? rules)
-                    }
-                } else {
-                    try packetFilter.apply(rules)
-                }
-            } else {
+            if configuration.masquerade == .none {
                 try packetFilter.remove()
+            } else if force || !masqueradeInSync {
+                try writeWholeMasquerade(packetFilter)
+            } else {
+                do throws(IPVSError) {
+                    try packetFilter.update(removing: changes.removed, adding: changes.added)
+                } catch {
+                    // The table no longer holds what was written (another tool changed it): write it whole.
+                    logger.warning(
+                        "masquerade sets out of step; rewriting the nftables table",
+                        metadata: ["error": "\(error)"]
+                    )
+                    try writeWholeMasquerade(packetFilter)
+                }
             }
             masqueradeInSync = true
             return nil
@@ -41,5 +35,11 @@ extension Agent {
             masqueradeInSync = false
             return "masquerade (nftables table inet \(NftablesScript.table)): \(error)"
         }
+    }
+
+    /// The whole table, from the desired state itself rather than the incremental index (O(cluster), so
+    /// only for a full resync, a failed write or a drifted table), so a bookkeeping mistake cannot outlive it.
+    private func writeWholeMasquerade(_ packetFilter: any PacketFilter) throws(IPVSError) {
+        try packetFilter.apply(core.rebuildMasqueradeRules() ?? MasqueradeRules())
     }
 }
