@@ -151,24 +151,28 @@ public struct HealthStatus: Sendable, Hashable {
 
 /// Targets that appeared and disappeared since the prober was last told, so a change costs its own targets
 /// rather than the whole set (100k targets at 10k Services x 10, on every endpoint event).
-public struct HealthTargetChanges: Sendable, Equatable {
-    public private(set) var added: Set<HealthTarget> = []
-    public private(set) var removed: Set<HealthTarget> = []
+public typealias HealthTargetChanges = SetChanges<HealthTarget>
 
-    public init(added: Set<HealthTarget> = [], removed: Set<HealthTarget> = []) {
+/// Elements that appeared in and disappeared from a set since its consumer was last told (the health
+/// monitor's targets, the masquerade table's elements).
+public struct SetChanges<Element: Hashable & Sendable>: Sendable, Equatable {
+    public private(set) var added: Set<Element> = []
+    public private(set) var removed: Set<Element> = []
+
+    public init(added: Set<Element> = [], removed: Set<Element> = []) {
         self.added = added
         self.removed = removed
     }
 
     public var isEmpty: Bool { added.isEmpty && removed.isEmpty }
 
-    /// A target now in use; cancels a removal not yet told (the prober keeps its state).
-    mutating func add(_ target: HealthTarget) {
-        if removed.remove(target) == nil { added.insert(target) }
+    /// An element now in the set; cancels a removal not yet told (the consumer keeps its state for it).
+    mutating func add(_ element: Element) {
+        if removed.remove(element) == nil { added.insert(element) }
     }
 
-    /// A target no longer in use; cancels an addition not yet told.
-    mutating func remove(_ target: HealthTarget) {
-        if added.remove(target) == nil { removed.insert(target) }
+    /// An element no longer in the set; cancels an addition not yet told.
+    mutating func remove(_ element: Element) {
+        if added.remove(element) == nil { removed.insert(element) }
     }
 }

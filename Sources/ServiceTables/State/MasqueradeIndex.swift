@@ -10,10 +10,9 @@ public struct MasqueradeIndex: Sendable {
     /// IPs share their endpoints, so one endpoint's hairpin element has several users.
     private var hairpin: [MasqueradeRules.Destination: UInt32] = [:]
     private var masqueraded: [MasqueradeRules.Destination: UInt32] = [:]
-    /// Elements that appeared and disappeared since ``takeChanges()``; an addition and a removal of the
-    /// same element cancel.
-    private var added = MasqueradeRules()
-    private var removed = MasqueradeRules()
+    /// Elements that appeared and disappeared since ``takeChanges()``.
+    private var hairpinChanges = SetChanges<MasqueradeRules.Destination>()
+    private var masqueradedChanges = SetChanges<MasqueradeRules.Destination>()
 
     public init(mode: MasqueradeMode) { self.mode = mode }
 
@@ -22,7 +21,8 @@ public struct MasqueradeIndex: Sendable {
     init(mode: MasqueradeMode, state: DesiredState) {
         self.mode = mode
         for service in state.virtualServers.values { insert(service) }
-        added = MasqueradeRules()
+        hairpinChanges = SetChanges()
+        masqueradedChanges = SetChanges()
     }
 
     /// The whole rules, for a whole write; nil for `none` (no table at all).
@@ -33,29 +33,32 @@ public struct MasqueradeIndex: Sendable {
     /// What changed since the last call: the elements to delete and to add.
     public mutating func takeChanges() -> (removed: MasqueradeRules, added: MasqueradeRules) {
         defer {
-            added = MasqueradeRules()
-            removed = MasqueradeRules()
+            hairpinChanges = SetChanges()
+            masqueradedChanges = SetChanges()
         }
-        return (removed, added)
+        return (
+            MasqueradeRules(hairpin: hairpinChanges.removed, masqueraded: masqueradedChanges.removed),
+            MasqueradeRules(hairpin: hairpinChanges.added, masqueraded: masqueradedChanges.added)
+        )
     }
 
     mutating func insert(_ service: DesiredVirtualServer) {
         let part = mode.contribution(of: service.id, service)
         for element in part.hairpin {
-            Self.count(element, by: 1, in: &hairpin, added: &added.hairpin, removed: &removed.hairpin)
+            Self.count(element, by: 1, in: &hairpin, changes: &hairpinChanges)
         }
         if let element = part.masqueraded {
-            Self.count(element, by: 1, in: &masqueraded, added: &added.masqueraded, removed: &removed.masqueraded)
+            Self.count(element, by: 1, in: &masqueraded, changes: &masqueradedChanges)
         }
     }
 
     mutating func remove(_ service: DesiredVirtualServer) {
         let part = mode.contribution(of: service.id, service)
         for element in part.hairpin {
-            Self.count(element, by: -1, in: &hairpin, added: &added.hairpin, removed: &removed.hairpin)
+            Self.count(element, by: -1, in: &hairpin, changes: &hairpinChanges)
         }
         if let element = part.masqueraded {
-            Self.count(element, by: -1, in: &masqueraded, added: &added.masqueraded, removed: &removed.masqueraded)
+            Self.count(element, by: -1, in: &masqueraded, changes: &masqueradedChanges)
         }
     }
 
@@ -64,13 +67,11 @@ public struct MasqueradeIndex: Sendable {
         _ element: MasqueradeRules.Destination,
         by step: Int,
         in counts: inout [MasqueradeRules.Destination: UInt32],
-        added: inout Set<MasqueradeRules.Destination>,
-        removed: inout Set<MasqueradeRules.Destination>
+        changes: inout SetChanges<MasqueradeRules.Destination>
     ) {
         if step > 0 {
             counts[element, default: 0] += 1
-            guard counts[element] == 1 else { return }
-            if removed.remove(element) == nil { added.insert(element) }
+            if counts[element] == 1 { changes.add(element) }
         } else {
             // Insertions and removals come in pairs from the desired state's old and new entries; a release
             // build keeps running on a broken pair rather than crash (the next whole write rebuilds the index
@@ -80,8 +81,7 @@ public struct MasqueradeIndex: Sendable {
                 return
             }
             counts[element] = users > 1 ? users - 1 : nil
-            guard users == 1 else { return }
-            if added.remove(element) == nil { removed.insert(element) }
+            if users == 1 { changes.remove(element) }
         }
     }
 }
