@@ -78,26 +78,26 @@ public final class HealthMonitor: Sendable {
     /// Makes the monitor check exactly `targets`: new ones start `unknown` with a first check spread over
     /// one interval, existing ones keep their state, removed ones stop being probed.
     public func setTargets(_ targets: Set<HealthTarget>) {
-        let now = clock.now
-        state.withLock { state in
-            let (added, removed) = state.schedule.setTargets(targets, now: now)
-            for target in removed { state.trackers[target] = nil }
-            for target in added { state.trackers[target] = HealthTracker(target: target, since: now) }
-        }
-        wake()
+        reschedule { schedule, now in schedule.setTargets(targets, now: now) }
     }
 
     /// Adds and removes targets: O(change). Added ones start `unknown` with a first check spread over one
     /// interval; removed ones stop being probed.
     public func changeTargets(_ changes: HealthTargetChanges) {
         guard !changes.isEmpty else { return }
+        reschedule { schedule, now in
+            schedule.changeTargets(adding: changes.added, removing: changes.removed, now: now)
+        }
+    }
+
+    /// Applies a change of the schedule's targets, then starts trackers for the added ones and drops the
+    /// removed ones' (the one place both `setTargets` and `changeTargets` end).
+    private func reschedule(
+        _ change: (inout HealthSchedule, Duration) -> (added: [HealthTarget], removed: [HealthTarget])
+    ) {
         let now = clock.now
         state.withLock { state in
-            let (added, removed) = state.schedule.changeTargets(
-                adding: changes.added,
-                removing: changes.removed,
-                now: now
-            )
+            let (added, removed) = change(&state.schedule, now)
             for target in removed { state.trackers[target] = nil }
             for target in added { state.trackers[target] = HealthTracker(target: target, since: now) }
         }
