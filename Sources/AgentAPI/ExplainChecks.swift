@@ -280,22 +280,23 @@ public enum ExplainChecks {
         return facts.vips.map { vip in
             switch vip.bound {
             case true?:
-                return ExplainCheck("vip", .ok, "\(vip.address) is bound on \(interface)")
+                return ExplainCheck("vip", .ok, "\(vip.address) is bound as a local route")
             case false?:
                 return ExplainCheck(
                     "vip",
                     .fail,
-                    "\(vip.address) is not bound on \(interface): packets to it never reach IPVS on this host",
+                    "\(vip.address) is not bound (no local route, nor an address on \(interface)): packets to it "
+                        + "never reach IPVS on this host",
                     fix:
-                        "ipvsctl agent sync binds it (ip addr add \(vip.address)/\(vip.address.contains(":") ? 128 : 32) "
-                        + "dev \(interface) by hand)"
+                        "ipvsctl agent sync binds it (by hand: ip\(vip.address.contains(":") ? " -6" : "") route add local "
+                        + "\(vip.address) dev lo table local proto 168)"
                 )
             case nil:
                 return ExplainCheck(
                     "vip",
                     .warn,
-                    "cannot read the addresses of \(interface)",
-                    fix: "ip addr show dev \(interface)"
+                    "cannot read the local routes, or the addresses of \(interface)",
+                    fix: "ip route show table local dev lo proto 168; ip addr show dev \(interface)"
                 )
             }
         }

@@ -69,12 +69,17 @@ static inline void cnl_in_netns(struct cnl_netns_call *call) {
 // Host network (HostNetwork.swift): links, addresses and sysctls over NETLINK_ROUTE (libnl-route-3).
 #include <netlink/route/link.h>
 #include <netlink/route/addr.h>
+#include <netlink/route/route.h>
+#include <netlink/route/nexthop.h>
 #include <net/if.h>
 #include <linux/if_addr.h>
 
 static const unsigned int cnl_iff_up = IFF_UP;
 static const unsigned int cnl_ifa_f_nodad = IFA_F_NODAD;
 static const unsigned char cnl_rt_scope_link = RT_SCOPE_LINK;
+static const unsigned char cnl_rt_scope_host = RT_SCOPE_HOST;
+static const unsigned int cnl_rt_table_local = RT_TABLE_LOCAL;
+static const unsigned char cnl_rtn_local = RTN_LOCAL;
 
 // Packet filter (PacketFilter.swift): the agent's own nftables table through libnftables, whose context
 // binds its netlink socket to the namespace of the thread that creates it (so it is created in cnl_in_netns).

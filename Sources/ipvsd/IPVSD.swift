@@ -11,7 +11,7 @@ struct IPVSD: AsyncParsableCommand {
         discussion: """
             Each ClusterIP:port (and external or load-balancer IP) of a Service becomes an IPVS virtual \
             server; each ready endpoint of its EndpointSlices a real server. ipvsd binds the virtual IPs \
-            on a dummy interface, drains removed endpoints, health-checks backends, and changes only the \
+            as local routes, drains removed endpoints, health-checks backends, and changes only the \
             virtual servers it created. On SIGTERM the rules stay in place; `ipvsd cleanup` removes them.
             SIGHUP reloads the manifests. See docs/ipvsd.md.
 

@@ -40,7 +40,7 @@ struct AgentCrashTests {
         ])
         #expect(try lab.rules() == foreign, "\(context): cleanup left \((try? lab.rules()) ?? [])")
         // The VIP goes with the service, unless a service ipvsd does not own still uses it.
-        #expect(try lab.inLB("ip -o addr show dev lab0").contains(Self.second) == !foreign.isEmpty, "\(context)")
+        #expect(try lab.localRoutes().contains("local \(Self.second) ") == !foreign.isEmpty, "\(context)")
     }
 
     // Waits are upper bounds: on a loaded host the emulated VM took 8 s just to start the agent, and the first

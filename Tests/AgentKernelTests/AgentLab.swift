@@ -284,6 +284,16 @@ final class AgentLab {
         try Self.run(["ip", "netns", "exec", lbNamespace, "bash", "-c", command])
     }
 
+    /// The VIPs ipvsd routes as local through lo (`proto 168`, both families), one per line as `ip -o route` prints them.
+    func localRoutes() throws -> String {
+        try inLB("ip -o route show table local dev lo proto 168; ip -6 -o route show table local dev lo proto 168")
+    }
+
+    /// `ip -o addr show dev lab0`: ipvsd binds a VIP as a local route, so this lists none of them.
+    func addresses() throws -> String {
+        try inLB("ip -o addr show dev lab0")
+    }
+
     /// Which backend answered each of `count` requests to `url` (one connection each); "failed" for errors.
     func requests(_ url: String, count: Int) throws -> [String: Int] {
         let output = try inLB(

@@ -109,7 +109,8 @@ struct AgentNodeSemanticsTests {
         let programmed = try lab.waitUntil(.seconds(30)) { try lab.rules() == expected }
         #expect(programmed, "\((try? lab.rules()).map { "\($0)" } ?? "")\n\(lab.log)")
         // The node address is the host's own: never bound on the agent's interface.
-        #expect(try !lab.inLB("ip -o addr show dev lab0").contains(node))
+        #expect(try !lab.localRoutes().contains(node) && !lab.addresses().contains(node))
+        #expect(try lab.localRoutes().contains("local 10.96.79.10 "), "\((try? lab.localRoutes()) ?? "")")
 
         func whoami(_ url: String) throws -> String {
             try AgentLab.run([

@@ -191,7 +191,7 @@ import Testing
         facts.vips[0].bound = false
         let check = try Self.only(facts, "vip")
         #expect(check.status == .fail)
-        #expect(check.fix?.contains("ip addr add 10.96.0.10/32 dev ipvs0") == true)
+        #expect(check.fix?.contains("ip route add local 10.96.0.10 dev lo table local proto 168") == true)
         facts.vips[0].bound = nil
         #expect(try Self.only(facts, "vip").status == .warn)
     }

@@ -21,9 +21,18 @@ import Testing
         let (running, continuation) = AsyncStream<Void>.makeStream()
         let service = try makeService { _ in continuation.yield() }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await service.run() }
+            // The stream ends with the service, so a listener that fails to start (its port taken meanwhile)
+            // ends the wait below with its error instead of leaving the test waiting forever.
+            group.addTask {
+                defer { continuation.finish() }
+                try await service.run()
+            }
             var iterator = running.makeAsyncIterator()
-            _ = await iterator.next()
+            guard await iterator.next() != nil else {
+                try await group.waitForAll()
+                Issue.record("the listener stopped before it was running")
+                return
+            }
             try await body()
             group.cancelAll()
         }

@@ -72,6 +72,9 @@ struct AgentMemoryBench: ParsableCommand {
             )
         else { return }
         if out == "-" { print(try results.jsonText()) } else { try results.write(to: URL(fileURLWithPath: out)) }
+        if let failures = results.failures {
+            throw BenchError("sizes that failed: \(failures.joined(separator: "; "))")
+        }
     }
 
     /// One size, in this (fresh) namespace.

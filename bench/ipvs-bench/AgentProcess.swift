@@ -184,14 +184,22 @@ func eachSizeInFreshNamespace(
         fflush(nil)
         return nil
     }
+    // A size that fails (a timeout at the largest, say) is recorded and the next one still runs: the figures
+    // of the sizes that finished are the run's result, and `failures` says what is missing and why.
     for workload in try AgentMemoryBench.parse(sizes) {
         let name = "\(workload.services)x\(workload.servers)"
         let arguments = Array(CommandLine.arguments.dropFirst()) + ["--size", name]
-        let output = try reexecInFreshNamespace(arguments: arguments, captureOutput: true)
         do {
-            results.figures += try JSONDecoder().decode(BenchRun.self, from: output).figures
+            let output = try reexecInFreshNamespace(arguments: arguments, captureOutput: true)
+            do {
+                results.figures += try JSONDecoder().decode(BenchRun.self, from: output).figures
+            } catch {
+                throw BenchError("\(command): the \(name) run printed no result: \(error)")
+            }
         } catch {
-            throw BenchError("\(command): the \(name) run printed no result: \(error)")
+            let failure = "\(name): \(error)"
+            results.failures = (results.failures ?? []) + [failure]
+            FileHandle.standardError.write(Data("\(command): \(failure); going on with the other sizes\n".utf8))
         }
     }
     return results

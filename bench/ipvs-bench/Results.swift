@@ -25,6 +25,8 @@ struct BenchRun: Codable, Sendable {
     var date: String
     var repetitions: Int
     var figures: [Figure]
+    /// Sizes whose run failed, each with its error; nil when every one finished.
+    var failures: [String]?
 
     init(environment: String, repetitions: Int, figures: [Figure] = []) {
         self.environment = environment

@@ -7,7 +7,7 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var manifests: String = "/etc/ipvsd/manifests"
     /// Where the agent remembers what it owns and the cluster IPs it allocated (JSON, written atomically).
     public var stateFile: String = "/var/lib/ipvsd/state.json"
-    /// The dummy interface that holds the virtual IPs, created when missing.
+    /// ipvsd's dummy interface, created when missing. VIPs are local routes through lo; addresses on it count as bound.
     public var interface: String = "ipvs0"
     /// Whether to bind virtual IPs on `interface` at all (off when another tool manages addresses).
     public var bindAddresses: Bool = true

@@ -6,8 +6,8 @@ import Glibc
 import Musl
 #endif
 
-/// The host side of a load balancer in one network namespace: the dummy interface holding the virtual
-/// addresses, those addresses, and sysctls.
+/// The host side of a load balancer in one network namespace: the dummy interface, the local routes (or
+/// addresses) that make the host accept the virtual addresses, and sysctls.
 ///
 /// Thread-safe: link and address requests are serialized on one NETLINK_ROUTE socket connected inside the
 /// namespace. Sysctl files are opened on a short-lived thread inside the namespace; the caller's threads
@@ -82,6 +82,18 @@ public final class HostNetwork: Sendable {
         }
     }
 
+    /// The single-host addresses (/32 IPv4, /128 IPv6) on an interface, IPv6 link-local excluded.
+    /// - Throws: ``IPVSError/Code/notFound`` when the interface does not exist.
+    public func hostAddresses(on interface: String) throws(IPVSError) -> [IPAddress] {
+        try Self.validateInterfaceName(interface)
+        return try withSocket { (socket: RouteSocket) throws(IPVSError) -> [IPAddress] in
+            let index = try socket.index(of: interface, for: "list the addresses of \(interface)")
+            return try socket.addresses(ifindex: index, interface: interface).filter {
+                !$0.isIPv6LinkLocal && $0.prefixLength == Self.hostPrefixLength($0.address)
+            }.map(\.address)
+        }
+    }
+
     /// The host's global-scope addresses on every interface but `excluded` (the agent's own), for node ports.
     /// Loopback and link-local addresses are left out: they are never a node address.
     public func globalAddresses(excluding excluded: String) throws(IPVSError) -> Set<IPAddress> {
@@ -127,6 +139,51 @@ public final class HostNetwork: Sendable {
                     interface: interface
                 )
             }
+        }
+    }
+
+    /// The protocol number (`rtm_protocol`, `proto 168` in `ip route`) of the local routes this library adds:
+    /// it tells them from the kernel's own (`proto kernel`, one per address) and from anyone else's.
+    public static let routeProtocol: UInt8 = 168
+
+    /// The single hosts (/32, /128) routed as local through `interface` by ``addLocalRoute(_:on:)``: the
+    /// routes in the local table of type local with protocol ``routeProtocol``.
+    /// - Throws: ``IPVSError/Code/notFound`` when the interface does not exist.
+    public func localRoutes(on interface: String) throws(IPVSError) -> Set<IPAddress> {
+        try Self.validateInterfaceName(interface)
+        return try withSocket { (socket: RouteSocket) throws(IPVSError) -> Set<IPAddress> in
+            let index = try socket.index(of: interface, for: "list the local routes of \(interface)")
+            return Set(try socket.localRoutes(ifindex: index, protocolNumber: Self.routeProtocol, interface: interface))
+        }
+    }
+
+    /// Routes `address` as local through `interface` (`ip route add local ADDRESS dev INTERFACE table local
+    /// proto 168`), so the host accepts packets for it without the address being on any interface. Idempotent.
+    ///
+    /// See RouteSocket+LocalRoutes.swift for why a route and not an address: adding the n-th address to an
+    /// interface costs the kernel O(n); adding a route does not.
+    /// - Throws: ``IPVSError/Code/notFound`` when the interface does not exist.
+    public func addLocalRoute(_ address: IPAddress, on interface: String) throws(IPVSError) {
+        try Self.validateInterfaceName(interface)
+        try withSocket { (socket: RouteSocket) throws(IPVSError) in
+            let index = try socket.index(of: interface, for: "route \(address) as local on \(interface)")
+            try socket.addLocalRoute(address, ifindex: index, protocolNumber: Self.routeProtocol, interface: interface)
+        }
+    }
+
+    /// Deletes the local route ``addLocalRoute(_:on:)`` added. Returns false when there was none.
+    /// - Throws: ``IPVSError/Code/notFound`` when the interface does not exist.
+    @discardableResult
+    public func removeLocalRoute(_ address: IPAddress, from interface: String) throws(IPVSError) -> Bool {
+        try Self.validateInterfaceName(interface)
+        return try withSocket { (socket: RouteSocket) throws(IPVSError) -> Bool in
+            let index = try socket.index(of: interface, for: "delete the local route \(address) on \(interface)")
+            return try socket.deleteLocalRoute(
+                address,
+                ifindex: index,
+                protocolNumber: Self.routeProtocol,
+                interface: interface
+            )
         }
     }
 

@@ -6,11 +6,11 @@ import Glibc
 import Musl
 #endif
 
-/// A NETLINK_ROUTE socket: the only place that calls libnl-route for links and addresses.
+/// A NETLINK_ROUTE socket: with RouteSocket+LocalRoutes.swift, the only place that calls libnl-route.
 ///
 /// Not Sendable: one `HostNetwork` owns it behind a mutex and frees it in `deinit`.
 final class RouteSocket {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
 
     init(namespace: NetworkNamespace) throws(IPVSError) {
         guard let handle = nl_socket_alloc() else {
@@ -181,14 +181,9 @@ final class RouteSocket {
         step: String
     ) throws(IPVSError) -> OpaquePointer {
         let family = Int32(address.family.rawValue)
-        guard let object = rtnl_addr_alloc() else { throw RouteError.outOfMemory(step) }
-        let bytes = address.bytes
-        let local = bytes.withUnsafeBytes { nl_addr_build(family, $0.baseAddress, $0.count) }
-        guard let local else {
-            rtnl_addr_put(object)
-            throw RouteError.outOfMemory(step)
-        }
+        let local = try netlinkAddress(address, step: step)
         defer { nl_addr_put(local) }
+        guard let object = rtnl_addr_alloc() else { throw RouteError.outOfMemory(step) }
         rtnl_addr_set_ifindex(object, ifindex)
         rtnl_addr_set_family(object, family)
         let result = rtnl_addr_set_local(object, local)
@@ -199,6 +194,17 @@ final class RouteSocket {
         // After the local address: setting it resets the prefix length to the address's full length.
         rtnl_addr_set_prefixlen(object, prefixLength)
         return object
+    }
+
+    /// `address` as libnl's `nl_addr` (a single host: its prefix length is the address's bit length). The
+    /// caller owns it (`nl_addr_put`).
+    static func netlinkAddress(_ address: IPAddress, step: String) throws(IPVSError) -> OpaquePointer {
+        let bytes = address.bytes
+        let family = Int32(address.family.rawValue)
+        guard let built = bytes.withUnsafeBytes({ nl_addr_build(family, $0.baseAddress, $0.count) }) else {
+            throw RouteError.outOfMemory(step)
+        }
+        return built
     }
 }
 
