@@ -85,6 +85,21 @@ struct LocalRouteTests {
         #expect(oracle.contains("local 10.96.0.10 dev lo ") && !oracle.contains("10.96.0.99"), "\(oracle)")
     }
 
+    /// A fresh namespace starts with `lo` down, and the kernel refuses a route through a device that is down.
+    @Test func loopbackIsSetUpForRoutes() throws {
+        try sandbox.run("ip", "link", "set", "lo", "down")
+        let refused = #expect(throws: IPVSError.self) { try host.addLocalRoute(ip("10.96.0.10"), on: "lo") }
+        let message = refused?.message ?? ""
+        #expect(message.hasPrefix("cannot add the local route 10.96.0.10 on lo:"), "\(message)")
+        try host.ensureUp("lo")
+        try host.ensureUp("lo")
+        #expect(try sandbox.run("ip", "-o", "link", "show", "dev", "lo").contains(",UP"))
+        try host.addLocalRoute(ip("10.96.0.10"), on: "lo")
+        #expect(try host.localRoutes(on: "lo") == [ip("10.96.0.10")])
+        let missing = #expect(throws: IPVSError.self) { try host.ensureUp("nope0") }
+        #expect(missing?.code == .notFound)
+    }
+
     @Test func aMissingInterfaceIsNamed() throws {
         let list = #expect(throws: IPVSError.self) { try host.localRoutes(on: "nope0") }
         #expect(list?.message == "cannot list the local routes of nope0: interface nope0 does not exist")

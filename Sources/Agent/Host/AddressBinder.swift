@@ -34,11 +34,14 @@ public struct DummyInterfaceBinder: AddressBinder {
         self.interface = interface
     }
 
-    /// Creates the interface, then turns each host address on it (/32, /128: how releases before local
-    /// routes bound a VIP) into a local route. The route goes in before the address goes, so the host never
-    /// stops accepting the VIP; a kill in between leaves both, and the next start finishes the move.
+    /// Creates the interface and sets `lo` up (the kernel refuses a route through a device that is down, and
+    /// a fresh network namespace starts with `lo` down), then turns each host address on the interface (/32,
+    /// /128: how releases before local routes bound a VIP) into a local route. The route goes in before the
+    /// address goes, so the host never stops accepting the VIP; a kill in between leaves both, and the next
+    /// start finishes the move.
     public func prepare() throws(IPVSError) {
         try network.ensureDummyInterface(named: interface)
+        try network.ensureUp(Self.routeDevice)
         for entry in try network.hostAddresses(on: interface) {
             try network.addLocalRoute(entry, on: Self.routeDevice)
             try network.remove(entry, from: interface)

@@ -71,6 +71,18 @@ public final class HostNetwork: Sendable {
         }
     }
 
+    /// Sets an existing interface up when it is down (a fresh namespace's `lo` is). Idempotent.
+    /// - Throws: ``IPVSError/Code/notFound`` when the interface does not exist.
+    public func ensureUp(_ name: String) throws(IPVSError) {
+        try Self.validateInterfaceName(name)
+        try withSocket { (socket: RouteSocket) throws(IPVSError) in
+            guard let link = try socket.link(named: name) else {
+                throw IPVSError(.notFound, "cannot set interface \(name) up: it does not exist", errno: ENODEV)
+            }
+            if !link.isUp { try socket.setUp(named: name) }
+        }
+    }
+
     /// The addresses on an interface (IPv4 and IPv6, excluding IPv6 link-local).
     /// - Throws: ``IPVSError/Code/notFound`` when the interface does not exist.
     public func addresses(on interface: String) throws(IPVSError) -> Set<IPAddress> {
