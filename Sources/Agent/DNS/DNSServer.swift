@@ -96,7 +96,7 @@ struct DNSServer: ServiceLifecycle.Service {
         let group = MultiThreadedEventLoopGroup.singleton
         do {
             let address = try SocketAddress(ipAddress: settings.listen.host, port: Int(settings.listen.port))
-            // IP_FREEBIND: the address (a VIP on the dummy interface, say) may appear after ipvsd starts.
+            // IP_FREEBIND: the address (a VIP, a local route and no address, say) may appear after ipvsd starts.
             let freebind = ChannelOptions.Types.SocketOption(
                 level: NIOBSDSocket.OptionLevel(rawValue: CInt(IPPROTO_IP)),
                 name: NIOBSDSocket.Option(rawValue: CInt(IP_FREEBIND))
