@@ -34,8 +34,8 @@ public struct DummyInterfaceBinder: AddressBinder {
         self.interface = interface
     }
 
-    /// Creates the interface and sets `lo` up (the kernel refuses a route through a device that is down, and
-    /// a fresh network namespace starts with `lo` down), then turns each host address on the interface (/32,
+    /// Creates the interface and sets `lo` up (a fresh network namespace starts with it down, and the host's
+    /// own connections to a VIP are delivered through it), then turns each host address on the interface (/32,
     /// /128: how releases before local routes bound a VIP) into a local route. The route goes in before the
     /// address goes, so the host never stops accepting the VIP; a kill in between leaves both, and the next
     /// start finishes the move.
