@@ -77,7 +77,7 @@ extension Agent {
 
     /// Services the agent has evidence of having created although `owned` lacks them: the intent record of a
     /// sync a crash interrupted, and, when the state file was missing or corrupt, desired services whose VIP
-    /// is bound on the agent's own interface (only the agent binds VIPs there).
+    /// the agent has bound (only the agent binds VIPs so: AddressBinder).
     private func ownershipClaims() -> Set<VirtualServer.ID> {
         var claims = pendingClaims
         if recovering && binder != nil && configuration.bindAddresses {

@@ -69,7 +69,7 @@ public actor Agent {
 
     // Ownership evidence (docs/ipvsd.md, "Failure behaviour").
     /// Whether the state file was missing or corrupt at start: the first full resync then also claims desired
-    /// services whose VIP is bound on the agent's own interface.
+    /// services whose VIP the agent has bound (a local route of its protocol, or an address on its interface).
     var recovering: Bool
     /// Services the state file's intent record says were being added when the agent last stopped.
     var pendingClaims: Set<VirtualServer.ID>
