@@ -64,6 +64,35 @@ struct AgentEndToEndTests {
         lab.stopAgent()
     }
 
+    /// Releases before local routes bound each VIP as an address on the interface, and a kill while the agent
+    /// moves one leaves it both ways. Either way the agent ends with the VIP as a local route, no address, and
+    /// traffic through it.
+    @Test func addressesOfAnEarlierReleaseBecomeRoutes() throws {
+        let lab = try AgentLab(backends: 1)
+        let (moved, interrupted) = ("10.96.77.30", "10.96.77.31")
+        try lab.inLB(
+            """
+            set -e
+            ip link add lab0 type dummy; ip link set lab0 up
+            ip addr add \(moved)/32 dev lab0; ip addr add \(interrupted)/32 dev lab0
+            ip route prepend local \(interrupted) dev lo table local proto 168 src \(interrupted)
+            """
+        )
+        try lab.writeService(clusterIP: moved, backends: [0], name: "moved", file: "moved.yaml")
+        try lab.writeService(clusterIP: interrupted, backends: [0], name: "interrupted", file: "interrupted.yaml")
+        try lab.startAgent()
+        let programmed = try lab.waitUntil(.seconds(30)) { try lab.rules().count == 4 }
+        #expect(programmed, "\((try? lab.rules()).map { "\($0)" } ?? "")\n\(lab.log)")
+        let routes = try lab.localRoutes()
+        #expect(routes.contains("local \(moved) ") && routes.contains("local \(interrupted) "), "\(routes)")
+        let addresses = try lab.addresses()
+        #expect(!addresses.contains(moved) && !addresses.contains(interrupted), "\(addresses)")
+        for vip in [moved, interrupted] {
+            let spread = try lab.requests("http://\(vip)/", count: 2)
+            #expect(spread == [lab.backends[0].name: 2], "\(vip): \(spread)")
+        }
+    }
+
     /// An agent restart with a connection open keeps the connection and changes nothing in the kernel, even
     /// when it moves the VIP from an address to a local route (an upgrade); a service another tool created
     /// survives the agent and its cleanup.
