@@ -20,14 +20,9 @@ extension RouteSocket {
     /// The destinations of the local routes in the local table through interface `ifindex` whose protocol
     /// is `protocolNumber`.
     func localRoutes(ifindex: Int32, protocolNumber: UInt8, interface: String) throws(IPVSError) -> [IPAddress] {
-        var cache: OpaquePointer?
-        var result: Int32 = 0
-        // A dump the kernel flags as interrupted (routes changed meanwhile) is simply read again.
-        for _ in 0..<5 {
-            result = rtnl_route_alloc_cache(handle, AF_UNSPEC, 0, &cache)
-            if result != -NLE_DUMP_INTR { break }
+        let cache = try dump("list the local routes of \(interface)") {
+            rtnl_route_alloc_cache(handle, AF_UNSPEC, 0, &$0)
         }
-        try RouteError.check(result, "list the local routes of \(interface)")
         defer { nl_cache_free(cache) }
         var found: [IPAddress] = []
         var object = nl_cache_get_first(cache)

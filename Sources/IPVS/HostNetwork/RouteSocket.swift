@@ -110,17 +110,27 @@ final class RouteSocket {
         try RouteError.check(result, "delete interface \(name)")
     }
 
+    /// The cache `allocate` fills from a kernel dump; the caller frees it (`nl_cache_free`). A dump the kernel
+    /// flags as interrupted (its table changed meanwhile) is simply read again, up to five times.
+    func dump(
+        _ step: @autoclosure () -> String,
+        _ allocate: (inout OpaquePointer?) -> Int32
+    ) throws(IPVSError) -> OpaquePointer {
+        var cache: OpaquePointer?
+        var result: Int32 = 0
+        for _ in 0..<5 {
+            result = allocate(&cache)
+            if result != -NLE_DUMP_INTR { break }
+        }
+        try RouteError.check(result, step())
+        guard let cache else { throw IPVSError(.kernel, "cannot \(step()): libnl returned no cache") }
+        return cache
+    }
+
     /// Every address on the interface with index `ifindex` (every interface when nil), with its prefix
     /// length and scope.
     func addresses(ifindex: Int32?, interface: String) throws(IPVSError) -> [AssignedAddress] {
-        var cache: OpaquePointer?
-        var result: Int32 = 0
-        // A dump the kernel flags as interrupted (addresses changed meanwhile) is simply read again.
-        for _ in 0..<5 {
-            result = rtnl_addr_alloc_cache(handle, &cache)
-            if result != -NLE_DUMP_INTR { break }
-        }
-        try RouteError.check(result, "list the addresses of \(interface)")
+        let cache = try dump("list the addresses of \(interface)") { rtnl_addr_alloc_cache(handle, &$0) }
         defer { nl_cache_free(cache) }
         var found: [AssignedAddress] = []
         var object = nl_cache_get_first(cache)
