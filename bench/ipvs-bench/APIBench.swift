@@ -70,10 +70,7 @@ struct APIBench: ParsableCommand {
                 measure: measureSize
             )
         else { return }
-        if out == "-" { print(try results.jsonText()) } else { try results.write(to: URL(fileURLWithPath: out)) }
-        if let failures = results.failures {
-            throw BenchError("sizes that failed: \(failures.joined(separator: "; "))")
-        }
+        try results.emit(to: out)
     }
 
     /// One size, in this (fresh) namespace.

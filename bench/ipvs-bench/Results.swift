@@ -55,6 +55,13 @@ struct BenchRun: Codable, Sendable {
         try Data(jsonText().utf8).write(to: url)
     }
 
+    /// Writes the run to `out` (a path, or "-" for standard output), then fails naming the sizes that failed,
+    /// if any: the figures of the others are kept either way.
+    func emit(to out: String) throws {
+        if out == "-" { print(try jsonText()) } else { try write(to: URL(fileURLWithPath: out)) }
+        if let failures { throw BenchError("sizes that failed: \(failures.joined(separator: "; "))") }
+    }
+
     func jsonText() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
