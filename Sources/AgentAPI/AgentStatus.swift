@@ -24,6 +24,8 @@ public struct AgentStatus: Codable, Sendable, Equatable {
     public var refusedOperations: [String]
     /// Each resource of the Kubernetes API source; empty when manifests are the source.
     public var kubernetes: [KubernetesResourceStatus] = []
+    /// The sync running while the status was taken, if any (a first sync at cluster scale takes a while).
+    public var running: RunningSync?
 
     public init(
         version: String,
@@ -72,6 +74,24 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         // Absent from agents before 0.3.
         refusedOperations = try container.decodeIfPresent([String].self, forKey: .refusedOperations) ?? []
         kubernetes = try container.decodeIfPresent([KubernetesResourceStatus].self, forKey: .kubernetes) ?? []
+        running = try container.decodeIfPresent(RunningSync.self, forKey: .running)
+    }
+}
+
+/// A sync in progress: its kind, the step it is at, and how long each has run.
+public struct RunningSync: Codable, Sendable, Equatable {
+    /// `full` or `incremental`, as in ``SyncReport``.
+    public var kind: String
+    /// What it is doing now, in words: `reading the kernel`, `binding addresses`, `applying changes`, ...
+    public var step: String
+    public var seconds: Double
+    public var stepSeconds: Double
+
+    public init(kind: String, step: String, seconds: Double, stepSeconds: Double) {
+        self.kind = kind
+        self.step = step
+        self.seconds = seconds
+        self.stepSeconds = stepSeconds
     }
 }
 

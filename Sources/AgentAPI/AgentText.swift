@@ -7,6 +7,12 @@ public enum AgentText {
             "programmed: \(status.virtualServers) virtual servers, \(status.realServers) real servers"
                 + (status.drainingRealServers > 0 ? " (\(status.drainingRealServers) draining)" : ""),
         ]
+        if let running = status.running {
+            lines.append(
+                "syncing now: \(running.kind), \(running.step) for \(duration(running.stepSeconds)), "
+                    + "started \(duration(running.seconds)) ago"
+            )
+        }
         if let sync = status.lastSync { lines.append("last sync: \(describe(sync, uptime: status.uptimeSeconds))") }
         if let sync = status.lastFullSync {
             lines.append("last full sync: \(describe(sync, uptime: status.uptimeSeconds))")

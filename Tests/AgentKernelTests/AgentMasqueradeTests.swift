@@ -42,6 +42,15 @@ struct AgentMasqueradeTests {
         let table = try lab.inLB("nft list table inet ipvsd")
         #expect(table.contains("\(backend.address) . \(backend.address) . tcp . 8080"), "\(table)")
         #expect(try lab.requests("http://\(Self.vip)/", count: 1) == [backend.name: 1])
+
+        // A firewall reload takes the agent's table (a full resync checks it instead of rewriting it): the
+        // next full resync finds it gone and writes it whole, and hairpin works again.
+        _ = try lab.inLB("nft delete table inet ipvsd")
+        #expect(try fromBackend() == "failed")
+        _ = try lab.ipvsctl("agent", "sync", "--no-reload", "--socket", lab.socket)
+        let repaired = try lab.waitUntil(.seconds(20)) { try fromBackend() == backend.name }
+        #expect(repaired, "table not rewritten: \((try? tables()) ?? "")\n\(lab.log)")
+        #expect(lab.log.contains("lost its sets or chains"), "\(lab.log)")
         lab.stopAgent()
 
         // cleanup removes the agent's table and leaves the other one.

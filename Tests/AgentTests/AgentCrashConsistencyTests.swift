@@ -55,7 +55,7 @@ import Testing
         let agent = try sandbox.makeAgent()
         let t0 = ContinuousClock.now
         await agent.tick(now: t0)
-        #expect(await agent.status().ready)
+        #expect(agent.status().ready)
 
         try changeManifests(sandbox)
         let remains = Mutex<Remains?>(nil)
@@ -126,7 +126,7 @@ import Testing
         #expect(table.filter { foreign.keys.contains($0.key) } == foreign, "\(context): a foreign service changed")
         #expect(Set(table.keys) == Set(desired.keys).union(foreign.keys), "\(context): \(table.keys.sorted())")
         #expect(sandbox.kernel.log.allSatisfy { !foreign.keys.contains($0.service!) }, "\(context)")
-        let status = await agent.status()
+        let status = agent.status()
         #expect(status.conflicts.isEmpty, "\(context): \(status.conflicts)")
         #expect(status.lastError == nil, "\(context): \(status.lastError ?? "")")
         let saved = try #require(try sandbox.savedState(), "\(context)")
@@ -204,7 +204,7 @@ import Testing
         await agent.tick(now: t0 + .seconds(1))
         #expect(sandbox.kernel.log.isEmpty, "\(sandbox.kernel.log)")
         #expect(sandbox.kernel.entries == before)
-        #expect(await agent.status().conflicts.count == before.count - 2)
+        #expect(agent.status().conflicts.count == before.count - 2)
     }
 
     /// A state file that cannot be written (a full disk, a read-only mount): no new service is added, since
@@ -227,7 +227,7 @@ import Testing
         await agent.tick(now: t0 + .seconds(1))
         #expect(sandbox.kernel.log.isEmpty, "\(sandbox.kernel.log)")
         #expect(sandbox.kernel.entries == before)
-        let status = await agent.status()
+        let status = agent.status()
         #expect(status.lastError?.contains("cannot record 1 new services in the state file") == true, "\(status)")
     }
 }

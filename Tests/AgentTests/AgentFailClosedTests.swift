@@ -25,7 +25,7 @@ import Testing
         await agent.tick(now: t0)
         let table = sandbox.kernel.entries
         #expect(table.count == 4)
-        #expect(await agent.readiness.ready)
+        #expect(agent.readiness.ready)
         sandbox.kernel.clearLog()
 
         try FileManager.default.createSymbolicLink(
@@ -37,10 +37,10 @@ import Testing
         await agent.tick(now: t0 + .seconds(31))  // a full resync too
         #expect(sandbox.kernel.log.isEmpty, "\(sandbox.kernel.log)")
         #expect(sandbox.kernel.entries == table)
-        let status = await agent.status()
+        let status = agent.status()
         #expect(status.manifestErrors.count == 1)
         #expect(status.manifestErrors.first?.contains("zz-unreadable.yaml") == true, "\(status.manifestErrors)")
-        let readiness = await agent.readiness
+        let readiness = agent.readiness
         #expect(!readiness.ready)
         #expect(readiness.reason.contains("last good state stays programmed"), "\(readiness.reason)")
         #expect(metrics.registry.emitToString().contains("ipvsd_desired_state_stale 1"))
@@ -48,7 +48,7 @@ import Testing
         try FileManager.default.removeItem(atPath: sandbox.manifests + "/zz-unreadable.yaml")
         await agent.requestReload(at: t0 + .seconds(32) - .milliseconds(500))
         await agent.tick(now: t0 + .seconds(32))
-        #expect(await agent.readiness.ready)
+        #expect(agent.readiness.ready)
         #expect(metrics.registry.emitToString().contains("ipvsd_desired_state_stale 0"))
     }
 
@@ -66,7 +66,7 @@ import Testing
         await agent.tick(now: t0 + .seconds(31))
         #expect(sandbox.kernel.log.isEmpty)
         #expect(sandbox.kernel.entries == table)
-        #expect(await agent.status().manifestErrors.count == 1)
+        #expect(agent.status().manifestErrors.count == 1)
     }
 
     /// An external IP on the agent's own metrics listener would send /metrics, /healthz and /readyz to a
@@ -98,7 +98,7 @@ import Testing
         await agent.tick(now: t0 + .seconds(1))
         #expect(sandbox.kernel.log.isEmpty, "\(sandbox.kernel.log)")
         #expect(sandbox.kernel.entries == table)
-        let errors = await agent.status().manifestErrors
+        let errors = agent.status().manifestErrors
         #expect(errors.count == (listener.hasPrefix("192") ? 1 : 2), "\(errors)")
         #expect(errors.allSatisfy { $0.contains("evil/hijack") && $0.contains("metrics listener") }, "\(errors)")
     }
@@ -112,12 +112,12 @@ import Testing
         sandbox.kernel.failNext(errno: EINVAL) { $0 == .addServer(server, to: id) }
         let t0 = ContinuousClock.now
         await agent.tick(now: t0)
-        var status = await agent.status()
+        var status = agent.status()
         #expect(status.lastSync?.failures == 1)
         #expect(status.refusedOperations.count == 1)
         #expect(status.refusedOperations.first?.contains("10.244.2.21:9090") == true, "\(status.refusedOperations)")
         await agent.tick(now: t0 + .seconds(1))
-        status = await agent.status()
+        status = agent.status()
         #expect(status.refusedOperations.isEmpty)
         #expect(status.lastError == nil)
     }

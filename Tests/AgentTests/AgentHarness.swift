@@ -82,10 +82,11 @@ final class AgentSandbox {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
-    func makeAgent() throws -> Agent {
+    /// - Parameter kernel: the kernel the agent talks to; the sandbox's fake unless a test wraps it.
+    func makeAgent(kernel: (any IPVSKernel)? = nil) throws -> Agent {
         try Agent(
             configuration: configuration,
-            kernel: kernel,
+            kernel: kernel ?? self.kernel,
             binder: binder,
             logger: Logger(label: "agent-tests") { _ in SwiftLogNoOpLogHandler() }
         )

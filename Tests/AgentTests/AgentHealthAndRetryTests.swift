@@ -98,7 +98,7 @@ import Testing
         await agent.tick(now: t0)
         // The add failed, so its two real servers were not sent.
         #expect(sandbox.kernel.entries.count == 3)
-        var status = await agent.status()
+        var status = agent.status()
         #expect(status.lastError == "1 of 12 operations failed (2 more skipped with the services refused)")
         #expect(status.lastSync?.failures == 1)
         #expect(status.ready == false)
@@ -111,7 +111,7 @@ import Testing
         sandbox.kernel.failNext { $0 == .addService(VirtualServer(id: metrics, scheduler: .roundRobin)) }
         await agent.tick(now: t0 + .seconds(1))
         #expect(sandbox.kernel.log == [.addService(VirtualServer(id: metrics, scheduler: .roundRobin))])
-        #expect(await agent.status().lastError == "1 of 3 operations failed (2 more skipped with the services refused)")
+        #expect(agent.status().lastError == "1 of 3 operations failed (2 more skipped with the services refused)")
 
         sandbox.kernel.clearLog()
         await agent.tick(now: t0 + .milliseconds(2999))
@@ -124,7 +124,7 @@ import Testing
                 .addServer(masq("10.244.2.22", 9090, weight: 1), to: metrics),
             ]
         )
-        status = await agent.status()
+        status = agent.status()
         #expect(status.lastError == nil)
         #expect(status.ready)
         #expect(sandbox.kernel.entries.count == 4)
@@ -137,7 +137,7 @@ import Testing
         let agent = try sandbox.makeAgent()
         await agent.tick(now: .now)
         let after = ContinuousClock.now
-        var status = await agent.status()
+        var status = agent.status()
         #expect(status.lastError == "bind 10.96.100.50: cannot add 10.96.100.50: operation not permitted")
         #expect(status.ready == false)
         #expect(!sandbox.binder.bound.contains(vip))
@@ -148,7 +148,7 @@ import Testing
         await agent.tick(now: after + .seconds(1))
         #expect(sandbox.binder.bound.contains(vip))
         #expect(sandbox.kernel.log.isEmpty)
-        status = await agent.status()
+        status = agent.status()
         #expect(status.lastError == nil)
         #expect(status.ready)
     }

@@ -42,7 +42,7 @@ import Testing
             metricsFactory: NOOPMetricsHandler.instance,
             deliver: { changes, initial in await agent.applyKubernetesChanges(changes, initial: initial) }
         )
-        await agent.setKubernetesStatusSource { source.statuses }
+        agent.setKubernetesStatusSource { source.statuses }
         let task = Task { await source.run() }
         defer { task.cancel() }
 
@@ -57,7 +57,7 @@ import Testing
                 rs("10.8.2.1", 8080), rs("10.8.2.2", 8080),
             ]
         )
-        let status = await agent.status()
+        let status = agent.status()
         #expect(status.kubernetes.map(\.resource) == ["services", "endpointslices"])
         #expect(status.kubernetes.allSatisfy { $0.synced })
         #expect(status.manifests == "Kubernetes API")

@@ -14,6 +14,8 @@ final class FakePacketFilter: PacketFilter {
         var removals = 0
         var failNext = false
         var failNextUpdate = false
+        var lost = false
+        var checks = 0
     }
 
     private let state = Mutex(State())
@@ -43,12 +45,24 @@ final class FakePacketFilter: PacketFilter {
                 return true
             }
             state.applied.append(rules)
+            state.lost = false
             return false
         }
         if fail { throw IPVSError(.kernel, "cannot update nftables table inet ipvsd: libnftables: No such file") }
     }
 
     func remove() throws(IPVSError) { state.withLock { $0.removals += 1 } }
+
+    /// The table lost its sets or chains since the last write (a ruleset flush).
+    func lose() { state.withLock { $0.lost = true } }
+    var checks: Int { state.withLock { $0.checks } }
+
+    func holdsLastWrite() throws(IPVSError) -> Bool {
+        state.withLock { state in
+            state.checks += 1
+            return !state.applied.isEmpty && !state.lost
+        }
+    }
 }
 
 /// How the agent keeps its nftables table in step with the desired state, on a fake kernel and filter.
@@ -63,7 +77,7 @@ final class FakePacketFilter: PacketFilter {
         )
     }
 
-    @Test func writtenOnChangeAndAtEveryFullResyncRetriedAfterAFailureRemovedByCleanup() async throws {
+    @Test func writtenWholeFirstCheckedAtFullResyncsRewrittenWhenLostOrFailedRemovedByCleanup() async throws {
         let sandbox = try AgentSandbox()
         let filter = FakePacketFilter()
         let agent = try agent(sandbox, filter)
@@ -77,22 +91,30 @@ final class FakePacketFilter: PacketFilter {
 
         await agent.tick(now: t0 + .seconds(1))
         #expect(filter.applied.count == 1)
-        // The periodic full resync rewrites it: another tool may have changed or deleted it.
+        // The periodic full resync checks the table (cheap at any size) and finds it whole: no write.
         await agent.tick(now: t0 + .seconds(31))
+        #expect(filter.checks == 1)
+        #expect(filter.applied.count == 1 && filter.updates.isEmpty)
+        // A ruleset flush took the table: the next full resync writes it whole again.
+        filter.lose()
+        await agent.tick(now: t0 + .seconds(61))
+        #expect(filter.checks == 2)
         #expect(filter.applied.count == 2)
+        #expect(filter.applied.last == first)
 
+        filter.lose()
         filter.failNext()
-        await agent.requestFullResync(at: t0 + .seconds(32))
-        await agent.tick(now: t0 + .seconds(33))
-        let status = await agent.status(now: t0 + .seconds(33))
+        await agent.requestFullResync(at: t0 + .seconds(62))
+        await agent.tick(now: t0 + .seconds(63))
+        let status = agent.status(now: t0 + .seconds(63))
         #expect(
             status.lastError?.contains("masquerade (nftables table inet ipvsd)") == true,
             "\(status.lastError ?? "")"
         )
         // The retry (a full resync after the 1 s backoff) writes it again.
-        await agent.tick(now: t0 + .seconds(35))
+        await agent.tick(now: t0 + .seconds(65))
         #expect(filter.applied.count == 3)
-        #expect(await agent.status(now: t0 + .seconds(35)).lastError == nil)
+        #expect(agent.status(now: t0 + .seconds(65)).lastError == nil)
 
         _ = try await agent.cleanup()
         #expect(filter.removals == 1)
@@ -124,7 +146,7 @@ final class FakePacketFilter: PacketFilter {
         await agent.tick(now: t0 + .seconds(4))
         #expect(filter.applied.count == 2)
         #expect(filter.applied.last == first)
-        #expect(await agent.status(now: t0 + .seconds(4)).lastError == nil)
+        #expect(agent.status(now: t0 + .seconds(4)).lastError == nil)
     }
 
     @Test func noneRemovesTheTableAndWritesNothing() async throws {
@@ -134,6 +156,6 @@ final class FakePacketFilter: PacketFilter {
         let agent = try agent(sandbox, filter)
         await agent.tick(now: .now)
         #expect(filter.applied.isEmpty && filter.removals == 1)
-        #expect(await agent.status().lastError == nil)
+        #expect(agent.status().lastError == nil)
     }
 }

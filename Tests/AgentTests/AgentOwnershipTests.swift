@@ -36,7 +36,7 @@ import Testing
         #expect(sandbox.kernel.log.allSatisfy { ![sameID, otherID].contains($0.service) })
         #expect(sandbox.kernel.entries.filter { [sameID, otherID].contains($0.key) } == foreign)
         #expect(sandbox.kernel.entries.count == 5)
-        let status = await agent.status()
+        let status = agent.status()
         #expect(status.conflicts == ["10.96.100.50:80/tcp"])
         #expect(status.virtualServers == 3)
         let view = await agent.serviceViews().first { $0.virtualServer == "10.96.100.50:80/tcp" }
@@ -57,7 +57,7 @@ import Testing
                 .addServer(masq("10.244.2.22", 8080, weight: 1), to: sameID),
             ]
         )
-        #expect(await agent.status().conflicts.isEmpty)
+        #expect(agent.status().conflicts.isEmpty)
     }
 
     /// Another tool creates a service after the agent's last read, then the manifests add the same one: the
@@ -81,7 +81,7 @@ import Testing
         #expect(sandbox.kernel.entries[id] == foreign)
         await agent.tick(now: t0 + .seconds(3))
         #expect(sandbox.kernel.entries[id] == foreign)
-        #expect(await agent.status().conflicts == ["10.96.77.77:80/tcp"])
+        #expect(agent.status().conflicts == ["10.96.77.77:80/tcp"])
     }
 
     @Test func cleanupRemovesOnlyOwnedServicesAndUnbindsAddresses() async throws {

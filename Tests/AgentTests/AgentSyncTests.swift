@@ -22,7 +22,7 @@ import YAMLSyntax
     @Test func firstTickProgramsTheExampleManifests() async throws {
         let sandbox = try AgentSandbox()
         let agent = try sandbox.makeAgent()
-        #expect(await agent.status().ready == false)
+        #expect(agent.status().ready == false)
         let allocated = try await start(agent, sandbox, at: .now)
 
         #expect(IPNetwork("10.96.0.0/12")!.contains(allocated))
@@ -37,7 +37,7 @@ import YAMLSyntax
         #expect(saved.clusterIPs == ["production/backend-api/IPv4": allocated.description])
         #expect(try saved.ownedIDs() == Set(expected.keys))
 
-        let status = await agent.status()
+        let status = agent.status()
         #expect(status.ready)
         #expect(status.virtualServers == 4)
         #expect(status.realServers == 8)
@@ -65,7 +65,7 @@ import YAMLSyntax
         await agent.tick(now: t0 + .seconds(31))
         #expect(sandbox.kernel.readCount > reads)
         #expect(sandbox.kernel.log.isEmpty)
-        #expect(await agent.status().lastFullSync?.operations == 0)
+        #expect(agent.status().lastFullSync?.operations == 0)
 
         let before = sandbox.kernel.readCount
         await agent.requestFullResync(at: t0 + .seconds(32) - .milliseconds(500))
@@ -97,7 +97,7 @@ import YAMLSyntax
         #expect(sandbox.kernel.log == [.updateServer(masq("10.244.1.12", 8080, weight: 0), in: production)])
         #expect(sandbox.kernel.readCount == reads)
         #expect(sandbox.kernel.entries[production]?.servers.map(\.weight) == [1, 0])
-        #expect(await agent.status().drainingRealServers == 1)
+        #expect(agent.status().drainingRealServers == 1)
         let view = await agent.serviceViews().first { $0.virtualServer == production.description }
         #expect(view?.realServers.map(\.state) == ["serving", "draining"])
 
@@ -107,13 +107,13 @@ import YAMLSyntax
         await agent.tick(now: t0 + .seconds(10))
         #expect(sandbox.kernel.readCount > reads)
         #expect(sandbox.kernel.log.isEmpty)
-        #expect(await agent.status().drainingRealServers == 1)
+        #expect(agent.status().drainingRealServers == 1)
 
         sandbox.kernel.setConnections(0, 0, of: rs("10.244.1.12", 8080), in: production)
         await agent.tick(now: t0 + .seconds(20))
         #expect(sandbox.kernel.log == [.deleteServer(rs("10.244.1.12", 8080), from: production)])
         #expect(sandbox.kernel.entries[production]?.servers == [masq("10.244.1.11", 8080, weight: 1)])
-        #expect(await agent.status().drainingRealServers == 0)
+        #expect(agent.status().drainingRealServers == 0)
     }
 
     @Test func restartAdoptsWithoutOperations() async throws {
@@ -127,7 +127,7 @@ import YAMLSyntax
         #expect(sandbox.kernel.log.isEmpty)
         #expect(sandbox.kernel.entries == exampleTable(allocated: allocated))
         #expect(sandbox.binder.added.count == 2)
-        let status = await second.status()
+        let status = second.status()
         #expect(status.ready)
         #expect(status.virtualServers == 4)
         #expect(status.realServers == 8)

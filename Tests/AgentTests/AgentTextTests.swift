@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test func notReadyStatusWithErrors() {
-        let status = AgentStatus(
+        var status = AgentStatus(
             version: "0.2.0",
             ready: false,
             uptimeSeconds: 42.9,
@@ -58,11 +58,13 @@ import Testing
             lastFullSync: nil,
             lastError: "3 of 12 operations failed"
         )
+        status.running = RunningSync(kind: "full", step: "applying changes", seconds: 41.5, stepSeconds: 12.2)
         #expect(
             AgentText.status(status) == """
                 ipvsd 0.2.0, up 42s, NOT READY
                 manifests: /etc/ipvsd/manifests
                 programmed: 0 virtual servers, 0 real servers
+                syncing now: full, applying changes for 12s, started 41s ago
                 last error: 3 of 12 operations failed
                 manifest errors (the previous state stays programmed):
                   services.yaml:11: spec.ports[0].port: must be an integer 1...65535, got "eighty"

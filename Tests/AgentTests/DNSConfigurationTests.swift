@@ -51,7 +51,7 @@ import Testing
         sandbox.configuration.dns = DNSSettings(listen: try ListenAddress(parsing: "10.96.100.50:9090"))
         let agent = try sandbox.makeAgent()
         await agent.tick(now: .now)
-        let errors = await agent.status().manifestErrors
+        let errors = agent.status().manifestErrors
         #expect(errors.count == 1 && errors[0].contains("DNS listener (dns.listen 10.96.100.50:9090)"), "\(errors)")
         #expect(sandbox.kernel.entries.isEmpty)
     }

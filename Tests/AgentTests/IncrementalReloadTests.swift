@@ -107,7 +107,7 @@ import Testing
         await reload(agent, at: t0 + .seconds(1))
         #expect(sandbox.kernel.log.isEmpty)
         #expect(sandbox.kernel.entries == table)
-        var status = await agent.status()
+        var status = agent.status()
         #expect(status.manifestErrors.count == 2)
         #expect(status.manifestErrors.allSatisfy { $0.contains("file4.yaml") && $0.contains("eighty") })
 
@@ -117,12 +117,12 @@ import Testing
         try settle()
         await reload(agent, at: t0 + .seconds(2))
         #expect(sandbox.kernel.log.isEmpty)
-        status = await agent.status()
+        status = agent.status()
         #expect(status.manifestErrors.contains { $0.contains("duplicate Service ns5/svc1, first defined at") })
 
         try FileManager.default.removeItem(atPath: "\(sandbox.manifests)/file6.yaml")
         await reload(agent, at: t0 + .seconds(3))
-        status = await agent.status()
+        status = agent.status()
         #expect(status.manifestErrors.isEmpty)
         // Only file 1's edit reaches the kernel; file 4 is back as it was.
         let edited = tcp("10.96.1.1", 80)

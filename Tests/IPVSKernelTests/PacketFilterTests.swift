@@ -33,6 +33,39 @@ struct PacketFilterTests {
         NftablesScript.agentSets(inListing: try sandbox.run("nft", "-t", "list", "sets", "inet")).sorted()
     }
 
+    /// The full resync's check: true while the last write stands, false once a flush, a deleted table, set
+    /// or chain took any of it, and false in a process that has not written (it cannot know what to expect).
+    @Test func holdsLastWriteSeesAFlushedRulesetADeletedSetOrChain() throws {
+        let rules = MasqueradeRules(hairpin: [destination("10.244.1.2", .tcp, 8080)], masqueraded: [])
+        #expect(try !filter.holdsLastWrite())
+        try filter.apply(rules)
+        #expect(try filter.holdsLastWrite())
+        #expect(try !Nftables(namespace: sandbox.namespace.namespace).holdsLastWrite())
+        // Another table's objects with the same names do not count.
+        _ = try sandbox.run("nft", "add", "table", "inet", "other")
+        _ = try sandbox.run("nft", "add", "chain", "inet", "other", "prerouting")
+
+        _ = try sandbox.run("nft", "flush", "ruleset")
+        #expect(try !filter.holdsLastWrite())
+        try filter.apply(rules)
+        #expect(try filter.holdsLastWrite())
+
+        _ = try sandbox.run("nft", "delete", "chain", "inet", "ipvsd", "output")
+        #expect(try !filter.holdsLastWrite())
+        try filter.apply(rules)
+        #expect(try filter.holdsLastWrite())
+
+        // A set can only go with the rules that use it.
+        _ = try sandbox.run("nft", "flush", "chain", "inet", "ipvsd", "postrouting")
+        let victim = try #require(try setNames().first { $0.hasPrefix("hairpin_v6") })
+        _ = try sandbox.run("nft", "delete", "set", "inet", "ipvsd", victim)
+        #expect(try !filter.holdsLastWrite())
+
+        _ = try sandbox.run("nft", "delete", "table", "inet", "ipvsd")
+        #expect(try !filter.holdsLastWrite())
+        try filter.remove()
+    }
+
     @Test func anUpdateChangesOnlyTheElementsAndFailsWhole() throws {
         let kept = destination("10.244.1.2", .tcp, 8080)
         let gone = destination("10.244.0.9", .udp, 53)

@@ -156,6 +156,27 @@ import Testing
         #expect(NftablesScript.agentSets(inListing: "") == [])
     }
 
+    /// A terse `list chains inet`: the agent's chains by name, not another table's.
+    @Test func theChainListingNamesOnlyTheAgentsChains() {
+        let listing = """
+            table inet filter {
+            \tchain prerouting {
+            \t\ttype filter hook prerouting priority mangle; policy accept;
+            \t}
+            }
+            table inet ipvsd {
+            \tchain output {
+            \t\ttype filter hook output priority mangle; policy accept;
+            \t}
+            \tchain postrouting {
+            \t\ttype nat hook postrouting priority srcnat; policy accept;
+            \t}
+            }
+            """
+        #expect(NftablesScript.agentChains(inListing: listing) == ["output", "postrouting"])
+        #expect(NftablesScript.agentSets(inListing: listing) == [])
+    }
+
     @Test func removeDeletesOnlyTheAgentsTableAndSucceedsWhenItIsAbsent() {
         #expect(NftablesScript.remove == "add table inet ipvsd\ndelete table inet ipvsd\n")
     }

@@ -21,7 +21,8 @@ public enum AdminServer {
     ) throws(AgentError) -> any Service {
         try prepareSocketPath(path)
         let router = Router()
-        router.get(RouterPath(AdminPath.status)) { _, _ in try json(await agent.status()) }
+        // Status and the sync requests go through the board: they answer while a sync holds the agent.
+        router.get(RouterPath(AdminPath.status)) { _, _ in try json(agent.status()) }
         router.get(RouterPath(AdminPath.services)) { _, _ in try json(await agent.serviceViews()) }
         router.get(RouterPath(AdminPath.health)) { _, _ in try json(await agent.healthViews()) }
         router.get(RouterPath(AdminPath.explain)) { request, _ in
@@ -32,12 +33,11 @@ public enum AdminServer {
             return try json(await agent.explain(target))
         }
         router.post(RouterPath(AdminPath.sync)) { _, _ in
-            await agent.requestReload(full: true)
-            await agent.requestFullResync()
+            agent.board.requestSync(reload: true)
             return Response(status: .accepted)
         }
         router.post(RouterPath(AdminPath.resync)) { _, _ in
-            await agent.requestFullResync()
+            agent.board.requestSync(reload: false)
             return Response(status: .accepted)
         }
         return HTTPListener.service(
@@ -182,7 +182,7 @@ public enum MetricsServer {
         }
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ in
-            let readiness = await agent.readiness
+            let readiness = agent.readiness
             return readiness.ready
                 ? Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ready\n")))
                 : Response(

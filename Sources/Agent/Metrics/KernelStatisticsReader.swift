@@ -47,6 +47,8 @@ public struct KernelStatisticsScope: Sendable {
 actor KernelStatisticsReader {
     private let agent: Agent
     private let reuse: Duration
+    /// How long a sync may have run for a scrape to still wait for it.
+    static let syncWait: Duration = .seconds(1)
     private var last: (at: ContinuousClock.Instant, text: String)?
     private var inFlight: Task<String, Never>?
 
@@ -56,8 +58,14 @@ actor KernelStatisticsReader {
     }
 
     func text() async -> String {
-        if let last, ContinuousClock.now - last.at < reuse { return last.text }
+        let now = ContinuousClock.now
+        if let last, now - last.at < reuse { return last.text }
         if let inFlight { return await inFlight.value }
+        // A sync holds the agent (a full resync reads the whole table): a scrape serves the last counters, or
+        // none, instead of queueing behind it past the scraper's timeout. Short syncs are waited for.
+        if let since = agent.board.syncRunningSince, now - since > Self.syncWait {
+            return last?.text ?? "# kernel statistics skipped: a sync is running\n"
+        }
         guard let scope = await agent.kernelStatisticsScope() else { return "" }
         // Another scrape may have started a read while this one waited for the agent.
         if let inFlight { return await inFlight.value }

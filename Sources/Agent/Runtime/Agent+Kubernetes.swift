@@ -91,7 +91,7 @@ extension Agent {
     }
 
     /// Sets where the status reads the API source's per-resource state.
-    public func setKubernetesStatusSource(_ source: @escaping @Sendable () -> [ResourceStatus]) {
-        kubernetesStatus = source
+    public nonisolated func setKubernetesStatusSource(_ source: @escaping @Sendable () -> [ResourceStatus]) {
+        board.setKubernetesStatus(source)
     }
 }

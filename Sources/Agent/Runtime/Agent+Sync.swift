@@ -42,6 +42,7 @@ extension Agent {
     @discardableResult
     func syncChanges(now: ContinuousClock.Instant) -> Bool {
         let start = ContinuousClock.now
+        beginSync(.incremental, step: "planning", at: start)
         let ids = dirty
         dirty = []
         var plan = core.beginPlan(for: ids, now: now)
@@ -53,6 +54,7 @@ extension Agent {
     @discardableResult
     func syncFull(now: ContinuousClock.Instant) -> Bool {
         let start = ContinuousClock.now
+        beginSync(.full, step: "reading the kernel", at: start)
         do throws(IPVSError) {
             let services = try kernel.services()
             if let binder { boundAddresses = try binder.addresses() }
@@ -67,6 +69,7 @@ extension Agent {
             core.finishAdoption(adoption)
         } catch {
             failed("reading the kernel's IPVS table failed", error: "\(error)", now: now)
+            endSync()
             return false
         }
         dirty = []
@@ -140,9 +143,11 @@ extension Agent {
         start: ContinuousClock.Instant,
         now: ContinuousClock.Instant
     ) -> Bool {
+        defer { endSync() }
         let conflictsBefore = core.conflicts
         let wanted = configuration.bindAddresses ? core.desired.addresses : []
         var problems: [String] = []
+        syncStep("binding addresses")
         if let binder {
             for address in wanted.subtracting(boundAddresses).sorted() {
                 do throws(IPVSError) {
@@ -154,6 +159,7 @@ extension Agent {
             }
         }
         stepHook?(.addressesBound)
+        syncStep("writing masquerade rules")
         // Before new real servers serve: an endpoint picked for its own connection must already be masqueraded.
         if let problem = syncMasquerade(force: kind == .full) { problems.append(problem) }
         var failures = 0
@@ -162,6 +168,7 @@ extension Agent {
         let newServices = core.plannedAdditions(plan)
         var refused = Set<VirtualServer.ID>()
         if !newServices.isEmpty {
+            syncStep("adding \(newServices.count) services")
             // Intent first: a crash after the kernel accepts the adds but before ownership is saved must not
             // leave services nobody owns. Without a durable record, adding would risk exactly that.
             pendingAdds = Set(newServices.compactMap(\.virtualServerID))
@@ -182,9 +189,11 @@ extension Agent {
             }
         }
         // The rest goes to the kernel while it is planned; the real servers of a refused service stay out.
+        syncStep("applying changes")
         let rest = core.applyPlan(&plan, to: kernel, skipping: refused)
         note(rest.operations, failures: rest.failures, failedIDs: rest.failedIDs, into: &failures)
         stepHook?(.changesApplied)
+        syncStep("unbinding addresses")
         let skipped = rest.skipped
         let operationCount = newServices.count + rest.operations.count + skipped
         if let binder {
@@ -204,6 +213,7 @@ extension Agent {
             }
         }
         stepHook?(.addressesUnbound)
+        syncStep("saving state")
         if !savePersisted() { problems.append("cannot write the state file \(configuration.stateFile)") }
         stepHook?(.stateSaved)
         publishHealthTargets()
@@ -249,6 +259,25 @@ extension Agent {
             )
         }
         return true
+    }
+
+    /// Shows a sync as running on the board (`ipvsctl agent status` during a long first sync).
+    private func beginSync(_ kind: SyncKind, step: String, at start: ContinuousClock.Instant) {
+        board.update { $0.running = .init(kind: kind, step: step, started: start, stepStarted: start) }
+    }
+
+    private func syncStep(_ step: String) {
+        let now = ContinuousClock.now
+        board.update {
+            $0.running?.step = step
+            $0.running?.stepStarted = now
+        }
+    }
+
+    /// The sync ended (done or failed): the board shows what it left in the tables.
+    private func endSync() {
+        board.update { $0.running = nil }
+        publishTables()
     }
 
     /// Warns once about each new conflict, with the fix.

@@ -10,49 +10,24 @@ extension Agent {
     /// Whether the desired state has been programmed since start.
     public var isReady: Bool { ready }
 
-    /// /readyz: ready once the desired state was programmed and while the manifests load; otherwise the reason.
-    /// A failing load keeps the last good state programmed, but the node no longer follows its Services.
-    public var readiness: (ready: Bool, reason: String) {
-        if !ready { return (false, "desired state not programmed yet") }
-        if !manifestErrors.isEmpty {
-            return (
-                false, "manifests fail to load (\(manifestErrors.count) errors); the last good state stays programmed"
-            )
-        }
-        return (true, "ready")
-    }
+    /// /readyz (AgentBoard.readiness); it never waits for a running sync.
+    public nonisolated var readiness: (ready: Bool, reason: String) { board.readiness }
 
-    public func status(now: ContinuousClock.Instant = .now) -> AgentStatus {
-        let snapshot = core.snapshot(now: now)
-        let draining = snapshot.reduce(0) { $0 + $1.realServers.count { $0.state == .draining } }
+    /// `GET /v1/status` (AgentBoard.status); it never waits for a running sync.
+    public nonisolated func status(now: ContinuousClock.Instant = .now) -> AgentStatus { board.status(now: now) }
+
+    /// Mirrors what a sync changed in the programmed tables into the board: counts, draining servers and
+    /// conflicts. O(services); called once per sync, not per request.
+    func publishTables() {
         let counts = core.programmedCounts
-        var status = AgentStatus(
-            version: Self.version,
-            ready: ready,
-            uptimeSeconds: (now - started).seconds,
-            manifests: configuration.kubernetes.enabled ? "Kubernetes API" : configuration.manifests,
-            manifestErrors: manifestErrors,
-            virtualServers: counts.services,
-            realServers: counts.realServers,
-            drainingRealServers: draining,
-            conflicts: core.conflicts.sorted().map(\.description),
-            lastSync: lastSync.map(report),
-            lastFullSync: lastFullSync.map(report),
-            lastError: lastError,
-            refusedOperations: refusedOperations
-        )
-        status.kubernetes = (kubernetesStatus?() ?? []).map(Self.view)
-        return status
-    }
-
-    private func report(_ value: SyncReportValue) -> SyncReport {
-        SyncReport(
-            kind: value.kind.rawValue,
-            atSeconds: (value.at - started).seconds,
-            durationSeconds: value.duration.seconds,
-            operations: value.operations,
-            failures: value.failures
-        )
+        let draining = core.drainingRealServerCount
+        let conflicts = core.conflicts.sorted().map(\.description)
+        board.update {
+            $0.virtualServers = counts.services
+            $0.realServers = counts.realServers
+            $0.drainingRealServers = draining
+            $0.conflicts = conflicts
+        }
     }
 
     public func serviceViews(now: ContinuousClock.Instant = .now) -> [ServiceView] {

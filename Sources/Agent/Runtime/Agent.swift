@@ -17,24 +17,40 @@ public actor Agent {
     let stateFile: AgentStateFile
     let logger: Logger
     let metrics: AgentMetrics
-    let started = ContinuousClock.now
+    nonisolated var started: ContinuousClock.Instant { board.started }
     let translation: TranslationOptions
+
+    /// The status, readiness and sync requests, readable without this actor (AgentBoard); the fields below
+    /// that it shows are mirrored into it as they change.
+    public nonisolated let board: AgentBoard
 
     var core: LoadBalancerState
     var persisted: AgentState
-    var manifestErrors: [String] = []
+    var manifestErrors: [String] = [] {
+        didSet { board.update { [manifestErrors] in $0.manifestErrors = manifestErrors } }
+    }
     /// The manifests as last loaded without error, per file: a reload re-parses only changed files.
     var manifestStore: ManifestStore
     /// Manifest files read and parsed since start (tests count them; a reload logs its own count).
     var manifestFilesParsed = 0
     var hasDesiredState = false
-    var ready = false
-    var lastSync: SyncReportValue?
-    var lastFullSync: SyncReportValue?
-    var lastError: String?
+    var ready = false {
+        didSet { board.update { [ready] in $0.ready = ready } }
+    }
+    var lastSync: SyncReportValue? {
+        didSet { board.update { [lastSync] in $0.lastSync = lastSync } }
+    }
+    var lastFullSync: SyncReportValue? {
+        didSet { board.update { [lastFullSync] in $0.lastFullSync = lastFullSync } }
+    }
+    var lastError: String? {
+        didSet { board.update { [lastError] in $0.lastError = lastError } }
+    }
     /// The operations the kernel refused in the last sync (at most ``refusedOperationsShown``), until one
     /// succeeds: an endpoint the kernel will never accept shows here, not only in the log.
-    var refusedOperations: [String] = []
+    var refusedOperations: [String] = [] {
+        didSet { board.update { [refusedOperations] in $0.refusedOperations = refusedOperations } }
+    }
     static let refusedOperationsShown = 20
     /// Addresses known to be on the interface; refreshed from the kernel at each full sync.
     var boundAddresses: Set<IPAddress> = []
@@ -89,8 +105,6 @@ public actor Agent {
     /// Test seam: called at each step boundary of a sync, where a crash leaves the state file and the
     /// kernel as they are at that step (the crash-consistency tests kill the agent there).
     var stepHook: (@Sendable (SyncStep) -> Void)?
-    /// The Kubernetes API source's per-resource status, when the API is the source (Agent+Kubernetes).
-    var kubernetesStatus: (@Sendable () -> [ResourceStatus])?
     /// The API source's name table (DNS, `explain`) and its version, when newer than the version given.
     var kubernetesNames: (@Sendable (_ ifNewerThan: Int) async -> (version: Int, table: ServiceNameTable)?)?
     /// The version of the API source's name table last taken (-1: none yet).
@@ -119,6 +133,10 @@ public actor Agent {
         self.logger = logger
         self.metrics = metrics
         self.stateFile = AgentStateFile(path: configuration.stateFile)
+        self.board = AgentBoard(
+            started: .now,
+            source: configuration.kubernetes.enabled ? "Kubernetes API" : configuration.manifests
+        )
         var translation = try TranslationOptions(configuration)
         translation.nodePortAddresses = nodePortAddresses
         self.translation = translation
@@ -155,8 +173,8 @@ public actor Agent {
             options: translation,
             allocations: ClusterIPAllocations(addresses: persisted.clusterIPs)
         )
-        self.nextFullResync = started
-        self.nextDrainCheck = started
+        self.nextFullResync = board.started
+        self.nextDrainCheck = board.started
         // With the API as the source, desired state arrives through applyKubernetesChanges, never a reload.
         if configuration.kubernetes.enabled { reloadRequested = false }
         #if DEBUG
@@ -267,6 +285,9 @@ public actor Agent {
 
     /// Does whatever is due: reload, full resync, incremental sync, drain checks. Called by ``SyncLoop``.
     public func tick(now: ContinuousClock.Instant = .now) async {
+        let requests = board.takeRequests()
+        if requests.reload { requestReload(full: requests.fullReload, at: now) }
+        if requests.fullResync { requestFullResync(at: now) }
         if let retryAt, now < retryAt { return }
         let debounced = pendingSince.map { now >= $0 + configuration.debounce } ?? false
         var transient = false

@@ -52,7 +52,7 @@ extension AgentRunner {
             healthCheckNodePorts: { answers in await agent.setKubernetesHealthCheckNodePorts(answers) },
             deliver: { changes, initial in await agent.applyKubernetesChanges(changes, initial: initial) }
         )
-        await agent.setKubernetesStatusSource { source.statuses }
+        agent.setKubernetesStatusSource { source.statuses }
         await agent.setKubernetesNamesSource { await source.names(ifNewerThan: $0) }
         logger.info("desired state from the Kubernetes API", metadata: ["server": "\(client.connection.server)"])
         return source

@@ -70,7 +70,7 @@ public enum NftablesScript {
     static func activate(_ generation: UInt64, deleting stale: [UInt64]) -> String {
         let mark = "0x" + String(masqueradeMark, radix: 16)
         let unmark = "0x" + String(~masqueradeMark, radix: 16)
-        var lines = ["prerouting", "output", "postrouting"].map { "flush chain inet \(table) \($0)" }
+        var lines = chains.map { "flush chain inet \(table) \($0)" }
         for family in Family.all {
             for chain in ["prerouting", "output"] {
                 lines.append(
@@ -204,8 +204,30 @@ public enum NftablesScript {
     /// fetched either; listing a chain instead fetches every set's elements, 140 MB at 110k).
     public static let listSets = "list sets inet"
 
+    /// Lists the chains of every inet table by name, without their rules (terse, and no set element is
+    /// fetched: listing the rules would fetch every element their sets hold).
+    public static let listChains = "list chains inet"
+
+    /// The chains every write creates.
+    static let chains = ["prerouting", "output", "postrouting"]
+
+    /// The sets a write of `generation` creates.
+    static func sets(of generation: UInt64) -> [String] {
+        Family.all.flatMap { [$0.hairpinSet(generation), $0.masqueradeSet(generation)] }
+    }
+
     /// The sets of the agent's table in a terse `list sets` listing, by name.
     public static func agentSets(inListing listing: String) -> [String] {
+        agentObjects("set", inListing: listing)
+    }
+
+    /// The chains of the agent's table in a terse `list chains` listing, by name.
+    public static func agentChains(inListing listing: String) -> [String] {
+        agentObjects("chain", inListing: listing)
+    }
+
+    /// The objects of one kind (`set`, `chain`) of the agent's table in a terse listing, by name.
+    private static func agentObjects(_ kind: Substring, inListing listing: String) -> [String] {
         var names: [String] = []
         var inAgentTable = false
         for line in listing.split(separator: "\n") {
@@ -213,7 +235,7 @@ public enum NftablesScript {
             guard words.count >= 2 else { continue }
             if words[0] == "table" {
                 inAgentTable = words.count >= 3 && words[1] == "inet" && words[2] == Substring(table)
-            } else if words[0] == "set", inAgentTable {
+            } else if words[0] == kind, inAgentTable {
                 names.append(String(words[1]))
             }
         }

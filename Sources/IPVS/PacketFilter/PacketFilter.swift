@@ -18,6 +18,11 @@ public protocol PacketFilter: Sendable {
     func update(removing: MasqueradeRules, adding: MasqueradeRules) throws(IPVSError)
     /// Deletes the agent's table; other tables are never touched.
     func remove() throws(IPVSError)
+    /// Whether the table still has the sets and chains of this process's last write: a check that lists no
+    /// element, so it costs the same at any size. It finds a deleted table, a ruleset flush (a firewall
+    /// reload) or a deleted set or chain; elements or rules changed inside the table are not seen (an
+    /// update that deletes a missing element fails, and the caller then writes the table whole).
+    func holdsLastWrite() throws(IPVSError) -> Bool
 }
 
 /// ``PacketFilter`` through libnftables (Debian's libnftables1), in the given network namespace.
@@ -80,6 +85,15 @@ public struct Nftables: PacketFilter {
     public func remove() throws(IPVSError) {
         live.value.withLock { $0 = nil }
         try run(NftablesScript.remove, step: "delete nftables table inet \(NftablesScript.table)")
+    }
+
+    public func holdsLastWrite() throws(IPVSError) -> Bool {
+        guard let generation = live.value.withLock({ $0 }) else { return false }
+        let step = "list nftables table inet \(NftablesScript.table)"
+        let sets = Set(NftablesScript.agentSets(inListing: try run(NftablesScript.listSets, step: step)))
+        guard sets.isSuperset(of: NftablesScript.sets(of: generation)) else { return false }
+        let chains = Set(NftablesScript.agentChains(inListing: try run(NftablesScript.listChains, step: step)))
+        return chains.isSuperset(of: NftablesScript.chains)
     }
 
     /// The generations of ipvsd's sets the table holds now (empty without the table).

@@ -122,6 +122,12 @@ public struct LoadBalancerState: Sendable {
         return masquerade.rules
     }
 
+    /// Whether the incremental masquerade index agrees with the desired state: a full resync's check of the
+    /// bookkeeping (O(cluster) in memory, no kernel), so a mistake in it cannot outlive the next full resync.
+    public func masqueradeIndexMatchesDesired() -> Bool {
+        masquerade.sameElements(as: MasqueradeIndex(mode: masquerade.mode, state: desiredState))
+    }
+
     /// The masquerade elements that appeared and disappeared since the last call.
     public mutating func takeMasqueradeChanges() -> (removed: MasqueradeRules, added: MasqueradeRules) {
         masquerade.takeChanges()
@@ -149,6 +155,10 @@ public struct LoadBalancerState: Sendable {
 
     /// Virtual servers with draining real servers: the agent reads their connection counts periodically.
     public var drainingServices: Set<VirtualServer.ID> { Set(drains.keys) }
+
+    /// Real servers in a drain (weight 0 in the kernel, waiting for their connections to end): O(services
+    /// with a drain).
+    public var drainingRealServerCount: Int { drains.values.reduce(0) { $0 + $1.count } }
 
     /// The earliest instant at which a drain's grace period ends (the agent wakes then), or nil.
     public var nextDrainDeadline: ContinuousClock.Instant? {

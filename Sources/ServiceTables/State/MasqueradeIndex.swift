@@ -30,6 +30,11 @@ public struct MasqueradeIndex: Sendable {
         mode == .none ? nil : MasqueradeRules(hairpin: Set(hairpin.keys), masqueraded: Set(masqueraded.keys))
     }
 
+    /// Whether both hold the same elements with the same counts (pending changes aside).
+    func sameElements(as other: MasqueradeIndex) -> Bool {
+        mode == other.mode && hairpin == other.hairpin && masqueraded == other.masqueraded
+    }
+
     /// What changed since the last call: the elements to delete and to add.
     public mutating func takeChanges() -> (removed: MasqueradeRules, added: MasqueradeRules) {
         defer {
