@@ -38,7 +38,11 @@ final class FakePacketFilter: PacketFilter {
         if fail { throw IPVSError(.kernel, "cannot update the sets: libnftables: No such file or directory") }
     }
 
+    /// Called as each whole write ends (on the writer's thread).
+    let onApplied = Mutex<(@Sendable () -> Void)?>(nil)
+
     func apply(_ rules: MasqueradeRules) throws(IPVSError) {
+        defer { onApplied.withLock { $0 }?() }
         let fail = state.withLock { state in
             if state.failNext {
                 state.failNext = false
@@ -147,6 +151,28 @@ final class FakePacketFilter: PacketFilter {
         #expect(filter.applied.count == 2)
         #expect(filter.applied.last == first)
         #expect(agent.status(now: t0 + .seconds(4)).lastError == nil)
+    }
+
+    /// A whole write runs beside the binding and the new services, and ends before any real server is added:
+    /// an endpoint picked for its own connection must already be masqueraded.
+    @Test func aWholeWriteEndsBeforeTheFirstRealServerIsAdded() async throws {
+        let sandbox = try AgentSandbox()
+        let filter = FakePacketFilter()
+        let kernel = sandbox.kernel
+        let seen = Mutex<[Int]>([])
+        filter.onApplied.withLock {
+            $0 = {
+                // A slow write: whatever the sync does meanwhile has had time to happen.
+                Thread.sleep(forTimeInterval: 0.2)
+                let servers = kernel.log.count { if case .addServer = $0 { true } else { false } }
+                seen.withLock { $0.append(servers) }
+            }
+        }
+        let agent = try agent(sandbox, filter)
+        await agent.tick(now: .now)
+        #expect(filter.applied.count == 1)
+        #expect(seen.withLock { $0 } == [0])
+        #expect(kernel.log.contains { if case .addServer = $0 { true } else { false } })
     }
 
     @Test func noneRemovesTheTableAndWritesNothing() async throws {

@@ -50,6 +50,18 @@ struct LocalRouteTests {
         #expect(try oracleRoutes().count == 1)
     }
 
+    /// A first sync binds every VIP at once: one lookup of the interface, then a route each.
+    @Test func aBatchRoutesEveryAddressAndIsIdempotent() throws {
+        try host.ensureDummyInterface(named: "ipvs0")
+        let addresses = (1...200).map { ip("10.96.1.\($0)") } + [ip("2001:db8::1:1"), ip("2001:db8::1:2")]
+        #expect(try host.addLocalRoutes(addresses, on: "ipvs0").isEmpty)
+        #expect(try host.addLocalRoutes(addresses, on: "ipvs0").isEmpty)
+        #expect(try host.localRoutes(on: "ipvs0") == Set(addresses))
+        #expect(try oracleRoutes().count == 202)
+        let missing = #expect(throws: IPVSError.self) { try host.addLocalRoutes(addresses, on: "nope0") }
+        #expect(missing?.message == "cannot route addresses as local on nope0: interface nope0 does not exist")
+    }
+
     @Test func onlyTheAgentsRoutesOnItsInterfaceAreListed() throws {
         try host.ensureDummyInterface(named: "ipvs0")
         try sandbox.run("ip", "link", "add", "other0", "type", "dummy")

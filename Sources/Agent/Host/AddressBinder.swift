@@ -8,7 +8,20 @@ public protocol AddressBinder: Sendable {
     func prepare() throws(IPVSError)
     func addresses() throws(IPVSError) -> Set<IPAddress>
     func add(_ address: IPAddress) throws(IPVSError)
+    /// Binds each of `addresses`; returns those that failed, with their errors.
+    func add(_ addresses: [IPAddress]) -> [(address: IPAddress, error: IPVSError)]
     func remove(_ address: IPAddress) throws(IPVSError)
+}
+
+extension AddressBinder {
+    /// One at a time.
+    public func add(_ addresses: [IPAddress]) -> [(address: IPAddress, error: IPVSError)] {
+        var failures: [(address: IPAddress, error: IPVSError)] = []
+        for address in addresses {
+            do throws(IPVSError) { try add(address) } catch { failures.append((address, error)) }
+        }
+        return failures
+    }
 }
 
 /// ``AddressBinder`` over rtnetlink: a virtual IP is bound as a local route through the loopback device
@@ -54,6 +67,15 @@ public struct DummyInterfaceBinder: AddressBinder {
 
     public func add(_ address: IPAddress) throws(IPVSError) {
         try network.addLocalRoute(address, on: Self.routeDevice)
+    }
+
+    /// Looks `lo` up once for the whole batch (a lookup per VIP doubled the round trips of a first sync).
+    public func add(_ addresses: [IPAddress]) -> [(address: IPAddress, error: IPVSError)] {
+        do throws(IPVSError) {
+            return try network.addLocalRoutes(addresses, on: Self.routeDevice)
+        } catch {
+            return addresses.map { ($0, error) }
+        }
     }
 
     /// Deletes the route; only when there is none does it look for an address on the interface (by hand, or

@@ -147,21 +147,24 @@ extension Agent {
         let conflictsBefore = core.conflicts
         let wanted = configuration.bindAddresses ? core.desired.addresses : []
         var problems: [String] = []
+        // Masqueraded before new real servers serve (an endpoint picked for its own connection must already
+        // be); a whole write runs beside the binding and the new services, which serve nothing yet.
+        let masquerade = beginMasquerade(force: kind == .full)
         syncStep("binding addresses")
         if let binder {
-            for address in wanted.subtracting(boundAddresses).sorted() {
-                do throws(IPVSError) {
-                    try binder.add(address)
-                    boundAddresses.insert(address)
-                } catch {
-                    problems.append("bind \(address): \(error)")
-                }
+            let adding = wanted.subtracting(boundAddresses).sorted()
+            let failures = binder.add(adding)
+            boundAddresses.formUnion(adding)
+            for failure in failures { boundAddresses.remove(failure.address) }
+            // Named one by one up to a few; a whole cluster's VIPs failing at once is one line.
+            for failure in failures.prefix(Self.refusedOperationsShown) {
+                problems.append("bind \(failure.address): \(failure.error)")
+            }
+            if failures.count > Self.refusedOperationsShown {
+                problems.append("\(failures.count - Self.refusedOperationsShown) more addresses not bound")
             }
         }
         stepHook?(.addressesBound)
-        syncStep("writing masquerade rules")
-        // Before new real servers serve: an endpoint picked for its own connection must already be masqueraded.
-        if let problem = syncMasquerade(force: kind == .full) { problems.append(problem) }
         var failures = 0
         // New services go in first, on their own: when one is refused (EEXIST: another tool created it since
         // the last read), its real servers must not follow in the same batch into that foreign service.
@@ -188,6 +191,8 @@ extension Agent {
                 )
             }
         }
+        syncStep("writing masquerade rules")
+        if let problem = finishMasquerade(masquerade) { problems.append(problem) }
         // The rest goes to the kernel while it is planned; the real servers of a refused service stay out.
         syncStep("applying changes")
         let rest = core.applyPlan(&plan, to: kernel, skipping: refused)
