@@ -81,6 +81,73 @@ static const unsigned char cnl_rt_scope_host = RT_SCOPE_HOST;
 static const unsigned int cnl_rt_table_local = RT_TABLE_LOCAL;
 static const unsigned char cnl_rtn_local = RTN_LOCAL;
 
+// Local routes (RouteSocket+LocalRoutes.swift): one family's routes of type local in the local table through
+// one interface with one protocol, as a dump the kernel filters (NETLINK_GET_STRICT_CHK, Linux 4.20 and later:
+// table, protocol, type and output interface in the request) and read one message at a time: the cost no
+// longer grows with the host's other routes (a BGP full table is about a million; libnl's route cache held
+// every one of them at each full resync). Each route is checked here too, so a kernel that ignores the filter
+// (or a request sent with `strict` 0, the caller's fallback when strict checking refuses it) gives the same
+// answer, only slower.
+struct cnl_local_routes {
+    unsigned char family;    // in: AF_INET or AF_INET6
+    unsigned char protocol;  // in: the routes' protocol
+    int ifindex;             // in: the routes' output interface
+    int strict;              // in: ask the kernel to filter
+    void (*found)(void *arg, const void *address, int length);  // in: called with each match's destination
+    void *arg;               // in: passed to found
+    int seen;                // out: route messages read (the kernel's filter at work: only the matches)
+};
+
+static int cnl_local_route_valid(struct nl_msg *msg, void *arg) {
+    struct cnl_local_routes *query = (struct cnl_local_routes *)arg;
+    struct rtnl_route *route = NULL;
+    query->seen += 1;
+    if (rtnl_route_parse(nlmsg_hdr(msg), &route) < 0 || !route) return NL_SKIP;
+    struct nl_addr *dst = rtnl_route_get_dst(route);
+    struct rtnl_nexthop *hop = rtnl_route_get_nnexthops(route) == 1 ? rtnl_route_nexthop_n(route, 0) : NULL;
+    if (rtnl_route_get_table(route) == RT_TABLE_LOCAL && rtnl_route_get_type(route) == RTN_LOCAL
+        && rtnl_route_get_protocol(route) == query->protocol && hop && rtnl_route_nh_get_ifindex(hop) == query->ifindex
+        && dst && nl_addr_get_family(dst) == query->family && nl_addr_get_prefixlen(dst) == nl_addr_get_len(dst) * 8) {
+        query->found(query->arg, nl_addr_get_binary_addr(dst), (int)nl_addr_get_len(dst));
+    }
+    rtnl_route_put(route);
+    return NL_OK;
+}
+
+/// Returns 0, or a negative libnl error (-NLE_DUMP_INTR when the routes changed during the dump: retry).
+static inline int cnl_dump_local_routes(struct nl_sock *sock, struct cnl_local_routes *query) {
+    int fd = nl_socket_get_fd(sock);
+    int on = 1, off = 0;
+    // libnl's cache dumps on the same socket send headers strict checking refuses: on for this one only.
+    if (query->strict) (void)setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &on, sizeof on);
+    struct rtmsg header = {
+        .rtm_family = query->family,
+        .rtm_table = RT_TABLE_LOCAL,
+        .rtm_protocol = query->protocol,
+        .rtm_type = RTN_LOCAL,
+    };
+    struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_DUMP);
+    int err = msg ? 0 : -NLE_NOMEM;
+    if (err == 0) err = nlmsg_append(msg, &header, sizeof header, NLMSG_ALIGNTO);
+    if (err == 0 && query->strict) err = nla_put_u32(msg, RTA_OIF, (uint32_t)query->ifindex);
+    if (err == 0) err = nl_send_auto(sock, msg);
+    if (msg) nlmsg_free(msg);
+    if (err >= 0) {
+        struct nl_cb *base = nl_socket_get_cb(sock);
+        struct nl_cb *cb = base ? nl_cb_clone(base) : NULL;
+        if (base) nl_cb_put(base);
+        if (!cb) {
+            err = -NLE_NOMEM;
+        } else {
+            nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, cnl_local_route_valid, query);
+            err = nl_recvmsgs(sock, cb);
+            nl_cb_put(cb);
+        }
+    }
+    if (query->strict) (void)setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &off, sizeof off);
+    return err < 0 ? err : 0;
+}
+
 // Packet filter (PacketFilter.swift): the agent's own nftables table through libnftables, whose context
 // binds its netlink socket to the namespace of the thread that creates it (so it is created in cnl_in_netns).
 #include <stdlib.h>

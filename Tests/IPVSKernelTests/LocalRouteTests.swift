@@ -1,6 +1,7 @@
 import Foundation
-import IPVS
 import Testing
+
+@testable import IPVS
 
 // Virtual IPs bound as local routes (HostNetwork.addLocalRoute), against the real kernel: `ip route` is the
 // oracle for the table, and curl through IPVS proves the host accepts traffic for a VIP that is no address.
@@ -60,6 +61,32 @@ struct LocalRouteTests {
         #expect(try oracleRoutes().count == 202)
         let missing = #expect(throws: IPVSError.self) { try host.addLocalRoutes(addresses, on: "nope0") }
         #expect(missing?.message == "cannot route addresses as local on nope0: interface nope0 does not exist")
+    }
+
+    /// The listing is a dump the kernel filters: with 5,000 other routes in the main table, and other local
+    /// routes beside ours, it reads only our routes' messages (a full resync lists them; a BGP-fed node has
+    /// a million others).
+    @Test func theListingReadsOnlyTheAgentsRoutesAmongManyOthers() throws {
+        try host.ensureDummyInterface(named: "ipvs0")
+        try sandbox.run("ip", "link", "add", "other0", "type", "dummy")
+        try sandbox.run("ip", "link", "set", "other0", "up")
+        try sandbox.run("ip", "addr", "add", "192.0.2.1/24", "dev", "other0")
+        let batch = (0..<5000).map { "route add 198.18.\($0 / 250).\($0 % 250)/32 via 192.0.2.2 dev other0" }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("routes-\(UUID().uuidString)")
+        try batch.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try sandbox.run("ip", "-batch", file.path)
+        let ours = [ip("10.96.2.1"), ip("10.96.2.2"), ip("2001:db8::2:1")]
+        #expect(try host.addLocalRoutes(ours, on: "ipvs0").isEmpty)
+        // Local routes that are not ours: another protocol on the interface, ours on another interface.
+        try sandbox.run("ip", "route", "add", "local", "10.96.2.9", "dev", "ipvs0", "table", "local", "proto", "static")
+        try host.addLocalRoute(ip("10.96.2.8"), on: "other0")
+
+        let socket = try RouteSocket(namespace: sandbox.namespace.namespace)
+        let index = try socket.index(of: "ipvs0", for: "test")
+        let dump = try socket.localRouteDump(ifindex: index, protocolNumber: HostNetwork.routeProtocol, interface: "ipvs0")
+        #expect(Set(dump.routes) == Set(ours))
+        #expect(dump.messagesRead == ours.count, "the kernel did not filter: \(dump.messagesRead) messages")
     }
 
     @Test func onlyTheAgentsRoutesOnItsInterfaceAreListed() throws {

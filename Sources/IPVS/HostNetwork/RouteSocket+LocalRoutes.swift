@@ -18,32 +18,55 @@ import Musl
 /// (but an interface's last IPv4 address takes every route through it along: DummyInterfaceBinder uses lo).
 extension RouteSocket {
     /// The destinations of the local routes in the local table through interface `ifindex` whose protocol
-    /// is `protocolNumber`.
+    /// is `protocolNumber`, from a dump the kernel filters (cnl_dump_local_routes in the shim), so a host with
+    /// a million other routes costs what it costs without them. When the kernel refuses the filtered request,
+    /// the same dump goes unfiltered and each route is checked here.
     func localRoutes(ifindex: Int32, protocolNumber: UInt8, interface: String) throws(IPVSError) -> [IPAddress] {
-        let cache = try dump("list the local routes of \(interface)") {
-            rtnl_route_alloc_cache(handle, AF_UNSPEC, 0, &$0)
-        }
-        defer { nl_cache_free(cache) }
+        try localRouteDump(ifindex: ifindex, protocolNumber: protocolNumber, interface: interface).routes
+    }
+
+    /// ``localRoutes(ifindex:protocolNumber:interface:)`` with how many route messages the dumps read (tests
+    /// check the kernel's filter with it).
+    func localRouteDump(
+        ifindex: Int32,
+        protocolNumber: UInt8,
+        interface: String
+    ) throws(IPVSError) -> (routes: [IPAddress], messagesRead: Int) {
+        let step = "list the local routes of \(interface)"
         var found: [IPAddress] = []
-        var object = nl_cache_get_first(cache)
-        while let route = object {
-            object = nl_cache_get_next(route)
-            guard rtnl_route_get_table(route) == cnl_rt_table_local,
-                rtnl_route_get_type(route) == cnl_rtn_local,
-                rtnl_route_get_protocol(route) == protocolNumber,
-                rtnl_route_get_nnexthops(route) == 1,
-                let hop = rtnl_route_nexthop_n(route, 0),
-                rtnl_route_nh_get_ifindex(hop) == ifindex,
-                let destination = rtnl_route_get_dst(route)
-            else { continue }
-            let length = Int(nl_addr_get_len(destination))
-            guard let binary = nl_addr_get_binary_addr(destination), length == 4 || length == 16,
-                nl_addr_get_prefixlen(destination) == UInt32(length * 8),
-                let ip = IPAddress(bytes: UnsafeRawBufferPointer(start: binary, count: length))
-            else { continue }
-            found.append(ip)
+        var messagesRead = 0
+        for family in [AF_INET, AF_INET6] {
+            var result: Int32 = 0
+            for strict in [true, false] {
+                for _ in 0..<5 {
+                    var routes: [IPAddress] = []
+                    result = withUnsafeMutablePointer(to: &routes) { pointer in
+                        var query = cnl_local_routes(
+                            family: UInt8(family),
+                            protocol: protocolNumber,
+                            ifindex: ifindex,
+                            strict: strict ? 1 : 0,
+                            found: { arg, address, length in
+                                guard let arg, let address,
+                                    let ip = IPAddress(bytes: UnsafeRawBufferPointer(start: address, count: Int(length)))
+                                else { return }
+                                arg.assumingMemoryBound(to: [IPAddress].self).pointee.append(ip)
+                            },
+                            arg: UnsafeMutableRawPointer(pointer),
+                            seen: 0
+                        )
+                        let result = cnl_dump_local_routes(handle, &query)
+                        messagesRead += Int(query.seen)
+                        return result
+                    }
+                    if result == 0 { found += routes }
+                    if result != -NLE_DUMP_INTR { break }
+                }
+                if result == 0 || result == -NLE_DUMP_INTR { break }
+            }
+            try RouteError.check(result, step)
         }
-        return found
+        return (found, messagesRead)
     }
 
     /// Adds the local route `address` (a single host) through interface `ifindex`; one already there is not
