@@ -84,7 +84,11 @@ struct LocalRouteTests {
 
         let socket = try RouteSocket(namespace: sandbox.namespace.namespace)
         let index = try socket.index(of: "ipvs0", for: "test")
-        let dump = try socket.localRouteDump(ifindex: index, protocolNumber: HostNetwork.routeProtocol, interface: "ipvs0")
+        let dump = try socket.localRouteDump(
+            ifindex: index,
+            protocolNumber: HostNetwork.routeProtocol,
+            interface: "ipvs0"
+        )
         #expect(Set(dump.routes) == Set(ours))
         #expect(dump.messagesRead == ours.count, "the kernel did not filter: \(dump.messagesRead) messages")
     }

@@ -48,7 +48,9 @@ extension RouteSocket {
                             strict: strict ? 1 : 0,
                             found: { arg, address, length in
                                 guard let arg, let address,
-                                    let ip = IPAddress(bytes: UnsafeRawBufferPointer(start: address, count: Int(length)))
+                                    let ip = IPAddress(
+                                        bytes: UnsafeRawBufferPointer(start: address, count: Int(length))
+                                    )
                                 else { return }
                                 arg.assumingMemoryBound(to: [IPAddress].self).pointee.append(ip)
                             },
