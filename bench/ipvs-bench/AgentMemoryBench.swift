@@ -85,8 +85,7 @@ struct AgentMemoryBench: ParsableCommand {
         let started = ContinuousClock.now
         try lab.agent.start(binary: ipvsd, config: lab.configPath)
         log("agent-memory \(name): ipvsd started")
-        try waitUntilProgrammed(lab, kernel)
-        let loaded = ContinuousClock.now - started
+        let loaded = try waitUntilProgrammed(lab, kernel) - started
         let initialPeak = try lab.statusMegabytes("VmHWM")
         var steady: [Double] = []
         var anonymous: [Double] = []
@@ -157,7 +156,8 @@ struct AgentMemoryBench: ParsableCommand {
     }
 
     /// Until the agent is ready with every service and real server, and the kernel holds them all.
-    private func waitUntilProgrammed(_ lab: AgentMemoryLab, _ kernel: IPVSClient) throws {
+    /// - Returns: when the agent said so (the check of the kernel after it is a full read, the bench's work).
+    private func waitUntilProgrammed(_ lab: AgentMemoryLab, _ kernel: IPVSClient) throws -> ContinuousClock.Instant {
         let workload = lab.workload
         let deadline = ContinuousClock.now + .seconds(loadTimeout)
         while true {
@@ -175,9 +175,12 @@ struct AgentMemoryBench: ParsableCommand {
             if status.ready, status.virtualServers == workload.services,
                 status.realServers == workload.services * workload.servers
             {
+                let readyAt = ContinuousClock.now
                 let services = try kernel.services()
                 let servers = try services.reduce(0) { $0 + (try kernel.servers(of: $1.virtualServer.id).count) }
-                if services.count == workload.services && servers == workload.services * workload.servers { return }
+                if services.count == workload.services && servers == workload.services * workload.servers {
+                    return readyAt
+                }
                 log("agent-memory: kernel holds \(services.count) services, \(servers) real servers; waiting")
             }
             guard ContinuousClock.now < deadline else {

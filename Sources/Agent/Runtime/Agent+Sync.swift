@@ -55,6 +55,9 @@ extension Agent {
     func syncFull(now: ContinuousClock.Instant) -> Bool {
         let start = ContinuousClock.now
         beginSync(.full, step: "reading the kernel", at: start)
+        // The masquerade rules come from the desired state alone: a whole write (the first after start) runs
+        // beside the read, which at 10k Services takes as long as the write itself.
+        let masquerade = beginMasquerade(force: true)
         do throws(IPVSError) {
             let services = try kernel.services()
             if let binder { boundAddresses = try binder.addresses() }
@@ -69,13 +72,17 @@ extension Agent {
             core.finishAdoption(adoption)
         } catch {
             failed("reading the kernel's IPVS table failed", error: "\(error)", now: now)
+            // Never left running into the next sync's own write.
+            if let problem = finishMasquerade(masquerade) {
+                logger.error("masquerade write failed", metadata: ["error": "\(problem)"])
+            }
             endSync()
             return false
         }
         dirty = []
         nextFullResync = now + configuration.resyncPeriod
         var plan = core.beginPlan(for: nil, now: now)
-        return finish(.full, plan: &plan, start: start, now: now)
+        return finish(.full, plan: &plan, start: start, now: now, masquerade: masquerade)
     }
 
     /// Services the agent has evidence of having created although `owned` lacks them: the intent record of a
@@ -141,7 +148,8 @@ extension Agent {
         _ kind: SyncKind,
         plan: inout LoadBalancerState.PlanCursor,
         start: ContinuousClock.Instant,
-        now: ContinuousClock.Instant
+        now: ContinuousClock.Instant,
+        masquerade begun: PendingMasquerade? = nil
     ) -> Bool {
         defer { endSync() }
         let conflictsBefore = core.conflicts
@@ -149,7 +157,7 @@ extension Agent {
         var problems: [String] = []
         // Masqueraded before new real servers serve (an endpoint picked for its own connection must already
         // be); a whole write runs beside the binding and the new services, which serve nothing yet.
-        let masquerade = beginMasquerade(force: kind == .full)
+        let masquerade = begun ?? beginMasquerade(force: kind == .full)
         syncStep("binding addresses")
         if let binder {
             let adding = wanted.subtracting(boundAddresses).sorted()

@@ -1,13 +1,18 @@
 import Agent
 import Dispatch
 import IPVS
+import Logging
 import Synchronization
 import TestSupport
 import Testing
 
-/// The status, readiness and sync requests answer while a sync holds the agent's actor (AgentBoard): a first
-/// sync at cluster scale holds it for minutes in a slow VM.
-@Suite struct AgentBoardTests {
+/// What happens while a sync holds the agent's actor, the kernel read held on its way in (GatedKernel): the
+/// status, readiness and sync requests answer (AgentBoard; a first sync at cluster scale holds the actor for
+/// minutes in a slow VM), and a whole nftables write goes on beside the read.
+///
+/// Serialized, and the tests wait without blocking a thread: a held read blocks one thread of Swift's
+/// cooperative pool, which has only two on a 2-core machine.
+@Suite(.serialized) struct AgentHeldSyncTests {
     @Test func statusReadinessAndRequestsAnswerWhileASyncHoldsTheAgent() async throws {
         let sandbox = try AgentSandbox()
         let gated = GatedKernel(sandbox.kernel)
@@ -16,7 +21,7 @@ import Testing
 
         gated.hold()
         let first = Task { await agent.tick() }
-        gated.waitUntilHeld()
+        try await gated.waitUntilHeld()
         // The first full sync is inside the kernel read, on the actor.
         let during = agent.status()
         #expect(during.running?.kind == "full")
@@ -44,20 +49,48 @@ import Testing
         await agent.tick()
         #expect(sandbox.kernel.readCount == readsAfter)
     }
+
+    /// A full sync's whole write does not wait for the kernel read (the rules come from the desired state
+    /// alone): it is done while the read is still held.
+    @Test func aWholeWriteRunsBesideTheKernelRead() async throws {
+        let sandbox = try AgentSandbox()
+        let filter = FakePacketFilter()
+        let gated = GatedKernel(sandbox.kernel)
+        let agent = try Agent(
+            configuration: sandbox.configuration,
+            kernel: gated,
+            binder: sandbox.binder,
+            packetFilter: filter,
+            logger: Logger(label: "agent-tests") { _ in SwiftLogNoOpLogHandler() }
+        )
+        gated.hold()
+        let tick = Task { await agent.tick() }
+        try await gated.waitUntilHeld()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while filter.applied.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(filter.applied.count == 1, "the whole write waited for the kernel read")
+        gated.release()
+        await tick.value
+        #expect(filter.applied.count == 1)
+        #expect(agent.status().ready)
+    }
 }
 
 /// A kernel whose `services()` read can be held on its way in, as a slow full read would hold it.
 final class GatedKernel: IPVSKernel, Sendable {
     private let inner: FakeIPVSKernel
     private let armed = Mutex(false)
-    private let entered = DispatchSemaphore(value: 0)
+    private let entered = Mutex(false)
     private let gate = DispatchSemaphore(value: 0)
 
     init(_ inner: FakeIPVSKernel) { self.inner = inner }
 
     /// The next `services()` call waits for ``release()``.
     func hold() { armed.withLock { $0 = true } }
-    func waitUntilHeld() { entered.wait() }
+    /// Polls (without blocking a thread) until the held call has begun.
+    func waitUntilHeld() async throws {
+        while !entered.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+    }
     func release() { gate.signal() }
 
     func services() throws(IPVSError) -> [ObservedVirtualServer] {
@@ -66,7 +99,7 @@ final class GatedKernel: IPVSKernel, Sendable {
             return armed
         }
         if wait {
-            entered.signal()
+            entered.withLock { $0 = true }
             gate.wait()
         }
         return try inner.services()
