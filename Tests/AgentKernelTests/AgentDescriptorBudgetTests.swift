@@ -72,9 +72,11 @@ struct AgentDescriptorBudgetTests {
         try lab.writeService(clusterIP: Self.otherVIP, backends: [0, 1], file: "web.yaml")
         try lab.writeManifest("silent.yaml", Self.silentService(endpoints: Self.attackConnections))
         try startAgentUnderSystemdDefaultLimit(lab)
+        // The web Service with both its real servers: a first sync adds the services before it waits for the
+        // nftables write, and their real servers only after it.
         let programmed = try lab.waitUntil(.seconds(120)) {
             let rules = try lab.rules()
-            return rules.contains { $0.contains(Self.otherVIP) }
+            return rules.filter { $0.contains(Self.otherVIP) }.count == 3
                 && rules.contains { $0.contains("-A -t \(Self.vip):80") }
         }
         #expect(programmed, "\(lab.log)")
