@@ -151,7 +151,9 @@ extension Agent {
         now: ContinuousClock.Instant,
         masquerade begun: PendingMasquerade? = nil
     ) -> Bool {
-        defer { endSync() }
+        // The programmed counts, taken once for the metrics and the board (O(services), every sync).
+        var counts: (services: Int, realServers: Int)?
+        defer { endSync(counts: counts) }
         let conflictsBefore = core.conflicts
         let wanted = configuration.bindAddresses ? core.desired.addresses : []
         var problems: [String] = []
@@ -239,7 +241,9 @@ extension Agent {
             operations: operationCount,
             failures: failures
         )
-        metrics.recordSync(report, counts: core.programmedCounts)
+        let programmed = core.programmedCounts
+        counts = programmed
+        metrics.recordSync(report, counts: programmed)
         lastSync = report
         if kind == .full { lastFullSync = report }
         if failures > 0 || !problems.isEmpty {
@@ -288,9 +292,10 @@ extension Agent {
     }
 
     /// The sync ended (done or failed): the board shows what it left in the tables.
-    private func endSync() {
+    /// - Parameter counts: ``LoadBalancerState/programmedCounts`` when the sync already took them.
+    private func endSync(counts: (services: Int, realServers: Int)? = nil) {
         board.update { $0.running = nil }
-        publishTables()
+        publishTables(counts: counts ?? core.programmedCounts)
     }
 
     /// Warns once about each new conflict, with the fix.

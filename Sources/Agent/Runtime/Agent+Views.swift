@@ -17,9 +17,8 @@ extension Agent {
     public nonisolated func status(now: ContinuousClock.Instant = .now) -> AgentStatus { board.status(now: now) }
 
     /// Mirrors what a sync changed in the programmed tables into the board: counts, draining servers and
-    /// conflicts. O(services); called once per sync, not per request.
-    func publishTables() {
-        let counts = core.programmedCounts
+    /// conflicts. Called once per sync, not per request.
+    func publishTables(counts: (services: Int, realServers: Int)) {
         let draining = core.drainingRealServerCount
         let conflicts = core.conflicts.sorted().map(\.description)
         board.update {
