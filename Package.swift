@@ -27,13 +27,19 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
-        // The only C in the project: libnl-3, libnl-genl-3, libnl-route-3, <linux/ip_vs.h> and libnftables
-        // (the agent's masquerade table).
+        // The only C in the project: libnl-3, libnl-genl-3, libnl-route-3, <linux/ip_vs.h>, and libnftables with
+        // libnftnl and libmnl (the agent's masquerade table: its rules in nft's language, its set elements as
+        // nftables' netlink messages).
         // Only `IPVS` imports it.
         .systemLibrary(
             name: "CNetlink",
-            pkgConfig: "libnl-genl-3.0 libnl-route-3.0 libnftables",
-            providers: [.apt(["libnl-3-dev", "libnl-genl-3-dev", "libnl-route-3-dev", "libnftables-dev"])]
+            pkgConfig: "libnl-genl-3.0 libnl-route-3.0 libnftables libnftnl libmnl",
+            providers: [
+                .apt([
+                    "libnl-3-dev", "libnl-genl-3-dev", "libnl-route-3-dev", "libnftables-dev", "libnftnl-dev",
+                    "libmnl-dev",
+                ])
+            ]
         ),
         // Kernel access: model, wire codec and netlink client for IPVS; the host network (dummy link,
         // addresses, sysctls).

@@ -72,11 +72,14 @@ final class AgentLab {
     ///   - drainCheckInterval: when given, how often draining servers are read (default 1 s).
     ///   - dns: when given, the `dns:` section's flow mapping, such as `{listen: 10.250.100.1:53}`.
     ///   - extra: more top-level config lines, such as `masquerade: none`.
+    ///   - resyncPeriod: how often a full resync runs; a test that breaks the kernel's state on purpose and
+    ///     asserts the breakage before repairing it sets it long, so no resync repairs it in between.
     func writeConfig(
         healthInterval: String,
         drainCheckInterval: String? = nil,
         dns: String? = nil,
-        extra: String = ""
+        extra: String = "",
+        resyncPeriod: String = "5s"
     ) throws {
         try """
         manifests: \(directory)/manifests
@@ -84,7 +87,7 @@ final class AgentLab {
         interface: lab0
         metricsAddress: ""
         adminSocket: \(socket)
-        resyncPeriod: 5s
+        resyncPeriod: \(resyncPeriod)
         gracePeriod: 3s
         watchInterval: 200ms
         \(drainCheckInterval.map { "drainCheckInterval: \($0)" } ?? "")

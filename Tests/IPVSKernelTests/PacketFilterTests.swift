@@ -112,6 +112,55 @@ struct PacketFilterTests {
         try filter.remove()
     }
 
+    /// Set elements go as nftables' netlink messages (256 elements a message, several messages a set in one
+    /// transaction): nft reads back every element as written, in both families and all three protocols, and
+    /// a transaction whose last message fails leaves the sets exactly as they were.
+    @Test func elementsSentAsNetlinkMessagesReadBackExactlyAndFailWhole() throws {
+        func v4(_ index: Int) -> String { "10.244.\(index / 250).\(index % 250 + 1)" }
+        let protocols: [IPProtocol] = [.tcp, .udp, .sctp]
+        let hairpin4 = Set((0..<1_000).map { destination(v4($0), protocols[$0 % 3], UInt16(1 + $0)) })
+        let hairpin6 = Set((0..<300).map { destination("fd00:10:244::\(String($0 + 1, radix: 16))", .tcp, 443) })
+        let masqueraded = Set(
+            (0..<300).map { destination("fd00:96::\(String($0 + 1, radix: 16))", .udp, 53) }
+                + (0..<20).map { destination("10.96.0.\($0 + 1)", .sctp, 3868) }
+        )
+        try filter.apply(MasqueradeRules(hairpin: hairpin4.union(hairpin6), masqueraded: masqueraded))
+        func names(_ set: Set<MasqueradeRules.Destination>, hairpin: Bool) -> [String] {
+            set.map { element in
+                let tail = "\(element.address) . \(element.proto) . \(element.port)"
+                return hairpin ? "\(element.address) . \(tail)" : tail
+            }.sorted()
+        }
+        #expect(try elements("hairpin_v4_g1") == names(hairpin4, hairpin: true))
+        #expect(try elements("hairpin_v6_g1") == names(hairpin6, hairpin: true))
+        #expect(
+            try elements("masquerade_v6_g1")
+                == names(masqueraded.filter { $0.address.family == .inet6 }, hairpin: false)
+        )
+        #expect(
+            try elements("masquerade_v4_g1") == names(masqueraded.filter { $0.address.family == .inet }, hairpin: false)
+        )
+
+        // 600 present elements deleted and 500 added, with one absent delete in the last message of its set:
+        // the kernel refuses the whole transaction, and the error names the set and the cause.
+        let removed = Set(hairpin4.sorted().prefix(600))
+        let absent = destination("10.244.250.250", .tcp, 1)
+        let added = Set((0..<500).map { destination("10.245.\($0 / 250).\($0 % 250 + 1)", .tcp, 80) })
+        let refused = #expect(throws: IPVSError.self) {
+            try filter.update(
+                removing: MasqueradeRules(hairpin: removed.union([absent])),
+                adding: MasqueradeRules(hairpin: added)
+            )
+        }
+        let message = refused?.message ?? ""
+        #expect(message.contains("delete 601 elements of set hairpin_v4_g1"), "\(message)")
+        #expect(message.contains("No such file"), "\(message)")
+        #expect(try elements("hairpin_v4_g1") == names(hairpin4, hairpin: true))
+        try filter.update(removing: MasqueradeRules(hairpin: removed), adding: MasqueradeRules(hairpin: added))
+        #expect(try elements("hairpin_v4_g1") == names(hairpin4.subtracting(removed).union(added), hairpin: true))
+        try filter.remove()
+    }
+
     /// A whole write in transactions of 3 elements: a new generation beside the live one, then the switch,
     /// which deletes the old generation, the unnumbered sets of an earlier release and a crashed write's
     /// leftovers, and leaves one generation holding exactly the rules.

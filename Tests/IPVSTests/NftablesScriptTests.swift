@@ -1,21 +1,29 @@
 import IPVS
 import Testing
 
-/// The exact text libnftables receives: bounded transactions that fill a new generation of sets, then switch
-/// the rules to it in one small transaction; element updates against the live generation.
+/// The exact text libnftables receives and the element changes sent beside it: bounded transactions that fill a
+/// new generation of sets, then switch the rules to it in one small transaction; element updates against the
+/// live generation. Each element transaction is shown as the nft commands it stands for.
 @Suite struct NftablesScriptTests {
     let kept = MasqueradeRules.Destination(address: IPAddress("10.244.1.2")!, proto: .tcp, port: 8080)
     let gone = MasqueradeRules.Destination(address: IPAddress("10.244.0.9")!, proto: .udp, port: 53)
     let new = MasqueradeRules.Destination(address: IPAddress("fd00::5")!, proto: .sctp, port: 3868)
     let vip = MasqueradeRules.Destination(address: IPAddress("192.0.2.10")!, proto: .tcp, port: 80)
 
+    /// Each transaction as nft text, one command a line.
+    func text(_ transactions: [[NftablesElementChange]]) -> [String] {
+        transactions.map { $0.map { "\($0)\n" }.joined() }
+    }
+
     @Test func updateScriptChangesOnlyTheElementsThatDiffer() {
         #expect(NftablesScript.update(removing: MasqueradeRules(), adding: MasqueradeRules(), generation: 3) == [])
         #expect(
-            NftablesScript.update(
-                removing: MasqueradeRules(hairpin: [gone], masqueraded: [vip]),
-                adding: MasqueradeRules(hairpin: [new]),
-                generation: 3
+            text(
+                NftablesScript.update(
+                    removing: MasqueradeRules(hairpin: [gone], masqueraded: [vip]),
+                    adding: MasqueradeRules(hairpin: [new]),
+                    generation: 3
+                )
             ) == [
                 """
                 delete element inet ipvsd hairpin_v4_g3 { 10.244.0.9 . 10.244.0.9 . 17 . 53 }
@@ -27,8 +35,13 @@ import Testing
         )
         // Generation 0 is the unnumbered sets of earlier releases.
         #expect(
-            NftablesScript.update(removing: MasqueradeRules(hairpin: [gone]), adding: MasqueradeRules(), generation: 0)
-                == ["delete element inet ipvsd hairpin_v4 { 10.244.0.9 . 10.244.0.9 . 17 . 53 }\n"]
+            text(
+                NftablesScript.update(
+                    removing: MasqueradeRules(hairpin: [gone]),
+                    adding: MasqueradeRules(),
+                    generation: 0
+                )
+            ) == ["delete element inet ipvsd hairpin_v4 { 10.244.0.9 . 10.244.0.9 . 17 . 53 }\n"]
         )
     }
 
@@ -38,21 +51,25 @@ import Testing
                 MasqueradeRules.Destination(address: IPAddress(ipv4: 0x0AF4_0000 + $0), proto: .tcp, port: 80)
             }
         )
-        let added = NftablesScript.update(
-            removing: MasqueradeRules(),
-            adding: MasqueradeRules(hairpin: many),
-            generation: 1,
-            elementsPerTransaction: 4
+        let added = text(
+            NftablesScript.update(
+                removing: MasqueradeRules(),
+                adding: MasqueradeRules(hairpin: many),
+                generation: 1,
+                elementsPerTransaction: 4
+            )
         )
         #expect(added.count == 3)
         #expect(added.map { $0.components(separatedBy: " . 6 . 80").count - 1 } == [4, 4, 2])
         // Commands of several sets share a transaction up to the bound: 10 deletes and 10 adds in 4s.
         let moved = Set(many.map { MasqueradeRules.Destination(address: $0.address, proto: .tcp, port: 81) })
-        let swapped = NftablesScript.update(
-            removing: MasqueradeRules(hairpin: many),
-            adding: MasqueradeRules(hairpin: moved),
-            generation: 1,
-            elementsPerTransaction: 4
+        let swapped = text(
+            NftablesScript.update(
+                removing: MasqueradeRules(hairpin: many),
+                adding: MasqueradeRules(hairpin: moved),
+                generation: 1,
+                elementsPerTransaction: 4
+            )
         )
         #expect(swapped.map { $0.components(separatedBy: " . 6 . 8").count - 1 } == [4, 4, 4, 4, 4])
         #expect(swapped[2].hasPrefix("delete element") && swapped[2].contains("\nadd element"))
@@ -63,10 +80,10 @@ import Testing
 
     @Test func aWholeWriteFillsANewGenerationThenSwitchesInOneTransaction() {
         let rules = MasqueradeRules(hairpin: [kept, gone, new], masqueraded: [vip])
-        let transactions = NftablesScript.write(rules, generation: 4, stale: [0, 3, 4], elementsPerTransaction: 1)
-        #expect(transactions.count == 6)
+        let write = NftablesScript.write(rules, generation: 4, stale: [0, 3, 4], elementsPerTransaction: 1)
+        #expect(write.fills.count == 4)
         #expect(
-            transactions.first == """
+            write.prepare == """
                 add table inet ipvsd
                 add set inet ipvsd hairpin_v4_g4 { type ipv4_addr . ipv4_addr . inet_proto . inet_service ; }
                 add set inet ipvsd masquerade_v4_g4 { type ipv4_addr . inet_proto . inet_service ; }
@@ -83,7 +100,7 @@ import Testing
                 """
         )
         #expect(
-            Array(transactions[1...4]) == [
+            text(write.fills) == [
                 "add element inet ipvsd hairpin_v4_g4 { 10.244.0.9 . 10.244.0.9 . 17 . 53 }\n",
                 "add element inet ipvsd hairpin_v4_g4 { 10.244.1.2 . 10.244.1.2 . 6 . 8080 }\n",
                 "add element inet ipvsd masquerade_v4_g4 { 192.0.2.10 . 6 . 80 }\n",
@@ -93,7 +110,7 @@ import Testing
         // The switch: rules rewritten for generation 4, then every stale generation's sets deleted (never the
         // new one's), each added first so the delete succeeds whether or not it exists.
         #expect(
-            transactions.last == """
+            write.activate == """
                 flush chain inet ipvsd prerouting
                 flush chain inet ipvsd output
                 flush chain inet ipvsd postrouting
@@ -122,6 +139,33 @@ import Testing
                 delete set inet ipvsd masquerade_v6_g3
 
                 """
+        )
+    }
+
+    /// The bytes `nft --debug=netlink add element` sends for the same elements (nft 1.0.6, printed there as
+    /// little-endian words: `0100000a 0100000a 00000006 00005000` is 0a000001 0a000001 06000000 00500000).
+    @Test func elementKeysAreLaidOutAsNftLaysOutAConcatenation() {
+        let v4 = MasqueradeRules.Destination(address: IPAddress("10.0.0.1")!, proto: .tcp, port: 80)
+        let hairpin = NftablesElementChange(verb: .add, set: "hairpin_v4_g1", layout: .hairpin, elements: [v4])
+        #expect(hairpin.keyLength == 16)
+        #expect(hairpin.keys == [10, 0, 0, 1, 10, 0, 0, 1, 6, 0, 0, 0, 0, 80, 0, 0])
+        let v6 = MasqueradeRules.Destination(address: IPAddress("fd00::1")!, proto: .udp, port: 53)
+        let hairpin6 = NftablesElementChange(verb: .add, set: "hairpin_v6_g1", layout: .hairpin, elements: [v6])
+        let address6: [UInt8] = [0xfd] + Array(repeating: 0, count: 14) + [1]
+        #expect(hairpin6.keyLength == 40)
+        #expect(hairpin6.keys == address6 + address6 + [17, 0, 0, 0, 0, 53, 0, 0])
+        let https = MasqueradeRules.Destination(address: IPAddress("10.0.0.1")!, proto: .tcp, port: 443)
+        let destinations = NftablesElementChange(
+            verb: .delete,
+            set: "masquerade_v4_g1",
+            layout: .destination,
+            elements: [https, v4]
+        )
+        #expect(destinations.keyLength == 12)
+        #expect(destinations.keys == [10, 0, 0, 1, 6, 0, 0, 0, 1, 187, 0, 0, 10, 0, 0, 1, 6, 0, 0, 0, 0, 80, 0, 0])
+        #expect(
+            destinations.description
+                == "delete element inet ipvsd masquerade_v4_g1 { 10.0.0.1 . 6 . 443, 10.0.0.1 . 6 . 80 }"
         )
     }
 

@@ -1,5 +1,6 @@
 /// The nftables commands for the agent's table: whole writes and element updates, each as transactions of
-/// bounded size.
+/// bounded size. The table, chains, rules and sets are nft's language, run by libnftables; set elements are
+/// ``NftablesElementChange``s, sent as nftables' netlink messages.
 ///
 /// Every word of the text comes from a typed value: addresses are printed by ``IPAddress``, protocols as
 /// their numbers and ports as integers; names are constants here. No configuration string reaches it.
@@ -10,35 +11,48 @@ public enum NftablesScript {
     /// (--iptables-masquerade-bit=14), so a node moving from kube-proxy keeps its meaning.
     public static let masqueradeMark: UInt32 = 1 << 14
 
-    /// Elements per libnftables transaction. libnftables holds a parsed command, its evaluation and its
-    /// netlink messages until the transaction ends, about 1.4 kB an element: one transaction of the 110k
-    /// elements of 10k Services x 10 peaked at about 150 MB inside ipvsd, above the DaemonSet's 256 MiB limit
-    /// with the agent's own tables. Bounded transactions keep that under 6 MB whatever the cluster's size.
+    /// Elements per transaction. A transaction is one netlink batch sent whole (at most 52 bytes an element:
+    /// about 210 kB, the socket's default send buffer) and held by the kernel until it commits, so its
+    /// memory, ours and the kernel's, does not grow with the cluster. (When elements went through
+    /// libnftables, which holds about 1.4 kB an element until the transaction ends, one transaction of the
+    /// 110k elements of 10k Services x 10 peaked at about 150 MB inside ipvsd.)
     public static let elementsPerTransaction = 4_096
 
     /// A whole write, as bounded transactions, never showing a packet a partly filled set: the new
-    /// `generation`'s sets are created empty and filled first (the live rules still match the old
-    /// generation's full sets), then one small transaction points the rules at them and deletes the `stale`
-    /// generations' sets (the old generation, a crashed write's leftovers, the unnumbered sets of earlier
-    /// releases: generation 0).
+    /// `generation`'s sets are created empty (`prepare`) and filled first (`fills`; the live rules still match
+    /// the old generation's full sets), then one small transaction (`activate`) points the rules at them and
+    /// deletes the `stale` generations' sets (the old generation, a crashed write's leftovers, the unnumbered
+    /// sets of earlier releases: generation 0).
+    public struct WholeWrite: Sendable, Equatable {
+        /// nft's language: the table, the chains, the generation's sets emptied.
+        public var prepare: String
+        /// Set elements, one transaction each.
+        public var fills: [[NftablesElementChange]]
+        /// nft's language: the rules rewritten for the generation, the stale sets deleted.
+        public var activate: String
+    }
+
     public static func write(
         _ rules: MasqueradeRules,
         generation: UInt64,
         stale: [UInt64],
         elementsPerTransaction: Int = elementsPerTransaction
-    ) -> [String] {
-        var fills: [Command] = []
+    ) -> WholeWrite {
+        var fills: [NftablesElementChange] = []
         for family in Family.all {
             fills += elements(
-                "add",
+                .add,
                 hairpin: rules.hairpin,
                 masqueraded: rules.masqueraded,
                 family: family,
                 generation: generation
             )
         }
-        return [prepare(generation)] + packed(fills, limit: elementsPerTransaction)
-            + [activate(generation, deleting: stale)]
+        return WholeWrite(
+            prepare: prepare(generation),
+            fills: packed(fills, limit: elementsPerTransaction),
+            activate: activate(generation, deleting: stale)
+        )
     }
 
     /// Creates the table and chains when missing, and the generation's sets, emptied (a number is never
@@ -115,12 +129,12 @@ public enum NftablesScript {
         adding: MasqueradeRules,
         generation: UInt64,
         elementsPerTransaction: Int = elementsPerTransaction
-    ) -> [String] {
-        var commands: [Command] = []
+    ) -> [[NftablesElementChange]] {
+        var changes: [NftablesElementChange] = []
         for family in Family.all {
             // Deletes first; within one transaction the order only matters for readability.
-            for (verb, rules) in [("delete", removing), ("add", adding)] {
-                commands += elements(
+            for (verb, rules) in [(NftablesElementChange.Verb.delete, removing), (.add, adding)] {
+                changes += elements(
                     verb,
                     hairpin: rules.hairpin,
                     masqueraded: rules.masqueraded,
@@ -129,75 +143,50 @@ public enum NftablesScript {
                 )
             }
         }
-        return packed(commands, limit: elementsPerTransaction)
+        return packed(changes, limit: elementsPerTransaction)
     }
 
-    /// An `add element` or `delete element` command for one set, before it is cut into transactions.
-    private struct Command {
-        /// `add element inet ipvsd hairpin_v4_g1`.
-        var head: String
-        var elements: [String]
-    }
-
-    /// The commands, in order, in as few transactions as keep each within `limit` elements; a command is
-    /// cut where a transaction fills. An endpoint change (one delete and one add) is one libnftables
-    /// context, not one per command.
-    private static func packed(_ commands: [Command], limit: Int) -> [String] {
+    /// The changes, in order, in as few transactions as keep each within `limit` elements; a change is cut
+    /// where a transaction fills. An endpoint change (one delete and one add) is one transaction.
+    private static func packed(_ changes: [NftablesElementChange], limit: Int) -> [[NftablesElementChange]] {
         let limit = max(limit, 1)
-        var transactions: [String] = []
-        var current = ""
+        var transactions: [[NftablesElementChange]] = []
+        var current: [NftablesElementChange] = []
         var room = limit
-        for command in commands {
-            var rest = command.elements[...]
+        for change in changes {
+            var rest = change.elements[...]
             while !rest.isEmpty {
                 if room == 0 {
                     transactions.append(current)
-                    current = ""
+                    current = []
                     room = limit
                 }
-                let piece = rest.prefix(room)
-                current += "\(command.head) { \(piece.joined(separator: ", ")) }\n"
-                room -= piece.count
-                rest = rest.dropFirst(piece.count)
+                var piece = change
+                piece.elements = Array(rest.prefix(room))
+                current.append(piece)
+                room -= piece.elements.count
+                rest = rest.dropFirst(piece.elements.count)
             }
         }
         if !current.isEmpty { transactions.append(current) }
         return transactions
     }
 
-    /// The commands for `family`'s members of both sets of `generation`.
+    /// The changes to `family`'s members of both sets of `generation` (none for an empty set).
     private static func elements(
-        _ verb: String,
+        _ verb: NftablesElementChange.Verb,
         hairpin: Set<MasqueradeRules.Destination>,
         masqueraded: Set<MasqueradeRules.Destination>,
         family: Family,
         generation: UInt64
-    ) -> [Command] {
+    ) -> [NftablesElementChange] {
         [
-            elements(verb, family.hairpinSet(generation), hairpin, family, hairpinElement),
-            elements(verb, family.masqueradeSet(generation), masqueraded, family, masqueradeElement),
-        ]
-    }
-
-    /// The `add element` or `delete element` command for `family`'s members of `members`, sorted.
-    private static func elements(
-        _ verb: String,
-        _ set: String,
-        _ members: Set<MasqueradeRules.Destination>,
-        _ family: Family,
-        _ text: (MasqueradeRules.Destination) -> String
-    ) -> Command {
-        let chosen = members.filter { $0.address.family == family.addressFamily }.sorted()
-        return Command(head: "\(verb) element inet \(table) \(set)", elements: chosen.map(text))
-    }
-
-    /// A hairpin element: an endpoint talking to itself through a virtual server (source . destination).
-    private static func hairpinElement(_ destination: MasqueradeRules.Destination) -> String {
-        "\(destination.address) . \(destination.address) . \(destination.proto.rawValue) . \(destination.port)"
-    }
-
-    private static func masqueradeElement(_ destination: MasqueradeRules.Destination) -> String {
-        "\(destination.address) . \(destination.proto.rawValue) . \(destination.port)"
+            (family.hairpinSet(generation), hairpin, NftablesElementChange.Layout.hairpin),
+            (family.masqueradeSet(generation), masqueraded, .destination),
+        ].compactMap { set, members, layout in
+            let chosen = members.filter { $0.address.family == family.addressFamily }.sorted()
+            return chosen.isEmpty ? nil : NftablesElementChange(verb: verb, set: set, layout: layout, elements: chosen)
+        }
     }
 
     /// Lists the sets of every inet table by name (with terse output: no elements, so no element is

@@ -25,7 +25,8 @@ public protocol PacketFilter: Sendable {
     func holdsLastWrite() throws(IPVSError) -> Bool
 }
 
-/// ``PacketFilter`` through libnftables (Debian's libnftables1), in the given network namespace.
+/// ``PacketFilter`` through libnftables (Debian's libnftables1) for the table, its chains, rules and sets, and
+/// nftables' netlink messages (libnftnl and libmnl) for set elements, in the given network namespace.
 ///
 /// Every libnftables transaction carries at most ``NftablesScript/elementsPerTransaction`` elements, so its
 /// memory does not grow with the cluster. A whole write fills a new generation of sets beside the live one
@@ -51,14 +52,17 @@ public struct Nftables: PacketFilter {
         let next = (present.max() ?? 0) + 1
         let step = "update nftables table inet \(NftablesScript.table)"
         live.value.withLock { $0 = nil }
-        for transaction in NftablesScript.write(
+        let write = NftablesScript.write(
             rules,
             generation: next,
             stale: present.sorted(),
             elementsPerTransaction: elementsPerTransaction
-        ) {
-            try run(transaction, step: step)
+        )
+        try run(write.prepare, step: step)
+        for transaction in write.fills {
+            try send(transaction, step: step)
         }
+        try run(write.activate, step: step)
         live.value.withLock { $0 = next }
     }
 
@@ -78,7 +82,7 @@ public struct Nftables: PacketFilter {
             generation: generation,
             elementsPerTransaction: elementsPerTransaction
         ) {
-            try run(transaction, step: step)
+            try send(transaction, step: step)
         }
     }
 
@@ -105,17 +109,7 @@ public struct Nftables: PacketFilter {
     /// Runs one command buffer as one transaction: the only caller of libnftables. Returns what it printed.
     @discardableResult
     func run(_ commands: String, step: String) throws(IPVSError) -> String {
-        let outcome: (result: Int32, output: String, error: String?)
-        switch namespace {
-        case .current:
-            outcome = Self.runInThisNamespace(commands)
-        case .path(let path):
-            do throws(IPVSError) {
-                outcome = try NamespaceThread.run(inNamespaceAt: path) { Self.runInThisNamespace(commands) }
-            } catch {
-                throw IPVSError(error.code, "cannot \(step): \(error.message)", errno: error.errno)
-            }
-        }
+        let outcome = try inNamespace(step: step) { Self.runInThisNamespace(commands) }
         guard outcome.result == 0 else {
             let detail = outcome.error ?? ""
             let firstLines = detail.split(separator: "\n").prefix(6).joined(separator: "; ")
@@ -124,6 +118,21 @@ public struct Nftables: PacketFilter {
             throw IPVSError(code, "cannot \(step): libnftables: \(firstLines.isEmpty ? "failed" : firstLines)")
         }
         return outcome.output
+    }
+
+    /// Runs `body` on a thread in the filter's namespace (the calling thread for the current one): a netlink
+    /// socket belongs to the namespace of the thread that opens it.
+    func inNamespace<Result>(step: String, _ body: () -> Result) throws(IPVSError) -> Result {
+        switch namespace {
+        case .current:
+            return body()
+        case .path(let path):
+            do throws(IPVSError) {
+                return try NamespaceThread.run(inNamespaceAt: path, body)
+            } catch {
+                throw IPVSError(error.code, "cannot \(step): \(error.message)", errno: error.errno)
+            }
+        }
     }
 
     /// One libnftables context, created and freed on the calling thread (its netlink socket belongs to this
