@@ -19,8 +19,8 @@ extension Agent {
     /// elements that changed since the last write (the core keeps the rules service by service, so this
     /// costs the change, not the cluster), or the whole table after a failed write, when an update finds the
     /// table drifted, or when a full resync (`force`) finds it no longer holds the last write
-    /// (``checkedAtResync``). A whole write (about 100,000 elements at 10k Services x 10, 22 s in the TCG
-    /// VM) runs on its own thread; ``finishMasquerade(_:)`` waits for it.
+    /// (``checkedAtResync``). A whole write (about 100,000 elements at 10k Services x 10, about 5 s in the
+    /// TCG VM) runs on its own thread; ``finishMasquerade(_:)`` waits for it.
     func beginMasquerade(force: Bool) -> PendingMasquerade {
         guard let packetFilter else { return PendingMasquerade(state: .idle) }
         let changes = core.takeMasqueradeChanges()
@@ -34,17 +34,7 @@ extension Agent {
             }
             var whole = !masqueradeInSync
             if force && !whole { whole = try !checkedAtResync(packetFilter) }
-            if whole {
-                // Rebuilt here, on the actor; only the libnftables work leaves it.
-                let rules = core.rebuildMasqueradeRules() ?? MasqueradeRules()
-                masqueradeInSync = false
-                let job = BackgroundJob(name: "ipvsd-nftables") {
-                    Result { () throws(IPVSError) in try packetFilter.apply(rules) }
-                }
-                let elements = rules.hairpin.count + rules.masqueraded.count
-                return PendingMasquerade(state: .whole(job, started: .now, elements: elements))
-            }
-            if changed {
+            if !whole && changed {
                 do throws(IPVSError) {
                     try packetFilter.update(removing: changes.removed, adding: changes.added)
                 } catch {
@@ -53,8 +43,19 @@ extension Agent {
                         "masquerade sets out of step; rewriting the nftables table",
                         metadata: ["error": "\(error)"]
                     )
-                    try packetFilter.apply(core.rebuildMasqueradeRules() ?? MasqueradeRules())
+                    whole = true
                 }
+            }
+            if whole {
+                // Rebuilt here, on the actor, from the desired state itself (not the index, so a bookkeeping
+                // mistake cannot outlive the write); only the kernel work leaves it.
+                let rules = core.rebuildMasqueradeRules() ?? MasqueradeRules()
+                masqueradeInSync = false
+                let job = BackgroundJob(name: "ipvsd-nftables") {
+                    Result { () throws(IPVSError) in try packetFilter.apply(rules) }
+                }
+                let elements = rules.hairpin.count + rules.masqueraded.count
+                return PendingMasquerade(state: .whole(job, started: .now, elements: elements))
             }
             masqueradeInSync = true
             return PendingMasquerade(state: .finished(nil))
@@ -98,9 +99,9 @@ extension Agent {
     }
 
     /// A full resync's check of the table, instead of a whole write every `resyncPeriod` (about 100,000
-    /// elements at 10k Services x 10: 22 s in a TCG VM): the incremental bookkeeping still agrees with the
-    /// desired state, and the table still has the last write's sets and chains (a deleted table or a ruleset
-    /// flush shows; ``PacketFilter/holdsLastWrite()``). A whole write rebuilds the rules from the desired
+    /// elements at 10k Services x 10: 5 s in a TCG VM, 22 s when they went through libnftables): the
+    /// incremental bookkeeping still agrees with the desired state, and the table still has the last write's
+    /// sets and chains (a deleted table or a ruleset flush shows; ``PacketFilter/holdsLastWrite()``). A whole write rebuilds the rules from the desired
     /// state itself rather than from the index, so a bookkeeping mistake cannot outlive it.
     private func checkedAtResync(_ packetFilter: any PacketFilter) throws(IPVSError) -> Bool {
         guard core.masqueradeIndexMatchesDesired() else {
