@@ -30,7 +30,7 @@ public enum KubeConfig {
         context wanted: String?
     ) throws(LocatedError) -> APIConnection {
         let root = try LocatedYAML.parse(text, file: file)
-        _ = try root.asMapping()
+        try root.checkMapping()
         let contextName: String
         if let wanted {
             contextName = wanted

@@ -30,7 +30,7 @@ enum EndpointDecoder {
         }
         let ports = sink.attempt { () throws(LocatedError) in
             try doc.each("ports") { node throws(LocatedError) in
-                _ = try node.asMapping()
+                try node.checkMapping()
                 return EndpointPort(
                     name: try node.string("name") ?? "",
                     proto: try node.protocolField(),
@@ -51,7 +51,7 @@ enum EndpointDecoder {
         endpoints.reserveCapacity(endpointNodes.count)
         for node in endpointNodes {
             let endpoint = sink.attempt { () throws(LocatedError) -> Endpoint in
-                _ = try node.asMapping()
+                try node.checkMapping()
                 let addressList = try node.required("addresses")
                 let addresses = try addressList.asList().map { a throws(LocatedError) in
                     try a.asServiceAddress(addressType)
@@ -97,7 +97,7 @@ enum EndpointDecoder {
         var subsets: [Endpoints.Subset] = []
         for node in (sink.attempt { () throws(LocatedError) in try doc.list("subsets") } ?? nil) ?? [] {
             let subset = sink.attempt { () throws(LocatedError) -> Endpoints.Subset in
-                _ = try node.asMapping()
+                try node.checkMapping()
                 let ready = try node.each("addresses") { a throws(LocatedError) in
                     try address(a, conditions: .ready, namespace: meta.namespace)
                 }
@@ -109,7 +109,7 @@ enum EndpointDecoder {
                     )
                 }
                 let ports = try node.each("ports") { p throws(LocatedError) in
-                    _ = try p.asMapping()
+                    try p.checkMapping()
                     return EndpointPort(
                         name: try p.string("name") ?? "",
                         proto: try p.protocolField(),
@@ -136,7 +136,7 @@ enum EndpointDecoder {
     )
         throws(LocatedError) -> Endpoint
     {
-        _ = try node.asMapping()
+        try node.checkMapping()
         let ip = try node.required("ip").asServiceAddress()
         return Endpoint(
             address: ip,
@@ -151,7 +151,7 @@ enum EndpointDecoder {
         guard let hints else { return [] }
         return Set(
             try hints.each(key) { entry throws(LocatedError) in
-                _ = try entry.asMapping()
+                try entry.checkMapping()
                 return try entry.required("name").asString()
             }
         )

@@ -30,7 +30,7 @@ struct ObjectMeta {
     static func read(_ doc: LocatedYAML, nameRule: ObjectNames.Rule, sink: inout ErrorSink) -> ObjectMeta? {
         sink.attempt { () throws(LocatedError) -> ObjectMeta in
             let metadata = try doc.required("metadata")
-            _ = try metadata.asMapping()
+            try metadata.checkMapping()
             let nameNode = try metadata.required("name")
             let name = try nameNode.asString()
             guard !name.isEmpty else { throw nameNode.error("must not be empty") }

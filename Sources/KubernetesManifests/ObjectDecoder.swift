@@ -32,7 +32,7 @@ public enum ObjectDecoder {
     /// A mapping whose kind and apiVersion, when present, are the expected ones.
     private static func check(_ doc: LocatedYAML, kind: String, apiVersion: String, sink: inout ErrorSink) -> Bool {
         sink.attempt { () throws(LocatedError) -> Bool in
-            _ = try doc.asMapping()
+            try doc.checkMapping()
             for (key, expected) in [("kind", kind), ("apiVersion", apiVersion)] {
                 if let node = doc[key], try node.asString() != expected {
                     throw node.error("must be \(expected), got \(node.rendered)")

@@ -114,7 +114,7 @@ enum ServiceDecoder {
         var seenNames = Set<String>()
         for node in nodes {
             let port = sink.attempt { () throws(LocatedError) -> Service.Port in
-                _ = try node.asMapping()
+                try node.checkMapping()
                 let name = try node.string("name") ?? ""
                 if nodes.count > 1, name.isEmpty {
                     throw LocatedError(
@@ -160,7 +160,7 @@ enum ServiceDecoder {
         return sink.attempt { () throws(LocatedError) -> [IPAddress] in
             var addresses: [IPAddress] = []
             for entry in try list.asList() {
-                _ = try entry.asMapping()
+                try entry.checkMapping()
                 if let ip = entry["ip"] { addresses.append(try ip.asServiceAddress()) }
             }
             return addresses

@@ -159,7 +159,7 @@ public enum APIPayloads {
         }
         do throws(LocatedError) {
             let doc = try LocatedYAML.parseJSON(text, file: file)
-            _ = try doc.asMapping()
+            try doc.checkMapping()
             return doc
         } catch {
             throw KubernetesAPIError(.malformed, "\(error)")

@@ -37,6 +37,31 @@ import Yams
         }
     }
 
+    /// `checkMapping` is `asMapping` without the entries: the same verdict and the same error for every kind of
+    /// node and key, from YAML and from JSON.
+    @Test(arguments: [
+        "a: 1\nb: x\n", "\"quoted\": 1\n", "1: one\n", "true: yes\n", "? [a]\n: list key\n", "- a\n- b\n", "plain\n",
+        "{}\n", "'single': 1\n", "null: n\n",
+    ])
+    func checkMappingAgreesWithAsMapping(text: String) throws {
+        let node = try LocatedYAML.parse(text, file: "t.yaml")
+        func verdict(_ body: () throws(LocatedError) -> Void) -> String {
+            do throws(LocatedError) {
+                try body()
+                return "ok"
+            } catch {
+                return "\(error)"
+            }
+        }
+        let built = verdict { () throws(LocatedError) in _ = try node.asMapping() }
+        #expect(built == verdict { () throws(LocatedError) in try node.checkMapping() })
+    }
+
+    @Test func checkMappingAcceptsJSONObjectsAndRefusesTheRest() throws {
+        try LocatedYAML.parseJSON(#"{"a": {"b": [1]}, "80": true}"#, file: "t.json").checkMapping()
+        #expect(throws: LocatedError.self) { try LocatedYAML.parseJSON("[1]", file: "t.json").checkMapping() }
+    }
+
     @Test func handMadeNodesRoundTrip() throws {
         let node: Node = ["name": "web", "ports": [["port": 80]], "quoted": Node("80", .implicit, .doubleQuoted)]
         let doc = LocatedYAML(node: node, file: "hand")

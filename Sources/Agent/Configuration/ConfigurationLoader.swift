@@ -30,7 +30,7 @@ extension AgentConfiguration {
         let root: LocatedYAML
         do throws(LocatedError) {
             root = try LocatedYAML.parse(text, file: file)
-            _ = try root.asMapping()
+            try root.checkMapping()
         } catch {
             throw ConfigurationErrors([error])
         }
