@@ -238,7 +238,7 @@ static inline int cnl_nft_elements_transaction(
     unsigned int seq = 1;
     for (unsigned int i = 0; i < nops && !err; i++) {
         const char *name = names + ops[i].name_offset;
-        for (unsigned int first = 0; first < ops[i].count; first += CNL_NFT_ELEMENTS_PER_MESSAGE) {
+        for (unsigned int first = 0; first < ops[i].count && !err; first += CNL_NFT_ELEMENTS_PER_MESSAGE) {
             unsigned int n = ops[i].count - first;
             if (n > CNL_NFT_ELEMENTS_PER_MESSAGE) n = CNL_NFT_ELEMENTS_PER_MESSAGE;
             struct nftnl_set *set = nftnl_set_alloc();

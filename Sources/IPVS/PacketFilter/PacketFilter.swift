@@ -28,8 +28,8 @@ public protocol PacketFilter: Sendable {
 /// ``PacketFilter`` through libnftables (Debian's libnftables1) for the table, its chains, rules and sets, and
 /// nftables' netlink messages (libnftnl and libmnl) for set elements, in the given network namespace.
 ///
-/// Every libnftables transaction carries at most ``NftablesScript/elementsPerTransaction`` elements, so its
-/// memory does not grow with the cluster. A whole write fills a new generation of sets beside the live one
+/// Every transaction carries at most ``NftablesScript/elementsPerTransaction`` elements, so its memory does
+/// not grow with the cluster. A whole write fills a new generation of sets beside the live one
 /// and then switches the rules to it in one small transaction (``NftablesScript/write``). The live
 /// generation is always the lowest-numbered one in the table: a write deletes every other generation in the
 /// transaction that makes its own live, so any higher one is a write that did not finish.
