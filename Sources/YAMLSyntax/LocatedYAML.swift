@@ -262,24 +262,19 @@ public struct LocatedYAML {
         return duration
     }
 
-    /// The node's entries, in document order; keys must be strings.
+    /// The node's entries, in document order; keys must be strings (``checkMapping()``).
     public func asMapping() throws(LocatedError) -> [(key: String, value: LocatedYAML)] {
+        try checkMapping()
         let mapping = tree.node(index)
-        guard mapping.kind == .mapping else { throw error("must be a mapping, got \(rendered)") }
-        let count = Int(mapping.count / 2)
-        try budget.spend(count, at: self)
-        var entries: [(key: String, value: LocatedYAML)] = []
-        entries.reserveCapacity(count)
-        for entry in 0..<count {
-            let key = try child(tree.member(mapping, 2 * entry)).asString()
-            entries.append((key, child(tree.member(mapping, 2 * entry + 1))))
+        return (0..<Int(mapping.count / 2)).map { entry in
+            // Checked above: each key is a scalar whose text is a string.
+            (tree.string(tree.member(mapping, 2 * entry)), child(tree.member(mapping, 2 * entry + 1)))
         }
-        return entries
     }
 
-    /// Checks what ``asMapping()`` checks (a mapping whose keys are strings; the same errors, the same
-    /// budget) without building its entries, for a decoder that reads the mapping key by key: building them
-    /// for every endpoint of a list page, only to drop them, was a tenth of decoding it.
+    /// Checks that the node is a mapping whose keys are strings, and spends its entries from the budget,
+    /// without building its entries: for a decoder that reads the mapping key by key (building them for
+    /// every endpoint of a list page, only to drop them, was a tenth of decoding it).
     public func checkMapping() throws(LocatedError) {
         let mapping = tree.node(index)
         guard mapping.kind == .mapping else { throw error("must be a mapping, got \(rendered)") }

@@ -49,7 +49,7 @@ extension Nftables {
         var what = "nftables set elements"
         if Int(failed) < changes.count {
             let change = changes[Int(failed)]
-            what = "\(change.verb == .add ? "add" : "delete") \(change.elements.count) elements of set \(change.set)"
+            what = "\(change.verb.rawValue) \(change.elements.count) elements of set \(change.set)"
         }
         throw IPVSError(
             code == EPERM ? .permissionDenied : .kernel,

@@ -57,21 +57,13 @@ public struct NftablesElementChange: Sendable, Hashable, CustomStringConvertible
         var keys: [UInt8] = []
         keys.reserveCapacity(elements.count * keyLength)
         for destination in elements {
-            if layout == .hairpin { Self.append(destination.address, to: &keys) }
-            Self.append(destination.address, to: &keys)
+            if layout == .hairpin { destination.address.appendBytes(to: &keys) }
+            destination.address.appendBytes(to: &keys)
             keys += [UInt8(truncatingIfNeeded: destination.proto.rawValue), 0, 0, 0]
             keys += [
                 UInt8(truncatingIfNeeded: destination.port >> 8), UInt8(truncatingIfNeeded: destination.port), 0, 0,
             ]
         }
         return keys
-    }
-
-    /// Appends the address's network-order bytes without building an array for it.
-    private static func append(_ address: IPAddress, to keys: inout [UInt8]) {
-        for index in 0..<address.family.addressLength {
-            let word = index < 8 ? address.high : address.low
-            keys.append(UInt8(truncatingIfNeeded: word >> (56 - 8 * UInt64(index % 8))))
-        }
     }
 }
