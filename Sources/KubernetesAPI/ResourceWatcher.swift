@@ -101,21 +101,26 @@ struct ResourceWatcher: Sendable {
         error.retryAfter.map { Duration.seconds(min(max($0, 0), 600)) } ?? backoff.next()
     }
 
-    /// Every page of one list, with the resourceVersion of its snapshot.
+    /// Every page of one list, with the resourceVersion of its snapshot (``PagedList``: each page decoded
+    /// while the next is fetched).
     func listAll() async throws(KubernetesAPIError) -> ([ReadObject], String) {
+        let (client, resource, proxyName) = (client, resource, proxyName)
+        let selector = ProxyLabels.selector(claiming: proxyName)
+        let pages = PagedList(
+            fetch: { token throws(KubernetesAPIError) in
+                try await client.listPage(resource, selector: selector, continueToken: token)
+            },
+            decode: { buffer throws(KubernetesAPIError) in
+                try APIPayloads.page(buffer, resource: resource, claiming: proxyName)
+            }
+        )
         var expiredRestarts = 0
         while true {
             var objects: [ReadObject] = []
-            var continueToken: String?
             var version = ""
+            var continued = false
             do throws(KubernetesAPIError) {
-                repeat {
-                    let buffer = try await client.listPage(
-                        resource,
-                        selector: ProxyLabels.selector(claiming: proxyName),
-                        continueToken: continueToken
-                    )
-                    let page = try APIPayloads.page(buffer, resource: resource, claiming: proxyName)
+                try await pages.forEachPage(continued: &continued) { page throws(KubernetesAPIError) in
                     reject(page.unkeyed.map(\.description))
                     for object in page.objects {
                         if case .failure(let errors) = object.value { reject(errors.errors.map(\.description)) }
@@ -128,12 +133,11 @@ struct ResourceWatcher: Sendable {
                         )
                     }
                     version = page.resourceVersion
-                    continueToken = page.continueToken.flatMap { $0.isEmpty ? nil : $0 }
-                } while continueToken != nil
+                }
                 return (objects, version)
             } catch {
                 // The snapshot behind a continue token was compacted: start the list again.
-                guard error.code == .gone, continueToken != nil, expiredRestarts < 3 else { throw error }
+                guard error.code == .gone, continued, expiredRestarts < 3 else { throw error }
                 expiredRestarts += 1
             }
         }

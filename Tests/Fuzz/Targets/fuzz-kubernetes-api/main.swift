@@ -4,7 +4,8 @@ import NIOCore
 // libFuzzer target: the Kubernetes API's payloads as ipvsd reads them. The input is split into watch event
 // lines (in chunks whose size the first byte picks, as a server's chunked body arrives), each line decoded
 // as an event of both resources, and the whole input decoded as a list page of both. Errors are expected;
-// a crash, a trap or a hang is the finding.
+// a crash, a trap or a hang is the finding, and so is a continue token read from the page's head
+// (`ListHead`, which the next request is sent with) that the page's full decode does not confirm.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzKubernetesAPI(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -23,8 +24,12 @@ public func fuzzKubernetesAPI(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
         offset = end
     }
     let whole = ByteBuffer(bytes: bytes)
+    let hint = ListHead.continueToken(whole)
     for resource in APIResource.allCases {
-        _ = try? APIPayloads.page(whole, resource: resource, claiming: "other")
+        guard let page = try? APIPayloads.page(whole, resource: resource, claiming: "other") else { continue }
+        let token = page.continueToken.flatMap { $0.isEmpty ? nil : $0 }
+        // A hint may be missing (the decode then decides); one that is there must be the page's own token.
+        if let hint, hint != token { fatalError("ListHead read \(hint), the page holds \(token ?? "none")") }
     }
     return 0
 }
