@@ -5,26 +5,49 @@ import Yams
 /// The manifests loader and the agent's config file share it. Accessors named after a key (`string("x")`)
 /// return nil when the key is absent or null; `as...()` convert the node itself. JSON is YAML, so both work.
 public struct LocatedYAML {
-    /// The document this node is part of, and the node's index in it.
-    let tree: YAMLTree
+    /// What every node of one document shares: the tree, the file name, where paths are counted from, and
+    /// the budget. One reference per node instead of four: copying and dropping nodes (every key lookup
+    /// returns one) was a tenth of decoding an API list page, in retains and releases.
+    final class Document {
+        /// The document this node is part of.
+        let tree: YAMLTree
+        /// The file name used in errors.
+        let file: String
+        /// The node paths are counted from (the document's root, or where `renamed(file:)` was called) and
+        /// the path given to it. A node's own path is found from there only when asked (in practice, for an
+        /// error message): joined on every read, paths cost a tenth of decoding an API page, and no message
+        /// used them.
+        let base: Int32
+        let basePath: String
+        /// The work budget of the text this document came from, shared by every document of it.
+        let budget: YAMLBudget
+
+        init(tree: YAMLTree, file: String, base: Int32, basePath: String, budget: YAMLBudget) {
+            self.tree = tree
+            self.file = file
+            self.base = base
+            self.basePath = basePath
+            self.budget = budget
+        }
+    }
+
+    let document: Document
+    /// The node's index in the document's tree.
     let index: Int32
+
+    var tree: YAMLTree { document.tree }
     /// The file name used in errors.
-    public let file: String
-    /// The node paths are counted from (the document's root, or where `renamed(file:)` was called) and the
-    /// path given to it. A node's own path is found from there only when asked (in practice, for an error
-    /// message): joined on every read, paths cost a tenth of decoding an API page, and no message used them.
-    private let base: Int32
-    private let basePath: String
+    public var file: String { document.file }
     /// The work budget of the text this node came from, shared by every node of it.
-    public let budget: YAMLBudget
+    public var budget: YAMLBudget { document.budget }
 
     init(tree: YAMLTree, index: Int32, file: String, path: String, budget: YAMLBudget) {
-        self.tree = tree
+        self.init(Document(tree: tree, file: file, base: index, basePath: path, budget: budget), index)
+    }
+
+    private init(_ document: Document, _ index: Int32) {
+        self.document = document
         self.index = index
-        self.file = file
-        self.base = index
-        self.basePath = path
-        self.budget = budget
     }
 
     /// A copy of a Yams node made by hand, with its own budget (unlimited unless given). Its nodes have no
@@ -45,28 +68,17 @@ public struct LocatedYAML {
     /// This node as the root of a document named `file`: errors below it name that file and paths start
     /// here. It shares the budget.
     public func renamed(file: String) -> LocatedYAML {
-        LocatedYAML(tree: tree, index: index, file: file, base: index, basePath: "", budget: budget)
+        LocatedYAML(tree: tree, index: index, file: file, path: "", budget: budget)
     }
 
-    private init(tree: YAMLTree, index: Int32, file: String, base: Int32, basePath: String, budget: YAMLBudget) {
-        self.tree = tree
-        self.index = index
-        self.file = file
-        self.base = base
-        self.basePath = basePath
-        self.budget = budget
-    }
-
-    /// A node below this one, sharing its budget and the base of its path.
-    private func child(_ index: Int32) -> LocatedYAML {
-        LocatedYAML(tree: tree, index: index, file: file, base: base, basePath: basePath, budget: budget)
-    }
+    /// A node below this one, sharing its document.
+    private func child(_ index: Int32) -> LocatedYAML { LocatedYAML(document, index) }
 
     /// The field path from the document root, such as `spec.ports[1]`; empty at the root. A mapping key's
     /// path is its mapping's. A node reached through an alias is named where its anchor is.
     public var path: String {
-        var path = basePath
-        for step in tree.steps(from: base, to: index) {
+        var path = document.basePath
+        for step in tree.steps(from: document.base, to: index) {
             switch step {
             case .key(let key): path = Self.path(path, key)
             case .index(let position): path += "[\(position)]"
