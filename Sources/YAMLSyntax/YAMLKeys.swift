@@ -24,7 +24,10 @@ enum YAMLKeys {
         if let first = text.utf8.first, (first | 0x20) >= UInt8(ascii: "a"), (first | 0x20) <= UInt8(ascii: "z") {
             switch first | 0x20 {
             case UInt8(ascii: "y"), UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "o"):
-                if nonStringWords.contains(text) { return Resolver.default.resolveTag(of: Node(text)).rawValue }
+                // The words are 2 to 5 bytes long: most keys are told apart by length without hashing.
+                if text.utf8.count <= 5, nonStringWords.contains(text) {
+                    return Resolver.default.resolveTag(of: Node(text)).rawValue
+                }
             default: break
             }
             // The resolver's `$` also matches before one final line break (ICU's: \n, \v, \f, \r and three
