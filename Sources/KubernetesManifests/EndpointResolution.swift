@@ -4,8 +4,10 @@ import ServiceTables
 /// Finds the real servers of one Service port in one address family: from EndpointSlices, or from the
 /// Endpoints object when no slice names the Service.
 struct EndpointResolution {
-    var slices: [String: [EndpointSlice]] = [:]
-    var endpoints: [String: Endpoints] = [:]
+    // Keyed by the Service's ObjectKey, not a "namespace/name" string: one resolution is built per Service
+    // when the API source rebuilds it, and formatting those strings twice per Service showed in profiles.
+    var slices: [ObjectKey: [EndpointSlice]] = [:]
+    var endpoints: [ObjectKey: Endpoints] = [:]
 
     init(_ set: ManifestSet) {
         self.init(slices: set.endpointSlices, endpoints: set.endpoints)
@@ -13,9 +15,9 @@ struct EndpointResolution {
 
     init(slices: [EndpointSlice], endpoints: [Endpoints]) {
         for slice in slices where !slice.serviceName.isEmpty {
-            self.slices["\(slice.namespace)/\(slice.serviceName)", default: []].append(slice)
+            self.slices[ObjectKey(namespace: slice.namespace, name: slice.serviceName), default: []].append(slice)
         }
-        for object in endpoints { self.endpoints["\(object.namespace)/\(object.name)"] = object }
+        for object in endpoints { self.endpoints[ObjectKey(namespace: object.namespace, name: object.name)] = object }
     }
 
     /// The real servers for `port` of `service` with addresses of `family` that serve under `policy` on this
@@ -29,16 +31,18 @@ struct EndpointResolution {
         options: TranslationOptions,
         notes: inout [String]
     ) -> [RealServer.ID: DesiredRealServer] {
-        let key = "\(service.namespace)/\(service.name)"
-        var groups: [(source: String, ports: [EndpointPort], endpoints: [Endpoint])] = []
+        let key = ObjectKey(namespace: service.namespace, name: service.name)
+        // Each group's source is named only for a note, so it is kept as its parts until one is written.
+        var groups: [(source: (kind: String, key: ObjectKey), ports: [EndpointPort], endpoints: [Endpoint])] = []
         if let slices = slices[key] {
             for slice in slices where slice.addressType == family {
-                groups.append(("EndpointSlice \(slice.namespace)/\(slice.name)", slice.ports, slice.endpoints))
+                let source = ("EndpointSlice", ObjectKey(namespace: slice.namespace, name: slice.name))
+                groups.append((source, slice.ports, slice.endpoints))
             }
         } else if let object = endpoints[key] {
             for subset in object.subsets {
                 let members = subset.endpoints.filter { $0.address.family == family }
-                groups.append(("Endpoints \(key)", subset.ports, members))
+                groups.append((("Endpoints", key), subset.ports, members))
             }
         }
         var candidates: [RealServer.ID: (endpoint: Endpoint, real: DesiredRealServer)] = [:]
@@ -46,7 +50,7 @@ struct EndpointResolution {
             guard let target = targetPort(port, in: group.ports) else {
                 let origin = ServiceOrigin(namespace: service.namespace, name: service.name, portName: port.name)
                 notes.append(
-                    "\(origin): \(group.source) has no port for targetPort \"\(port.targetPortName ?? "")\"; "
+                    "\(origin): \(group.source.kind) \(group.source.key) has no port for targetPort \"\(port.targetPortName ?? "")\"; "
                         + "its endpoints are skipped"
                 )
                 continue

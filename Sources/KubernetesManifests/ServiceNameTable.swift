@@ -130,7 +130,7 @@ extension EndpointResolution {
     /// The distinct addresses of a Service's ready endpoints, every family, in address order: what a
     /// headless Service's name resolves to.
     func readyAddresses(_ service: Service) -> [IPAddress] {
-        let key = "\(service.namespace)/\(service.name)"
+        let key = ObjectKey(namespace: service.namespace, name: service.name)
         let endpoints: [Endpoint] =
             if let slices = slices[key] {
                 slices.flatMap(\.endpoints)
