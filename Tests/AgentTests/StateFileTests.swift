@@ -32,6 +32,27 @@ import Testing
         #expect(stat(file.path, &info) == 0 && info.st_mode & 0o777 == 0o600)
     }
 
+    /// The file is written by hand (`AgentState.encoded`); whatever it holds must read back equal, as JSON
+    /// any parser accepts, with one service per line.
+    @Test func theEncodingIsJSONThatReadsBackEqual() throws {
+        var state = AgentState()
+        #expect(try AgentState.decode(Data(state.encoded())) == state)
+        state.setOwned([
+            .service(.tcp, .init("10.96.0.1")!, port: 80), .service(.udp, .init("fd00::a")!, port: 53),
+            .service(.sctp, .init("10.96.0.2")!, port: 65535),
+        ])
+        state.setPending([.service(.tcp, .init("10.96.0.3")!, port: 1)])
+        state.clusterIPs = [
+            "default/web/IPv4": "10.96.0.1", "quote\"back\\slash/x": "tab\tnew\nline\u{1}", "ünï/cødé 🙂": "",
+        ]
+        let bytes = state.encoded()
+        #expect(try AgentState.decode(Data(bytes)) == state)
+        #expect(try JSONSerialization.jsonObject(with: Data(bytes)) is [String: Any])
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+        #expect(lines.contains(#"    {"protocol": "udp", "address": "fd00::a", "port": 53},"#))
+        #expect(lines.contains(#"    "quote\"back\\slash/x": "tab\u0009new\u000aline\u0001","#))
+    }
+
     /// Version 1 files (before the intent record) still load.
     @Test func versionOneLoads() throws {
         let state = try AgentState.decode(

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 
 @testable import IPVS
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Input the kernel would reject (or misread) is refused before sending, with a message naming the field.
 @Suite struct ValidationTests {
@@ -93,7 +94,9 @@ import Testing
         let alphabet = Array("0123456789.:af".utf8)
         for _ in 0..<20_000 {
             let length = Int.random(in: 1...16, using: &generator)
-            texts.append(String(decoding: (0..<length).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self))
+            texts.append(
+                String(decoding: (0..<length).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self)
+            )
         }
         for text in texts {
             var expected = [UInt8](repeating: 0, count: 16)

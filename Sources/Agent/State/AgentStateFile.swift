@@ -196,10 +196,7 @@ public struct AgentStateFile: Sendable {
     /// Writes the state: a temporary file, fsync, rename over the old one, fsync of the directory (so the
     /// rename itself survives a power loss).
     public func save(_ state: AgentState) throws(AgentError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data: Data
-        do { data = try encoder.encode(state) } catch { throw AgentError(.stateFile, "state file", cause: error) }
+        let data = state.encoded()
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             // Missing parents too (a fresh host, a hostPath volume), root-only; open below reports real failures.
