@@ -1,12 +1,4 @@
-import Dispatch
 import IPVS
-import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// One command of a restore file, with the line it came from.
 public struct RestoreLine: Hashable, Sendable {
@@ -70,16 +62,13 @@ public enum RestoreParser {
     /// - Throws: ``RestoreFailure`` listing every bad line.
     public static func parse(_ text: String, parser: IpvsadmParser) throws(RestoreFailure) -> [RestoreLine] {
         let textLines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        let parts = max(1, min(textLines.count / linesPerPart, maximumParts))
-        let results = PartResults(count: parts)
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let range = (textLines.count * part / parts)..<(textLines.count * (part + 1) / parts)
-            results.store(part, parse(textLines[range], firstIndex: range.lowerBound, parser: parser))
+        let results = InParts.map(count: textLines.count, minimumPerPart: linesPerPart) { range in
+            parse(textLines[range], firstIndex: range.lowerBound, parser: parser)
         }
         var lines: [RestoreLine] = []
         lines.reserveCapacity(textLines.count)
         var problems: [RestoreFailure.Problem] = []
-        for part in results.all {
+        for part in results {
             lines += part.lines
             problems += part.problems
         }
@@ -89,8 +78,6 @@ public enum RestoreParser {
 
     /// Below this many lines per thread, a thread costs more than it saves.
     static let linesPerPart = 4096
-    /// Threads for one parse: the budget, whatever the core count.
-    static let maximumParts = min(4, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
     private static func parse(
         _ textLines: ArraySlice<Substring.UTF8View>,
@@ -117,17 +104,4 @@ public enum RestoreParser {
         }
         return (lines, problems)
     }
-}
-
-/// The parts of a parallel parse, each written once by its own thread.
-private final class PartResults: Sendable {
-    private let parts: Mutex<[(lines: [RestoreLine], problems: [RestoreFailure.Problem])]>
-
-    init(count: Int) { parts = Mutex(Array(repeating: ([], []), count: count)) }
-
-    func store(_ index: Int, _ part: (lines: [RestoreLine], problems: [RestoreFailure.Problem])) {
-        parts.withLock { $0[index] = part }
-    }
-
-    var all: [(lines: [RestoreLine], problems: [RestoreFailure.Problem])] { parts.withLock { $0 } }
 }

@@ -25,6 +25,9 @@ public struct ClusterState: Sendable {
     public private(set) var namesVersion = 0
     /// The healthCheckNodePort each Service asks this node to answer, with its answer, as last built.
     private var healthAnswers: [ObjectKey: (port: UInt16, answer: HealthCheckNodePort)] = [:]
+    /// Which Service holds each port in `healthAnswers`: a Service asking for a port is checked in O(1), not
+    /// against every other Service's answer (quadratic over a first list where every Service has one).
+    private var healthPortHolders: [UInt16: ObjectKey] = [:]
 
     public init(options: TranslationOptions) { self.options = options }
 
@@ -89,34 +92,33 @@ public struct ClusterState: Sendable {
     public mutating func rebuild(_ keys: Set<ObjectKey>) -> [VirtualServer.ID: DesiredVirtualServer?] {
         var changes: [VirtualServer.ID: DesiredVirtualServer?] = [:]
         var queue = keys.sorted()
+        // A Service's build reads only the held objects, so a large rebuild (the first lists', a relist's)
+        // builds them on several threads first; the loop below, which settles conflicts in key order, takes
+        // their results. A Service queued again (it was blocked) is built here.
+        let (store, options) = (store, options)
+        let prebuilt = InParts.map(count: queue.count, minimumPerPart: Self.buildsPerPart) { [queue] range in
+            queue[range].map { Self.build($0, store: store, options: options) }
+        }.flatMap { $0 }
         var index = 0
         while index < queue.count {
             let key = queue[index]
+            let outcome = index < prebuilt.count ? prebuilt[index] : Self.build(key, store: store, options: options)
             index += 1
             let old = contributed[key] ?? []
             var built: [DesiredVirtualServer] = []
-            if let service = store.services[key] {
-                var notes: [String] = []
-                // API Services carry their cluster IPs: nothing is allocated.
-                let clusterIPs: [IPAddress]
-                if case .addresses(let addresses) = service.clusterIP {
-                    clusterIPs = addresses
-                } else {
-                    clusterIPs = []
-                }
-                do throws(LocatedError) {
-                    let build = try store.build(key, clusterIPs: clusterIPs, options: options, notes: &notes)
-                    built = build?.virtualServers ?? []
-                    problems[key] = nil
-                    setHealthAnswer(build?.healthCheckNodePort, of: key)
-                } catch {
-                    // The last good virtual servers stay.
-                    problems[key] = error.description
-                    continue
-                }
-            } else {
+            switch outcome {
+            case .success(let build?):
+                built = build.virtualServers
                 problems[key] = nil
-                healthAnswers[key] = nil
+                setHealthAnswer(build.healthCheckNodePort, of: key)
+            case .success(nil):
+                // Not held (deleted), or held and building to nothing.
+                problems[key] = nil
+                setHealthAnswer(nil, of: key)
+            case .failure(let error):
+                // The last good virtual servers stay.
+                problems[key] = error.description
+                continue
             }
             blocked.remove(key)
             var now: [VirtualServer.ID] = []
@@ -154,6 +156,27 @@ public struct ClusterState: Sendable {
         return changes
     }
 
+    /// Services built per thread, at least, when a rebuild splits: a thread costs more than a few builds.
+    static let buildsPerPart = 512
+
+    /// One Service's build from the held objects; `.success(nil)` when the Service is not held.
+    private static func build(
+        _ key: ObjectKey,
+        store: ServiceObjects,
+        options: TranslationOptions
+    ) -> Result<DesiredStateBuilder.ServiceBuild?, LocatedError> {
+        guard let service = store.services[key] else { return .success(nil) }
+        // API Services carry their cluster IPs: nothing is allocated.
+        var clusterIPs: [IPAddress] = []
+        if case .addresses(let addresses) = service.clusterIP { clusterIPs = addresses }
+        var notes: [String] = []
+        do throws(LocatedError) {
+            return .success(try store.build(key, clusterIPs: clusterIPs, options: options, notes: &notes))
+        } catch {
+            return .failure(error)
+        }
+    }
+
     /// The names DNS and `explain` serve, by namespace and name.
     public var names: ServiceNameTable {
         ServiceNameTable(byService: nameEntries)
@@ -162,15 +185,15 @@ public struct ClusterState: Sendable {
     /// Records the healthCheckNodePort `key` asks for; a port another Service already has is refused, as a
     /// manifest build refuses it, and the refusal is the Service's problem.
     private mutating func setHealthAnswer(_ answer: (port: UInt16, answer: HealthCheckNodePort)?, of key: ObjectKey) {
-        guard let answer else {
-            healthAnswers[key] = nil
-            return
+        if let old = healthAnswers.removeValue(forKey: key), healthPortHolders[old.port] == key {
+            healthPortHolders[old.port] = nil
         }
-        if let other = healthAnswers.first(where: { $0.key != key && $0.value.port == answer.port })?.key {
-            healthAnswers[key] = nil
+        guard let answer else { return }
+        if let other = healthPortHolders[answer.port] {
             problems[key] = "spec.healthCheckNodePort: port \(answer.port) is also the healthCheckNodePort of \(other)"
             return
         }
         healthAnswers[key] = answer
+        healthPortHolders[answer.port] = key
     }
 }

@@ -1,3 +1,4 @@
+import IPVS
 import YAMLSyntax
 
 /// Reads Kubernetes manifests (YAML or JSON, multi-document, `kind: List`) into a `ManifestSet`.
@@ -30,15 +31,42 @@ public enum ManifestLoader {
 
     /// Parses one file's text with its own errors, and what it defines (for ``ManifestStore``'s duplicate
     /// check across files).
+    ///
+    /// A file of several MiB is split at document markers (``YAMLDocumentParts``) and its parts read on
+    /// several threads, then joined in order, stopping after a part that ends in a syntax error as one pass
+    /// stops there. Each part has its own alias budget, sized to its bytes as a file's is.
     static func parseFile(
         _ text: String,
         file: String
     ) -> (set: ManifestSet, definitions: [ObjectDefinition], errors: [LocatedError]) {
-        var reader = Reader()
-        reader.reportsDuplicates = false
-        reader.read(text, file: file)
-        return (reader.set, reader.definitions, reader.sink.errors)
+        let parts = YAMLDocumentParts.split(text, minimumBytes: partBytes, maximumParts: InParts.maximumParts)
+        if parts.count == 1 {
+            var reader = Reader()
+            reader.reportsDuplicates = false
+            reader.read(text, file: file)
+            return (reader.set, reader.definitions, reader.sink.errors)
+        }
+        let read = InParts.map(count: parts.count, minimumPerPart: 1) { range in
+            range.map { index in
+                var reader = Reader()
+                reader.reportsDuplicates = false
+                let complete = reader.read(String(parts[index].text), file: file, firstLine: parts[index].firstLine)
+                return (reader.set, reader.definitions, reader.sink.errors, complete)
+            }
+        }
+        var result: (set: ManifestSet, definitions: [ObjectDefinition], errors: [LocatedError]) = (.init(), [], [])
+        for (set, definitions, errors, complete) in read.joined() {
+            result.set.append(set)
+            result.definitions += definitions
+            result.errors += errors
+            if !complete { break }
+        }
+        return result
     }
+
+    /// The smallest part a file is split into for reading on several threads: below it, a thread costs more
+    /// than it saves.
+    static let partBytes = 1 << 20
 
     /// Parses manifest text; `file` names it in errors and notes.
     public static func parse(_ text: String, file: String) throws(ManifestErrors) -> ManifestSet {
@@ -58,20 +86,25 @@ private struct Reader {
     /// False when the caller reports duplicates itself, across files (``ManifestStore``).
     var reportsDuplicates = true
 
-    mutating func read(_ text: String, file: String) {
+    /// Reads `text`, which starts on line `firstLine` of `file`.
+    /// - Returns: false when a syntax error (or the spent budget) ended the read before the text's end.
+    @discardableResult
+    mutating func read(_ text: String, file: String, firstLine: Int = 1) -> Bool {
         // Decoded one document at a time; a syntax error fails the whole load (finish throws), so objects
         // decoded before it are never used.
         var errorsBefore = sink.errors.count
         do throws(LocatedError) {
-            try LocatedYAML.forEachDocument(text, file: file) { doc in
+            try LocatedYAML.forEachDocument(text, file: file, firstLine: firstLine) { doc in
                 errorsBefore = sink.errors.count
                 object(doc)
             }
+            return true
         } catch {
             // A spent budget leaves a trail of errors from the accessors that refused after it: report the
             // budget alone for that document.
             if error.message.hasPrefix(YAMLBudget.message) { sink.errors.removeSubrange(errorsBefore...) }
             sink.append(error)
+            return false
         }
     }
 

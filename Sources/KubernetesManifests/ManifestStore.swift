@@ -291,6 +291,9 @@ public struct ManifestStore: Sendable {
 
     /// Rebuilds `keys` into `update`; commits owners, contributions, healthCheckNodePorts and names only
     /// when no Service fails.
+    /// Services built per thread, at least, when a rebuild splits: a thread costs more than a few builds.
+    static let buildsPerPart = 512
+
     private mutating func rebuild(
         _ keys: Set<ObjectKey>,
         clusterIPs: [ObjectKey: [IPAddress]],
@@ -303,20 +306,36 @@ public struct ManifestStore: Sendable {
         var claims: [VirtualServer.ID: [ObjectKey]] = [:]
         var built: [ObjectKey: [DesiredVirtualServer]] = [:]
         var ports: [ObjectKey: (port: UInt16, answer: HealthCheckNodePort)] = [:]
-        for key in keys.sorted() {
-            do throws(LocatedError) {
-                guard
+        // Each Service's build reads only the objects: a large rebuild (a first load) builds in parts on
+        // several threads, and the results are taken in key order, as one pass would give them.
+        let sorted = keys.sorted()
+        let (objects, options) = (objects, options)
+        let parts = InParts.map(count: sorted.count, minimumPerPart: Self.buildsPerPart) { range in
+            sorted[range].map { key in
+                var notes: [String] = []
+                do throws(LocatedError) {
                     let build = try objects.build(
                         key,
                         clusterIPs: clusterIPs[key] ?? [],
                         options: options,
-                        notes: &update.notes
+                        notes: &notes
                     )
-                else { continue }
+                    return (key, Result<DesiredStateBuilder.ServiceBuild?, LocatedError>.success(build), notes)
+                } catch {
+                    return (key, .failure(error), notes)
+                }
+            }
+        }
+        for (key, outcome, notes) in parts.joined() {
+            update.notes += notes
+            switch outcome {
+            case .success(let build?):
                 built[key] = build.virtualServers
                 for virtualServer in build.virtualServers { claims[virtualServer.id, default: []].append(key) }
                 ports[key] = build.healthCheckNodePort
-            } catch {
+            case .success(nil):
+                continue
+            case .failure(let error):
                 errors.append(error)
             }
         }

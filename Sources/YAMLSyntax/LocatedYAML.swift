@@ -100,16 +100,17 @@ public struct LocatedYAML {
     ///
     /// `YAMLComposer` refuses an alias in a mapping key and deep nesting as it composes, like a syntax
     /// error: documents before one have been passed to `body`. All the documents share one `YAMLBudget`
-    /// sized to the text.
+    /// sized to the text. `firstLine` is the line `text` starts on when it is a part of a file.
     /// - Throws: a syntax error; or the budget error, right after the document that spent it.
     public static func forEachDocument(
         _ text: String,
         file: String,
+        firstLine: Int = 1,
         _ body: (LocatedYAML) -> Void
     ) throws(LocatedError) {
         let budget = YAMLBudget(textBytes: text.utf8.count)
         func compose(_ bytes: UnsafeBufferPointer<UInt8>) -> LocatedError? {
-            var composer = YAMLComposer(bytes, file: file)
+            var composer = YAMLComposer(bytes, file: file, firstLine: firstLine)
             do throws(LocatedError) {
                 while let tree = try composer.next() {
                     let doc = LocatedYAML(tree: tree, index: tree.root, file: file, path: "", budget: budget)

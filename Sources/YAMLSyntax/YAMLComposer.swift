@@ -19,6 +19,8 @@ struct YAMLComposer: ~Copyable {
 
     private let parser: UnsafeMutablePointer<yaml_parser_t>
     private let file: String
+    /// Lines before the buffer's first, in the text it was cut from (``YAMLDocumentParts``).
+    private let linesBefore: Int
     private var event = yaml_event_t()
     private var finished = false
 
@@ -32,9 +34,10 @@ struct YAMLComposer: ~Copyable {
         var anchor: String?
     }
 
-    /// Reads `buffer`, which must outlive the composer.
-    init(_ buffer: UnsafeBufferPointer<UInt8>, file: String) {
+    /// Reads `buffer`, which must outlive the composer; its first line is line `firstLine` of the file.
+    init(_ buffer: UnsafeBufferPointer<UInt8>, file: String, firstLine: Int = 1) {
         self.file = file
+        self.linesBefore = max(0, firstLine - 1)
         parser = .allocate(capacity: 1)
         // Fails only when out of memory, which `next` then reports.
         _ = yaml_parser_initialize(parser)
@@ -73,12 +76,14 @@ struct YAMLComposer: ~Copyable {
         while true {
             yaml_event_delete(&event)
             try read()
-            let line = Int32(clamping: event.start_mark.line + 1)
+            let line = Int32(clamping: event.start_mark.line + 1 + linesBefore)
             let column = Int32(clamping: event.start_mark.column + 1)
             let type = event.type
             switch type {
             case YAML_DOCUMENT_END_EVENT:
-                tree.root = pending.first ?? tree.appendScalar("", line: 1, column: 1, tag: 0, style: 1)
+                tree.root =
+                    pending.first
+                    ?? tree.appendScalar("", line: Int32(clamping: linesBefore + 1), column: 1, tag: 0, style: 1)
                 return tree
             case YAML_ALIAS_EVENT, YAML_SCALAR_EVENT, YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
                 var inKey = false
@@ -173,7 +178,7 @@ struct YAMLComposer: ~Copyable {
             let prefix = state.context.map { "\(String(cString: $0)), " } ?? ""
             return LocatedError(
                 file: file,
-                line: Int(state.problem_mark.line) + 1,
+                line: Int(state.problem_mark.line) + 1 + linesBefore,
                 field: "",
                 message: "invalid YAML: \(prefix)\(problem)"
             )

@@ -12,4 +12,17 @@ import Testing
     func durationMillisecondsCountWholeSeconds(duration: Duration, expected: Double) {
         #expect(abs(duration.milliseconds - expected) < 1e-9)
     }
+
+    /// `steps_ms` names each step with its milliseconds up to the next step's start (the last: up to the sync's
+    /// end, seconds included), and leaves out steps under a millisecond.
+    @Test func stepDurationsRunToTheNextStep() {
+        let start = ContinuousClock.now
+        let steps: [(step: String, started: ContinuousClock.Instant)] = [
+            ("binding addresses", start),
+            ("adding 3 services", start + .milliseconds(2)),
+            ("applying changes", start + .microseconds(2_200)),
+        ]
+        let text = Agent.stepDurations(steps, until: start + .milliseconds(1_505))
+        #expect(text == "binding addresses=2, applying changes=1503")
+    }
 }

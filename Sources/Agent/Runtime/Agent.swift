@@ -82,6 +82,8 @@ public actor Agent {
     var syncsSinceTrim = 0
     var lastTrim = ContinuousClock.now
     var retryBackoff: Duration = .seconds(1)
+    /// The running sync's steps and when each began, for the step durations its log line names.
+    var syncSteps: [(step: String, started: ContinuousClock.Instant)] = []
 
     // Ownership evidence (docs/ipvsd.md, "Failure behaviour").
     /// Whether the state file was missing or corrupt at start: the first full resync then also claims desired

@@ -1,0 +1,66 @@
+/// Splits a long multi-document YAML text into parts at document markers, so the parts can be parsed on
+/// several threads and give what one pass over the whole text gives.
+///
+/// A part boundary is a line that is exactly `---`, or `---` followed by a space, tab or line break, at the
+/// start of a line (after a line feed): libyaml reads each such line as a document start, or fails on it
+/// (inside a flow collection or a quoted scalar), wherever it appears, so each part holds whole documents
+/// and a text that fails whole fails in one of its parts. The one place libyaml reads such a line as text
+/// is a block scalar at a document's root, which no Kubernetes object is (its root is a mapping), so that
+/// document fails either way. A text with a directive (a line starting with `%`) is not split: a directive
+/// belongs to the document after it.
+public enum YAMLDocumentParts {
+    /// One part: its text and the 1-based line of the whole text it starts on.
+    public struct Part: Sendable {
+        public var text: Substring
+        public var firstLine: Int
+    }
+
+    /// Parts of at least `minimumBytes` (the last may be shorter), at most `maximumParts` of them; the whole
+    /// text as one part when it is shorter than twice `minimumBytes`, has a directive, or has no boundary.
+    public static func split(_ text: String, minimumBytes: Int, maximumParts: Int) -> [Part] {
+        let whole = [Part(text: text[...], firstLine: 1)]
+        let count = min(maximumParts, text.utf8.count / max(1, minimumBytes))
+        guard count > 1 else { return whole }
+        var text = text
+        // Byte offsets where parts start, with their lines.
+        let starts: [(offset: Int, line: Int)]? = text.withUTF8 { bytes in
+            if hasDirective(bytes) { return nil }
+            let target = bytes.count / count
+            var starts = [(offset: 0, line: 1)]
+            var line = 1
+            for offset in 0..<bytes.count where bytes[offset] == UInt8(ascii: "\n") {
+                line += 1
+                guard starts.count < count, offset + 1 - starts[starts.count - 1].offset >= target,
+                    isDocumentStart(bytes, at: offset + 1)
+                else { continue }
+                starts.append((offset + 1, line))
+            }
+            return starts
+        }
+        guard let starts, starts.count > 1 else { return whole }
+        let utf8 = text.utf8
+        let indices = starts.map { utf8.index(utf8.startIndex, offsetBy: $0.offset) } + [utf8.endIndex]
+        return starts.indices.map { Part(text: text[indices[$0]..<indices[$0 + 1]], firstLine: starts[$0].line) }
+    }
+
+    private static func isDocumentStart(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Bool {
+        guard offset + 3 <= bytes.count,
+            bytes[offset] == UInt8(ascii: "-"), bytes[offset + 1] == UInt8(ascii: "-"),
+            bytes[offset + 2] == UInt8(ascii: "-")
+        else { return false }
+        guard offset + 3 < bytes.count else { return true }
+        switch bytes[offset + 3] {
+        case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n"): return true
+        default: return false
+        }
+    }
+
+    private static func hasDirective(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var atLineStart = true
+        for byte in bytes {
+            if atLineStart && byte == UInt8(ascii: "%") { return true }
+            atLineStart = byte == UInt8(ascii: "\n")
+        }
+        return false
+    }
+}
