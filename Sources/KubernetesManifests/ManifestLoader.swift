@@ -37,9 +37,11 @@ public enum ManifestLoader {
     /// stops there. Each part has its own alias budget, sized to its bytes as a file's is.
     static func parseFile(
         _ text: String,
-        file: String
+        file: String,
+        partBytes: Int = partBytes,
+        maximumParts: Int = InParts.maximumParts
     ) -> (set: ManifestSet, definitions: [ObjectDefinition], errors: [LocatedError]) {
-        let parts = YAMLDocumentParts.split(text, minimumBytes: partBytes, maximumParts: InParts.maximumParts)
+        let parts = YAMLDocumentParts.split(text, minimumBytes: partBytes, maximumParts: maximumParts)
         if parts.count == 1 {
             var reader = Reader()
             reader.reportsDuplicates = false
@@ -188,5 +190,31 @@ struct ObjectDefinition: Sendable, Hashable {
         var error = name
         error.message = "duplicate \(key), first defined at \(first)"
         return error
+    }
+}
+
+/// The fuzz target's view of ``ManifestLoader``'s reading in parts. Not for other use.
+@_spi(Fuzzing)
+public enum ManifestPartsFuzzing {
+    /// Reads `text` in parts of at least `partBytes` (up to 4, on any machine) and in one pass, and returns
+    /// a disagreement, or nil: both must succeed or fail together and, when they succeed with no object
+    /// defined twice, give the same objects and definitions. A spent alias budget is left out (each part
+    /// has its own budget, sized to its bytes).
+    public static func disagreement(_ text: String, partBytes: Int) -> String? {
+        let inParts = ManifestLoader.parseFile(text, file: "fuzz.yaml", partBytes: partBytes, maximumParts: 4)
+        let onePass = ManifestLoader.parseFile(text, file: "fuzz.yaml", partBytes: .max)
+        let spent = (inParts.errors + onePass.errors).contains { $0.message.hasPrefix(YAMLBudget.message) }
+        if spent { return nil }
+        if inParts.errors.isEmpty != onePass.errors.isEmpty {
+            return "in parts: \(inParts.errors.map(\.description)); one pass: \(onePass.errors.map(\.description))"
+        }
+        guard onePass.errors.isEmpty else { return nil }
+        if inParts.definitions.map(\.key) != onePass.definitions.map(\.key) {
+            return "definitions differ: \(inParts.definitions.map(\.key)) against \(onePass.definitions.map(\.key))"
+        }
+        if Set(onePass.definitions.map(\.key)).count == onePass.definitions.count && inParts.set != onePass.set {
+            return "objects differ"
+        }
+        return nil
     }
 }
