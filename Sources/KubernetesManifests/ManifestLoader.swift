@@ -32,7 +32,7 @@ public enum ManifestLoader {
     /// Parses one file's text with its own errors, and what it defines (for ``ManifestStore``'s duplicate
     /// check across files).
     ///
-    /// A file of several MiB is split at document markers (``YAMLDocumentParts``) and its parts read on
+    /// A file of 2 MiB or more is split at document markers (``YAMLDocumentParts``) and its parts read on
     /// several threads, then joined in order, stopping after a part that ends in a syntax error as one pass
     /// stops there. Each part has its own alias budget, sized to its bytes as a file's is.
     static func parseFile(
