@@ -169,12 +169,7 @@ public struct ClusterState: Sendable {
         // API Services carry their cluster IPs: nothing is allocated.
         var clusterIPs: [IPAddress] = []
         if case .addresses(let addresses) = service.clusterIP { clusterIPs = addresses }
-        var notes: [String] = []
-        do throws(LocatedError) {
-            return .success(try store.build(key, clusterIPs: clusterIPs, options: options, notes: &notes))
-        } catch {
-            return .failure(error)
-        }
+        return store.buildOutcome(key, clusterIPs: clusterIPs, options: options).outcome
     }
 
     /// The names DNS and `explain` serve, by namespace and name.

@@ -312,18 +312,8 @@ public struct ManifestStore: Sendable {
         let (objects, options) = (objects, options)
         let parts = InParts.map(count: sorted.count, minimumPerPart: Self.buildsPerPart) { range in
             sorted[range].map { key in
-                var notes: [String] = []
-                do throws(LocatedError) {
-                    let build = try objects.build(
-                        key,
-                        clusterIPs: clusterIPs[key] ?? [],
-                        options: options,
-                        notes: &notes
-                    )
-                    return (key, Result<DesiredStateBuilder.ServiceBuild?, LocatedError>.success(build), notes)
-                } catch {
-                    return (key, .failure(error), notes)
-                }
+                let built = objects.buildOutcome(key, clusterIPs: clusterIPs[key] ?? [], options: options)
+                return (key, built.outcome, built.notes)
             }
         }
         for (key, outcome, notes) in parts.joined() {

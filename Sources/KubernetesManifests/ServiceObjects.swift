@@ -98,4 +98,19 @@ public struct ServiceObjects: Sendable {
             notes: &notes
         )
     }
+
+    /// ``build(_:clusterIPs:options:notes:)`` with its outcome and notes as values: for builds run in parts on
+    /// several threads and taken in key order afterwards.
+    public func buildOutcome(
+        _ key: ObjectKey,
+        clusterIPs: [IPAddress],
+        options: TranslationOptions
+    ) -> (outcome: Result<DesiredStateBuilder.ServiceBuild?, LocatedError>, notes: [String]) {
+        var notes: [String] = []
+        do throws(LocatedError) {
+            return (.success(try build(key, clusterIPs: clusterIPs, options: options, notes: &notes)), notes)
+        } catch {
+            return (.failure(error), notes)
+        }
+    }
 }

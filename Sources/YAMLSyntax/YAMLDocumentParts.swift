@@ -4,9 +4,10 @@
 /// A part boundary is a line that is exactly `---`, or `---` followed by a space, tab or line break, at the
 /// start of a line (after a line feed): libyaml reads each such line as a document start, or fails on it
 /// (inside a flow collection or a quoted scalar), wherever it appears, so each part holds whole documents
-/// and a text that fails whole fails in one of its parts. The one place libyaml reads such a line as text
-/// is a block scalar at a document's root, which no Kubernetes object is (its root is a mapping), so that
-/// document fails either way. A text with a directive (a line starting with `%`) is not split: a directive
+/// and a text that fails whole fails in one of its parts. Were there a place where libyaml read such a line
+/// as text, it could only be a scalar at a document's root (YAML allows a root block scalar's text at column
+/// 0), which no Kubernetes object is (its root is a mapping), so that document would fail either way; the
+/// manifests fuzz target checks that parts and one pass agree. A text with a directive (a line starting with `%`) is not split: a directive
 /// belongs to the document after it.
 public enum YAMLDocumentParts {
     /// One part: its text and the 1-based line of the whole text it starts on.
