@@ -34,7 +34,9 @@ public enum ManifestLoader {
     ///
     /// A file of 2 MiB or more is split at document markers (``YAMLDocumentParts``) and its parts read on
     /// several threads, then joined in order, stopping after a part that ends in a syntax error as one pass
-    /// stops there. Each part has its own alias budget, sized to its bytes as a file's is.
+    /// stops there. Each part has its own alias budget, sized to its bytes as a file's is. An object defined
+    /// twice fails the file either way (``ManifestStore`` reports the duplicate); when the two definitions are
+    /// in different parts the second is decoded too, so its own errors are reported beside the duplicate.
     static func parseFile(
         _ text: String,
         file: String,
@@ -197,24 +199,26 @@ struct ObjectDefinition: Sendable, Hashable {
 @_spi(Fuzzing)
 public enum ManifestPartsFuzzing {
     /// Reads `text` in parts of at least `partBytes` (up to 4, on any machine) and in one pass, and returns
-    /// a disagreement, or nil: both must succeed or fail together and, when they succeed with no object
-    /// defined twice, give the same objects and definitions. A spent alias budget is left out (each part
-    /// has its own budget, sized to its bytes).
+    /// a disagreement, or nil: both must succeed or fail together and, when they succeed, give the same
+    /// objects and definitions. A file fails when it has errors or defines an object twice (the store reports
+    /// the duplicate; a duplicate in a later part is decoded, so its own errors may be reported too). A spent
+    /// alias budget is left out (each part has its own budget, sized to its bytes).
     public static func disagreement(_ text: String, partBytes: Int) -> String? {
         let inParts = ManifestLoader.parseFile(text, file: "fuzz.yaml", partBytes: partBytes, maximumParts: 4)
         let onePass = ManifestLoader.parseFile(text, file: "fuzz.yaml", partBytes: .max)
         let spent = (inParts.errors + onePass.errors).contains { $0.message.hasPrefix(YAMLBudget.message) }
         if spent { return nil }
-        if inParts.errors.isEmpty != onePass.errors.isEmpty {
+        let fails = { (read: (set: ManifestSet, definitions: [ObjectDefinition], errors: [LocatedError])) in
+            !read.errors.isEmpty || Set(read.definitions.map(\.key)).count != read.definitions.count
+        }
+        if fails(inParts) != fails(onePass) {
             return "in parts: \(inParts.errors.map(\.description)); one pass: \(onePass.errors.map(\.description))"
         }
-        guard onePass.errors.isEmpty else { return nil }
+        guard !fails(onePass) else { return nil }
         if inParts.definitions.map(\.key) != onePass.definitions.map(\.key) {
             return "definitions differ: \(inParts.definitions.map(\.key)) against \(onePass.definitions.map(\.key))"
         }
-        if Set(onePass.definitions.map(\.key)).count == onePass.definitions.count && inParts.set != onePass.set {
-            return "objects differ"
-        }
+        if inParts.set != onePass.set { return "objects differ" }
         return nil
     }
 }

@@ -7,8 +7,9 @@
 /// and a text that fails whole fails in one of its parts. Were there a place where libyaml read such a line
 /// as text, it could only be a scalar at a document's root (YAML allows a root block scalar's text at column
 /// 0), which no Kubernetes object is (its root is a mapping), so that document would fail either way; the
-/// manifests fuzz target checks that parts and one pass agree. A text with a directive (a line starting with `%`) is not split: a directive
-/// belongs to the document after it.
+/// manifests fuzz target checks that parts and one pass agree. A text with a directive (a line starting with
+/// `%`) is not split: a directive belongs to the document after it. A part's first line is counted as libyaml
+/// counts lines (CR, LF, CR LF, NEL, LS and PS each end one), so errors in it name the whole text's lines.
 public enum YAMLDocumentParts {
     /// One part: its text and the 1-based line of the whole text it starts on.
     public struct Part: Sendable {
@@ -29,9 +30,10 @@ public enum YAMLDocumentParts {
             let target = bytes.count / count
             var starts = [(offset: 0, line: 1)]
             var line = 1
-            for offset in 0..<bytes.count where bytes[offset] == UInt8(ascii: "\n") {
-                line += 1
-                guard starts.count < count, offset + 1 - starts[starts.count - 1].offset >= target,
+            for offset in 0..<bytes.count {
+                line += lineBreaks(bytes, at: offset)
+                guard bytes[offset] == UInt8(ascii: "\n"), starts.count < count,
+                    offset + 1 - starts[starts.count - 1].offset >= target,
                     isDocumentStart(bytes, at: offset + 1)
                 else { continue }
                 starts.append((offset + 1, line))
@@ -42,6 +44,19 @@ public enum YAMLDocumentParts {
         let utf8 = text.utf8
         let indices = starts.map { utf8.index(utf8.startIndex, offsetBy: $0.offset) } + [utf8.endIndex]
         return starts.indices.map { Part(text: text[indices[$0]..<indices[$0 + 1]], firstLine: starts[$0].line) }
+    }
+
+    /// 1 when the byte at `offset` ends a line as libyaml counts lines (its marks give errors their lines):
+    /// a line feed, a carriage return not followed by a line feed (CR LF is one break), or the last byte of
+    /// a UTF-8 NEL (U+0085), line separator (U+2028) or paragraph separator (U+2029); else 0.
+    private static func lineBreaks(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Int {
+        switch bytes[offset] {
+        case UInt8(ascii: "\n"): return 1
+        case UInt8(ascii: "\r"): return offset + 1 < bytes.count && bytes[offset + 1] == UInt8(ascii: "\n") ? 0 : 1
+        case 0x85: return offset >= 1 && bytes[offset - 1] == 0xC2 ? 1 : 0
+        case 0xA8, 0xA9: return offset >= 2 && bytes[offset - 2] == 0xE2 && bytes[offset - 1] == 0x80 ? 1 : 0
+        default: return 0
+        }
     }
 
     private static func isDocumentStart(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Bool {

@@ -2,7 +2,7 @@ import IPVS
 import Testing
 import YAMLSyntax
 
-@testable import KubernetesManifests
+@_spi(Fuzzing) @testable import KubernetesManifests
 
 /// A long manifest file is read in parts on several threads (``YAMLDocumentParts``): the parts must give
 /// exactly what one pass gives, objects, errors and their lines alike.
@@ -71,6 +71,52 @@ import YAMLSyntax
         #expect(brokenInParts.errors.map(\.description) == Self.errors(broken))
         #expect(brokenInParts.errors.contains { $0.message.hasPrefix("invalid YAML") })
         #expect(!brokenInParts.errors.contains { $0.description.contains("70000") })
+    }
+
+    /// An object defined twice fails the file whether its definitions share a part or not; in different
+    /// parts the second is decoded too and its own errors join the duplicate (found by fuzz-manifests: one
+    /// pass reported nothing for the file's text alone, parts the second definition's bad addressType).
+    @Test func anObjectDefinedTwiceFailsInPartsAndInOnePass() {
+        let slice = """
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}
+            addressType: %@
+            endpoints:
+            - addresses: [10.244.2.21]
+
+            """
+        let text =
+            slice.replacingOccurrences(of: "%@", with: "IPv4")
+            + slice.replacingOccurrences(of: "%@", with: "IPv9")
+        let inParts = ManifestLoader.parseFile(text, file: "dup.yaml", partBytes: 64, maximumParts: 4)
+        let onePass = ManifestLoader.parseFile(text, file: "dup.yaml", partBytes: .max)
+        #expect(YAMLDocumentParts.split(text, minimumBytes: 64, maximumParts: 4).count == 2)
+        #expect(onePass.errors.isEmpty)
+        #expect(
+            inParts.errors.map(\.description) == ["dup.yaml:12: addressType: must be IPv4, IPv6 or FQDN, got \"IPv9\""]
+        )
+        for read in [inParts, onePass] {
+            #expect(read.definitions.map(\.key) == Array(repeating: "EndpointSlice default/web-1", count: 2))
+        }
+        #expect(ManifestPartsFuzzing.disagreement(text, partBytes: 64) == nil)
+    }
+
+    /// A later part's lines count every line break libyaml counts before it (found by fuzz-manifests with a
+    /// lone carriage return): CR, LF, CR LF, NEL, LS and PS each end one line.
+    @Test(arguments: ["\r", "\r\n", "\u{85}", "\u{2028}", "\u{2029}"])
+    func laterPartsCountEveryLineBreak(lineBreak: String) {
+        let first = ["kind: Foo", "apiVersion: v1", "metadata: {name: a}"].joined(separator: lineBreak)
+        let later = String(repeating: "---\nkind: Bar\napiVersion: v1\nmetadata: {name: b}\n", count: 3)
+        let text = first + "\n" + later + "---\napiVersion: v1\nkind: Service\nmetadata: {name: 9}\n"
+        #expect(YAMLDocumentParts.split(text, minimumBytes: 64, maximumParts: 4).count > 1)
+        let inParts = ManifestLoader.parseFile(text, file: "breaks.yaml", partBytes: 64, maximumParts: 4)
+        let onePass = ManifestLoader.parseFile(text, file: "breaks.yaml", partBytes: .max)
+        #expect(inParts.errors.map(\.description) == onePass.errors.map(\.description))
+        #expect(inParts.errors.count == 1)
+        #expect(inParts.errors.first?.line == 19)
+        #expect(inParts.set.notes == onePass.set.notes)
     }
 
     private static func errors(_ text: String) -> [String] {
