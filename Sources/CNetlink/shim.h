@@ -80,6 +80,13 @@ static const unsigned char cnl_rt_scope_link = RT_SCOPE_LINK;
 static const unsigned char cnl_rt_scope_host = RT_SCOPE_HOST;
 static const unsigned int cnl_rt_table_local = RT_TABLE_LOCAL;
 static const unsigned char cnl_rtn_local = RTN_LOCAL;
+// A local route request written without libnl (RouteSocket+LocalRoutes.swift batches them).
+static const unsigned short cnl_rtm_newroute = RTM_NEWROUTE;
+static const unsigned short cnl_rta_dst = RTA_DST;
+static const unsigned short cnl_rta_oif = RTA_OIF;
+static const unsigned short cnl_rta_prefsrc = RTA_PREFSRC;
+static const unsigned short cnl_rta_table = RTA_TABLE;
+static const unsigned short cnl_nlm_f_create = NLM_F_CREATE;
 
 // Local routes (RouteSocket+LocalRoutes.swift): one family's routes of type local in the local table through
 // one interface with one protocol, as a dump the kernel filters (NETLINK_GET_STRICT_CHK, Linux 4.20 and later:

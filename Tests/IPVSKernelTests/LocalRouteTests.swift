@@ -51,16 +51,41 @@ struct LocalRouteTests {
         #expect(try oracleRoutes().count == 1)
     }
 
-    /// A first sync binds every VIP at once: one lookup of the interface, then a route each.
+    /// A first sync binds every VIP at once: one lookup of the interface, then the routes in batches (2,600
+    /// routes are several batches at any buffer size the kernel grants), each route as `ip` shows a single
+    /// one, and a second batch of the same addresses changes nothing.
     @Test func aBatchRoutesEveryAddressAndIsIdempotent() throws {
         try host.ensureDummyInterface(named: "ipvs0")
-        let addresses = (1...200).map { ip("10.96.1.\($0)") } + [ip("2001:db8::1:1"), ip("2001:db8::1:2")]
+        let addresses =
+            (0..<2_500).map { ip("10.96.\(1 + $0 / 250).\(1 + $0 % 250)") }
+            + (1...100).map { ip("2001:db8::1:\(String($0, radix: 16))") }
         #expect(try host.addLocalRoutes(addresses, on: "ipvs0").isEmpty)
         #expect(try host.addLocalRoutes(addresses, on: "ipvs0").isEmpty)
         #expect(try host.localRoutes(on: "ipvs0") == Set(addresses))
-        #expect(try oracleRoutes().count == 202)
+        let routes = try oracleRoutes()
+        #expect(routes.count == 2_600)
+        #expect(routes.contains("local 10.96.1.1 scope host src 10.96.1.1"), "\(routes.prefix(3))")
+        #expect(routes.contains("local 2001:db8::1:64 metric 1024 pref medium"))
+        // The same routes one at a time (libnl's rtnl_route_add): `ip` shows them the same way.
+        try host.addLocalRoute(ip("10.96.200.1"), on: "ipvs0")
+        let single = try oracleRoutes().first { $0.hasPrefix("local 10.96.200.1 ") }
+        let batched = routes.first { $0.hasPrefix("local 10.96.1.1 ") }
+        #expect(single?.replacingOccurrences(of: "10.96.200.1", with: "10.96.1.1") == batched)
         let missing = #expect(throws: IPVSError.self) { try host.addLocalRoutes(addresses, on: "nope0") }
         #expect(missing?.message == "cannot route addresses as local on nope0: interface nope0 does not exist")
+    }
+
+    /// The kernel refuses a route alone, not its batch: with IPv6 disabled on the interface, each IPv6
+    /// address of a mixed batch fails with its own error, in order, and every IPv4 address is routed.
+    @Test func aBatchReportsEachRefusedAddress() throws {
+        try host.ensureDummyInterface(named: "ipvs0")
+        try sandbox.run("sysctl", "-qw", "net.ipv6.conf.ipvs0.disable_ipv6=1")
+        let addresses = (1...6).map { index in index % 3 == 0 ? ip("2001:db8::\(index)") : ip("10.96.3.\(index)") }
+        let failures = try host.addLocalRoutes(addresses, on: "ipvs0")
+        #expect(failures.map(\.address) == [ip("2001:db8::3"), ip("2001:db8::6")])
+        #expect(failures.first?.error.message.hasPrefix("cannot add the local route 2001:db8::3 on ipvs0: ") == true)
+        #expect(failures.allSatisfy { $0.error.errno != nil && $0.error.errno != 0 }, "\(failures)")
+        #expect(try host.localRoutes(on: "ipvs0") == Set(addresses.filter { $0.family == .inet }))
     }
 
     /// The listing is a dump the kernel filters: with 5,000 other routes in the main table, and other local

@@ -195,3 +195,49 @@ import Testing
 func le16(_ value: UInt16) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
 func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
 func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+
+/// The batched local route request (RouteSocket.addLocalRoutes) is the request libnl's `rtnl_route_add` sends
+/// for the same route, byte for byte after the header's sequence number, and as written out by hand.
+@Suite struct LocalRouteRequestBytesTests {
+    func encode(_ address: String, sequence: UInt32 = 9) -> [UInt8] {
+        var writer = NetlinkWriter()
+        RouteSocket.encodeLocalRoute(
+            IPAddress(address)!,
+            ifindex: 1,
+            protocolNumber: HostNetwork.routeProtocol,
+            sequence: sequence,
+            into: &writer
+        )
+        return writer.bytes
+    }
+
+    @Test(arguments: ["10.96.0.10", "2001:db8::10", "0.0.0.0", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"])
+    func equalsWhatLibnlSends(address: String) throws {
+        let ours = encode(address)
+        let libnl = try RouteSocket.libnlLocalRouteRequest(
+            IPAddress(address)!,
+            ifindex: 1,
+            protocolNumber: HostNetwork.routeProtocol
+        )
+        #expect(ours.count == libnl.count)
+        #expect(ours[0..<6] == libnl[0..<6])  // nlmsg_len, nlmsg_type
+        // nlmsg_flags: libnl's send adds NLM_F_REQUEST | NLM_F_ACK to the request's NLM_F_CREATE.
+        #expect(flags(ours) == flags(libnl) | 0x0005)
+        #expect(ours[16...] == libnl[16...])  // rtmsg and attributes, after nlmsg_seq and nlmsg_pid
+    }
+
+    @Test func writtenOutByHand() {
+        let expected: [UInt8] =
+            le32(60) + le16(24) + le16(0x0405) + le32(9) + le32(0)  // RTM_NEWROUTE, REQUEST|ACK|CREATE, seq 9
+            + [2, 32, 0, 0, 255, 168, 254, 2] + le32(0)  // rtmsg: AF_INET /32, table local, proto 168, host, local
+            + le16(8) + le16(15) + le32(255)  // RTA_TABLE = RT_TABLE_LOCAL
+            + le16(8) + le16(1) + [10, 96, 0, 10]  // RTA_DST
+            + le16(8) + le16(7) + [10, 96, 0, 10]  // RTA_PREFSRC (IPv4 only)
+            + le16(8) + le16(4) + le32(1)  // RTA_OIF = 1
+        #expect(encode("10.96.0.10") == expected)
+    }
+
+    private func flags(_ message: [UInt8]) -> UInt16 {
+        UInt16(message[6]) | UInt16(message[7]) << 8
+    }
+}

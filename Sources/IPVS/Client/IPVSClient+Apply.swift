@@ -101,28 +101,16 @@ extension IPVSClient {
         if !batch.indices.isEmpty {
             try socket.send(batch.bytes)
             run.sendCalls += 1
-            var answered = [Bool](repeating: false, count: batch.indices.count)
-            var remaining = batch.indices.count
-            while remaining > 0 {
-                try socket.receive(timeoutMilliseconds: timeoutMilliseconds) { (datagram) throws(IPVSError) in
-                    try NetlinkMessage.forEachAcknowledgement(in: datagram) { sequence, errno in
-                        // Stale replies of an earlier, timed-out request carry other sequence numbers: skip them.
-                        let offset = Int(sequence &- batch.firstSequence)
-                        guard offset < batch.indices.count, !answered[offset] else { return }
-                        answered[offset] = true
-                        remaining -= 1
-                        guard errno != 0 else { return }
-                        let index = batch.indices[offset]
-                        let operation = run.operations[index]
-                        run.failures.append(
-                            .init(
-                                index: index,
-                                operation: operation,
-                                error: .kernel(errno: errno, operation: operation)
-                            )
-                        )
-                    }
-                }
+            try socket.acknowledgements(
+                of: batch.indices.count,
+                from: batch.firstSequence,
+                timeoutMilliseconds: timeoutMilliseconds
+            ) { offset, errno in
+                let index = batch.indices[offset]
+                let operation = run.operations[index]
+                run.failures.append(
+                    .init(index: index, operation: operation, error: .kernel(errno: errno, operation: operation))
+                )
             }
         }
         run.progress?(run.next, run.operations.count)

@@ -184,9 +184,11 @@ public final class HostNetwork: Sendable {
     }
 
     /// Routes each of `addresses` as local through `interface`, as ``addLocalRoute(_:on:)`` does, looking the
-    /// interface up once: a first sync binds every VIP of the cluster at once (10,000 at 10k Services).
+    /// interface up once and sending the requests in batches: a first sync binds every VIP of the cluster at
+    /// once (10,000 at 10k Services).
     /// - Returns: the addresses that failed, each with its error, in order; the others are routed.
-    /// - Throws: when the interface cannot be found (then none is routed).
+    /// - Throws: when the interface cannot be found (then none is routed), or the socket fails mid-way (then
+    ///   the batch in flight may be routed or not: binding again is idempotent).
     public func addLocalRoutes(
         _ addresses: [IPAddress],
         on interface: String
@@ -194,20 +196,12 @@ public final class HostNetwork: Sendable {
         try Self.validateInterfaceName(interface)
         return try withSocket { (socket: RouteSocket) throws(IPVSError) -> [(address: IPAddress, error: IPVSError)] in
             let index = try socket.index(of: interface, for: "route addresses as local on \(interface)")
-            var failures: [(address: IPAddress, error: IPVSError)] = []
-            for address in addresses {
-                do throws(IPVSError) {
-                    try socket.addLocalRoute(
-                        address,
-                        ifindex: index,
-                        protocolNumber: Self.routeProtocol,
-                        interface: interface
-                    )
-                } catch {
-                    failures.append((address, error))
-                }
-            }
-            return failures
+            return try socket.addLocalRoutes(
+                addresses,
+                ifindex: index,
+                protocolNumber: Self.routeProtocol,
+                interface: interface
+            )
         }
     }
 

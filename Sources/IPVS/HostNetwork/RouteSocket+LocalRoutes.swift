@@ -87,6 +87,112 @@ extension RouteSocket {
         try RouteError.check(result, step)
     }
 
+    /// Adds the local routes `addresses` through interface `ifindex`, as ``addLocalRoute(_:ifindex:protocolNumber:interface:)``
+    /// does each, in batches: one `sendmsg` carries as many requests as the receive buffer has room for
+    /// acknowledgements (some 500), where libnl's `rtnl_route_add` waits out one round trip per route, which
+    /// was most of a 10k-Service first sync's address binding in the VM. The requests are what libnl sends
+    /// (`RTM_NEWROUTE` with `NLM_F_CREATE`, `rtmsg` and `RTA_TABLE`, `RTA_DST`, `RTA_PREFSRC` for IPv4,
+    /// `RTA_OIF`), and one already there (`EEXIST`) is not an error.
+    /// - Returns: the addresses the kernel refused, each with its error, in order.
+    /// - Throws: when the socket fails (the outcome of the batch in flight is then unknown).
+    func addLocalRoutes(
+        _ addresses: [IPAddress],
+        ifindex: Int32,
+        protocolNumber: UInt8,
+        interface: String
+    ) throws(IPVSError) -> [(address: IPAddress, error: IPVSError)] {
+        if datagrams == nil {
+            datagrams = NetlinkDatagrams(descriptor: nl_socket_get_fd(handle), bufferSize: Self.batchBufferBytes)
+        }
+        let perBatch = min(datagrams!.maximumBatchMessages, datagrams!.maximumBatchBytes / 64)
+        var failures: [(address: IPAddress, error: IPVSError)] = []
+        var start = 0
+        while start < addresses.count {
+            let batch = addresses[start..<min(addresses.count, start + perBatch)]
+            let first = nextSequence
+            nextSequence &+= UInt32(batch.count)
+            var writer = NetlinkWriter(reservingCapacity: 64 * batch.count)
+            for (offset, address) in batch.enumerated() {
+                Self.encodeLocalRoute(
+                    address,
+                    ifindex: ifindex,
+                    protocolNumber: protocolNumber,
+                    sequence: first &+ UInt32(offset),
+                    into: &writer
+                )
+            }
+            let sent = writer.bytes.withUnsafeBytes { raw in
+                nl_sendto(handle, UnsafeMutableRawPointer(mutating: raw.baseAddress), raw.count)
+            }
+            try RouteError.check(sent, "add \(batch.count) local routes on \(interface)")
+            try datagrams!.acknowledgements(of: batch.count, from: first, timeoutMilliseconds: Self.replyTimeout) {
+                offset,
+                errno in
+                guard errno != EEXIST else { return }
+                let address = batch[batch.startIndex + offset]
+                failures.append(
+                    (address, RouteError.system("add the local route \(address) on \(interface)", errno: errno))
+                )
+            }
+            start += batch.count
+        }
+        return failures
+    }
+
+    /// The socket buffers batched requests ask for: about 500 acknowledgements per batch.
+    static let batchBufferBytes = 1 << 20
+    /// How long a batch's acknowledgements may take; the kernel answers a batch of local routes in
+    /// milliseconds, so this is only for a socket that broke.
+    static let replyTimeout: Int32 = 30_000
+
+    /// `RTM_NEWROUTE` for the local route `address`, as libnl's `rtnl_route_add` builds it from
+    /// ``localRoute(_:ifindex:protocolNumber:step:)``.
+    static func encodeLocalRoute(
+        _ address: IPAddress,
+        ifindex: Int32,
+        protocolNumber: UInt8,
+        sequence: UInt32,
+        into writer: inout NetlinkWriter
+    ) {
+        let flags = UInt16(NLM_F_REQUEST) | UInt16(NLM_F_ACK) | cnl_nlm_f_create
+        writer.beginMessage(type: cnl_rtm_newroute, flags: flags, sequence: sequence)
+        // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags.
+        writer.appendField(UInt8(address.family.rawValue))
+        writer.appendField(UInt8(address.family.addressLength * 8))
+        writer.appendField(UInt8(0))
+        writer.appendField(UInt8(0))
+        writer.appendField(UInt8(cnl_rt_table_local))
+        writer.appendField(protocolNumber)
+        writer.appendField(cnl_rt_scope_host)
+        writer.appendField(cnl_rtn_local)
+        writer.appendField(UInt32(0))
+        writer.put(cnl_rta_table, UInt32(cnl_rt_table_local))
+        writer.put(cnl_rta_dst, bytes: address.bytes)
+        // IPv6 accepts a preferred source only when it is an address on the host, which a VIP no longer is.
+        if address.family == .inet { writer.put(cnl_rta_prefsrc, bytes: address.bytes) }
+        writer.put(cnl_rta_oif, UInt32(bitPattern: ifindex))
+        writer.endMessage()
+    }
+
+    /// The request libnl's `rtnl_route_add` would send for the same route, before libnl's send adds
+    /// `NLM_F_REQUEST`, `NLM_F_ACK` and the sequence number: what ``encodeLocalRoute(_:ifindex:protocolNumber:sequence:into:)``
+    /// is checked against.
+    static func libnlLocalRouteRequest(
+        _ address: IPAddress,
+        ifindex: Int32,
+        protocolNumber: UInt8
+    ) throws(IPVSError) -> [UInt8] {
+        let step = "build the local route \(address)"
+        let route = try localRoute(address, ifindex: ifindex, protocolNumber: protocolNumber, step: step)
+        defer { rtnl_route_put(route) }
+        var message: OpaquePointer?
+        try RouteError.check(rtnl_route_build_add_request(route, Int32(cnl_nlm_f_create), &message), step)
+        guard let message else { throw RouteError.outOfMemory(step) }
+        defer { nlmsg_free(message) }
+        let header = nlmsg_hdr(message)!
+        return Array(UnsafeRawBufferPointer(start: header, count: Int(header.pointee.nlmsg_len)))
+    }
+
     /// Deletes the local route `address` through interface `ifindex` with protocol `protocolNumber`; returns
     /// false when there was none.
     func deleteLocalRoute(

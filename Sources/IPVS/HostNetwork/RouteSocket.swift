@@ -11,6 +11,12 @@ import Musl
 /// Not Sendable: one `HostNetwork` owns it behind a mutex and frees it in `deinit`.
 final class RouteSocket {
     let handle: OpaquePointer
+    /// The receiving side of batched requests (``addLocalRoutes(_:ifindex:protocolNumber:interface:)``), set
+    /// up at the first batch.
+    var datagrams: NetlinkDatagrams?
+    /// The sequence number of the next batched request: numbered apart from libnl's own, which start at the
+    /// time of day in seconds (below 2^31 until 2038) and never see these replies.
+    var nextSequence: UInt32 = 1 << 31
 
     init(namespace: NetworkNamespace) throws(IPVSError) {
         guard let handle = nl_socket_alloc() else {

@@ -1,4 +1,4 @@
-/// Builds netlink messages with generic-netlink headers and attributes, in host byte order.
+/// Builds netlink messages (generic netlink's, and rtnetlink's local routes) and attributes, in host byte order.
 ///
 /// Attribute layout follows libnl (`nla_put`, `nla_nest_start` with `NLA_F_NESTED`): length excludes the
 /// padding to 4 bytes; a nest's length covers its children and their padding. Values are copied straight
@@ -12,8 +12,17 @@ struct NetlinkWriter {
 
     init(reservingCapacity capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
-    /// Starts a message: `nlmsghdr` then `genlmsghdr`.
+    /// Starts a generic-netlink message: `nlmsghdr` then `genlmsghdr`.
     mutating func beginMessage(type: UInt16, flags: UInt16, sequence: UInt32, command: UInt8, version: UInt8) {
+        beginMessage(type: type, flags: flags, sequence: sequence)
+        bytes.append(command)
+        bytes.append(version)
+        append(UInt16(0))  // reserved
+    }
+
+    /// Starts a message with its `nlmsghdr` only: the family's fixed header (rtnetlink's `rtmsg`) follows
+    /// through ``appendField(_:)``, then the attributes.
+    mutating func beginMessage(type: UInt16, flags: UInt16, sequence: UInt32) {
         precondition(openMessage == nil, "message already open")
         openMessage = bytes.count
         append(UInt32(0))  // nlmsg_len, patched in endMessage
@@ -21,9 +30,12 @@ struct NetlinkWriter {
         append(flags)
         append(sequence)
         append(UInt32(0))  // nlmsg_pid: the kernel fills in the sender
-        bytes.append(command)
-        bytes.append(version)
-        append(UInt16(0))  // reserved
+    }
+
+    /// One field of a fixed header, in host byte order and unpadded.
+    mutating func appendField<T: FixedWidthInteger>(_ value: T) {
+        precondition(openMessage != nil && openNests == 0, "a fixed header belongs right after beginMessage")
+        append(value)
     }
 
     mutating func endMessage() {
