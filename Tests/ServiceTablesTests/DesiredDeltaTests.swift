@@ -68,13 +68,45 @@ import Testing
             #expect(byDelta.sync(deltaChanged) == byFull.sync(fullChanged))
         }
         // A whole write's rules come from the desired state alone and leave no change pending.
-        let rebuilt = byDelta.state.rebuildMasqueradeRules()
-        #expect(rebuilt == MasqueradeMode.all.rules(for: byDelta.state.desired))
+        let rebuilt = byDelta.state.masqueradeRebuilder()()
+        let installed = byDelta.state.install(rebuilt)
+        #expect(installed)
+        #expect(rebuilt.rules == MasqueradeMode.all.rules(for: byDelta.state.desired))
+        #expect(byDelta.state.masqueradeRules == rebuilt.rules)
         let pending = byDelta.state.takeMasqueradeChanges()
         #expect(pending.added == MasqueradeRules() && pending.removed == MasqueradeRules())
         #expect(byDelta.kernel.contents.mapValues(\.servers) == byFull.kernel.contents.mapValues(\.servers))
         #expect(byDelta.kernel.contents.mapValues(\.service) == byFull.kernel.contents.mapValues(\.service))
         #expect(!byDelta.kernel.contents.isEmpty)
+    }
+
+    /// A masquerade rebuild runs off the agent's actor, from the desired state as it was when it began: it is
+    /// installed only when nothing changed since; otherwise install says so and rebuilds from what is desired.
+    @Test func aRebuildBegunBeforeAChangeIsNotInstalled() {
+        var h = Harness(settings: LoadBalancerSettings(masquerade: .all))
+        _ = h.state.updateDesired([serviceID(1): service(serviceID(1), [endpoint(1), endpoint(2)])])
+        let rebuild = h.state.masqueradeRebuilder()
+        let unchanged = h.state.masqueradeRebuilder()
+        #expect(h.state.updateDesired([serviceID(1): service(serviceID(1), [endpoint(1), endpoint(2)])]).isEmpty)
+        let current = h.state.install(unchanged())
+        #expect(current)  // an update that changed nothing leaves a rebuild current
+        _ = h.state.updateDesired([serviceID(2): service(serviceID(2), [endpoint(3)])])
+        let stale = rebuild()
+        #expect(
+            stale.rules
+                == MasqueradeMode.all.rules(
+                    for: DesiredState(virtualServers: [
+                        serviceID(1): service(serviceID(1), [endpoint(1), endpoint(2)])
+                    ])
+                )
+        )
+        let installedStale = h.state.install(stale)
+        #expect(!installedStale)
+        #expect(h.state.masqueradeRules == MasqueradeMode.all.rules(for: h.state.desired))
+        #expect(h.state.masqueradeRules != stale.rules)
+        let fresh = h.state.masqueradeRebuilder()()
+        let installedFresh = h.state.install(fresh)
+        #expect(installedFresh)
     }
 
     @Test func unchangedEntriesReportNothingAndStatusesOfDroppedTargetsGo() {

@@ -7,8 +7,8 @@ struct PendingMasquerade {
     fileprivate enum State {
         case idle
         case finished(String?)
-        /// The write, when it began and how many elements it carries (for the log).
-        case whole(BackgroundJob<Result<Void, IPVSError>>, started: ContinuousClock.Instant, elements: Int)
+        /// The rebuild and write, and when they began (for the log).
+        case whole(BackgroundJob<(RebuiltMasquerade, Result<Void, IPVSError>)>, started: ContinuousClock.Instant)
     }
 
     fileprivate let state: State
@@ -47,15 +47,17 @@ extension Agent {
                 }
             }
             if whole {
-                // Rebuilt here, on the actor, from the desired state itself (not the index, so a bookkeeping
-                // mistake cannot outlive the write); only the kernel work leaves it.
-                let rules = core.rebuildMasqueradeRules() ?? MasqueradeRules()
+                // Rebuilt from the desired state itself (not the index, so a bookkeeping mistake cannot outlive
+                // the write), on the write's thread: at 10k Services x 10 the rebuild alone held the actor
+                // for about a second of the first sync in the VM.
+                let rebuild = core.masqueradeRebuilder()
                 masqueradeInSync = false
-                let job = BackgroundJob(name: "ipvsd-nftables") {
-                    Result { () throws(IPVSError) in try packetFilter.apply(rules) }
+                let job = BackgroundJob(name: "ipvsd-nftables") { () -> (RebuiltMasquerade, Result<Void, IPVSError>) in
+                    let rebuilt = rebuild()
+                    let rules = rebuilt.rules ?? MasqueradeRules()
+                    return (rebuilt, Result { () throws(IPVSError) in try packetFilter.apply(rules) })
                 }
-                let elements = rules.hairpin.count + rules.masqueraded.count
-                return PendingMasquerade(state: .whole(job, started: .now, elements: elements))
+                return PendingMasquerade(state: .whole(job, started: .now))
             }
             masqueradeInSync = true
             return PendingMasquerade(state: .finished(nil))
@@ -73,20 +75,26 @@ extension Agent {
             return nil
         case .finished(let problem):
             return problem
-        case .whole(let job, let started, let elements):
+        case .whole(let job, let started):
             let waited = ContinuousClock.now
-            switch job.wait() {
+            let (rebuilt, result) = job.wait()
+            // Nothing changes the desired state while a sync runs (the actor runs the sync whole); were it
+            // to, the rules written are stale and the next sync writes them whole again.
+            let current = core.install(rebuilt)
+            switch result {
             case .success:
-                masqueradeInSync = true
+                masqueradeInSync = current
                 let end = ContinuousClock.now
+                let rules = rebuilt.rules ?? MasqueradeRules()
                 logger.info(
                     "nftables table written whole",
                     metadata: [
-                        "elements": "\(elements)", "duration_ms": "\((end - started).milliseconds)",
+                        "elements": "\(rules.hairpin.count + rules.masqueraded.count)",
+                        "duration_ms": "\((end - started).milliseconds)",
                         "sync_waited_ms": "\((end - waited).milliseconds)",
                     ]
                 )
-                return nil
+                return current ? nil : "masquerade: the desired state changed during a whole write; writing it again"
             case .failure(let error):
                 masqueradeInSync = false
                 return Self.masqueradeProblem(error)

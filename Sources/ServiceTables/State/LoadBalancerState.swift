@@ -40,6 +40,9 @@ public struct LoadBalancerState: Sendable {
     /// Keys of `targetIndex` added and removed since ``takeHealthTargetChanges()``.
     var targetChanges = HealthTargetChanges()
     var masquerade: MasqueradeIndex
+    /// Counts the desired state's changes to ``masquerade``: a rebuild made elsewhere is installed only when
+    /// nothing changed since it began (``install(_:)``).
+    var masqueradeGeneration = 0
 
     /// - Parameters:
     ///   - owned: the services the agent owned when it last ran (its state file); `adopt` confirms them.
@@ -69,6 +72,7 @@ public struct LoadBalancerState: Sendable {
                 indexHealth(of: new)
                 masquerade.insert(new)
             }
+            masqueradeGeneration += 1
         }
         if changed.count > desiredState.virtualServers.count / 2 {
             desiredState = state
@@ -102,6 +106,7 @@ public struct LoadBalancerState: Sendable {
                 indexHealth(of: next)
                 masquerade.insert(next)
             }
+            masqueradeGeneration += 1
             desiredState.virtualServers[id] = next
             changed.insert(id)
         }
@@ -115,11 +120,25 @@ public struct LoadBalancerState: Sendable {
     /// The masquerade rules of the desired state under ``LoadBalancerSettings/masquerade``; nil for `none`.
     public var masqueradeRules: MasqueradeRules? { masquerade.rules }
 
-    /// The masquerade rules rebuilt from the desired state alone, for a whole write (a full resync); pending
-    /// changes are dropped, since the whole write carries them.
-    public mutating func rebuildMasqueradeRules() -> MasqueradeRules? {
-        masquerade = MasqueradeIndex(mode: masquerade.mode, state: desiredState)
-        return masquerade.rules
+    /// A rebuild of the masquerade index from the desired state alone, for a whole write, that runs anywhere:
+    /// it is O(real servers) (100,000 at 10k Services x 10), so the agent runs it on the write's own thread
+    /// rather than on its actor, from the desired state as it is now (a copy-on-write share, not a copy).
+    /// ``install(_:)`` puts the result in place.
+    public func masqueradeRebuilder() -> @Sendable () -> RebuiltMasquerade {
+        let (mode, state, generation) = (masquerade.mode, desiredState, masqueradeGeneration)
+        return { RebuiltMasquerade(index: MasqueradeIndex(mode: mode, state: state), generation: generation) }
+    }
+
+    /// Installs a rebuilt masquerade index; pending changes are dropped, since the whole write carries them.
+    /// - Returns: false when the desired state changed since the rebuild began: the index is then rebuilt from
+    ///   the desired state here, and rules written from `rebuilt` are stale (write them whole again).
+    public mutating func install(_ rebuilt: RebuiltMasquerade) -> Bool {
+        guard rebuilt.generation == masqueradeGeneration else {
+            masquerade = MasqueradeIndex(mode: masquerade.mode, state: desiredState)
+            return false
+        }
+        masquerade = rebuilt.index
+        return true
     }
 
     /// Whether the incremental masquerade index agrees with the desired state: a full resync's check of the

@@ -1,5 +1,15 @@
 import IPVS
 
+/// A masquerade index rebuilt from one desired state alone (``LoadBalancerState/masqueradeRebuilder()``), for
+/// ``LoadBalancerState/install(_:)``.
+public struct RebuiltMasquerade: Sendable {
+    let index: MasqueradeIndex
+    let generation: Int
+
+    /// The whole rules, for a whole write; nil for `none`.
+    public var rules: MasqueradeRules? { index.rules }
+}
+
 /// The masquerade rules of the desired state, kept service by service as it changes, with the elements each
 /// change added and removed: a change costs its own services, where recomputing the rules from the whole
 /// desired state and diffing them cost O(cluster) on every sync (284 ms a sync in a native debug build at
