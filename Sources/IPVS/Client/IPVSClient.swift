@@ -140,8 +140,12 @@ public final class IPVSClient: IPVSKernel, Sendable {
         )
     }
 
-    /// Reads that may find new services before a listing gives up, besides the confirming ones.
-    static let maximumListingReads = 6
+    /// Reads that may find new services before a listing gives up, besides the confirming ones. A quiet table
+    /// needs none; a busy one settles within a few, but a namespace being torn down beside it (its services
+    /// deleted by the kernel's cleanup) kept every one of 6 reads finding something new once in the kernel
+    /// suite, right after the soak test, so a full resync would have failed and been retried. Each read costs
+    /// one dump of this namespace's services, and only a table that keeps changing uses them all.
+    static let maximumListingReads = 14
 
     /// The `recv` lengths of the re-reads, each on a socket of its own. A dump resumes by position, so a
     /// service right after a seam is the one another namespace's deletions make it skip; parts sized apart
