@@ -220,6 +220,7 @@ func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) 
             protocolNumber: HostNetwork.routeProtocol
         )
         #expect(ours.count == libnl.count)
+        #expect(ours.count <= RouteSocket.localRouteRequestBytes)
         #expect(ours[0..<6] == libnl[0..<6])  // nlmsg_len, nlmsg_type
         // nlmsg_flags: libnl's send adds NLM_F_REQUEST | NLM_F_ACK to the request's NLM_F_CREATE.
         #expect(flags(ours) == flags(libnl) | 0x0005)

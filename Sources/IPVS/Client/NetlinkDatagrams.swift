@@ -126,7 +126,7 @@ struct NetlinkDatagrams {
         }
     }
 
-    static func systemError(_ step: String, _ err: Int32) -> IPVSError {
+    private static func systemError(_ step: String, _ err: Int32) -> IPVSError {
         IPVSError(.connectionFailed, "cannot \(step): \(IPVSError.describe(errno: err))", errno: err)
     }
 }

@@ -104,14 +104,14 @@ extension RouteSocket {
         if datagrams == nil {
             datagrams = NetlinkDatagrams(descriptor: nl_socket_get_fd(handle), bufferSize: Self.batchBufferBytes)
         }
-        let perBatch = min(datagrams!.maximumBatchMessages, datagrams!.maximumBatchBytes / 64)
+        let perBatch = min(datagrams!.maximumBatchMessages, datagrams!.maximumBatchBytes / Self.localRouteRequestBytes)
         var failures: [(address: IPAddress, error: IPVSError)] = []
         var start = 0
         while start < addresses.count {
             let batch = addresses[start..<min(addresses.count, start + perBatch)]
             let first = nextSequence
             nextSequence &+= UInt32(batch.count)
-            var writer = NetlinkWriter(reservingCapacity: 64 * batch.count)
+            var writer = NetlinkWriter(reservingCapacity: Self.localRouteRequestBytes * batch.count)
             for (offset, address) in batch.enumerated() {
                 Self.encodeLocalRoute(
                     address,
@@ -139,6 +139,9 @@ extension RouteSocket {
         return failures
     }
 
+    /// The largest request ``encodeLocalRoute(_:ifindex:protocolNumber:sequence:into:)`` writes (IPv6: header
+    /// 16, `rtmsg` 12, table 8, destination 20, interface 8; IPv4 has a preferred source and is 60).
+    static let localRouteRequestBytes = 64
     /// The socket buffers batched requests ask for: about 500 acknowledgements per batch.
     static let batchBufferBytes = 1 << 20
     /// How long a batch's acknowledgements may take; the kernel answers a batch of local routes in
