@@ -24,10 +24,23 @@ public struct StandInPKI: Sendable {
     /// - Throws: when openssl is missing or fails (its output in the error).
     public static func make() throws -> StandInPKI { try shared.get() }
 
+    /// The directory `shared` made, removed when the process exits (it holds CA keys and the tests'
+    /// kubeconfigs; every test process made one and left it in /tmp).
+    nonisolated(unsafe) private static var madeDirectory: String?
+
     private static func generate() throws -> StandInPKI {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("ipvsd-standin-pki-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: directory,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
+        // Written once, here, under `shared`'s one-time initialisation; read only at exit.
+        madeDirectory = directory
+        atexit {
+            if let made = StandInPKI.madeDirectory { try? FileManager.default.removeItem(atPath: made) }
+        }
         let pki = StandInPKI(directory: directory)
         let curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
         let ca = ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
