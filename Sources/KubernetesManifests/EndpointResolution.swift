@@ -64,7 +64,9 @@ struct EndpointResolution {
                         weight: weight
                     ),
                     conditions: endpoint.conditions,
-                    target: endpoint.target
+                    target: endpoint.target,
+                    onOtherNode: !options.nodeName.isEmpty && !endpoint.nodeName.isEmpty
+                        && endpoint.nodeName != options.nodeName
                 )
                 // The same address in two slices: the ready entry wins.
                 if let existing = candidates[real.id], existing.real.conditions.ready || !real.conditions.ready {

@@ -72,6 +72,26 @@ import Testing
         #expect(servers(unknown, "10.96.0.20") == [])
     }
 
+    /// Hairpin masquerade elements are for endpoints that may be local (kube-proxy's KUBE-LOOP-BACK): an
+    /// endpoint is known to be elsewhere only when it and this node both have names, and they differ.
+    @Test func endpointsOnOtherNamedNodesAreMarkedForTheHairpinRules() throws {
+        func remote(_ state: DesiredState) -> [String] {
+            (state.virtualServers[tcp("10.96.0.20", 80)]?.realServers.values ?? [])
+                .filter(\.onOtherNode).map { "\($0.id.address)" }.sorted()
+        }
+        let (onA, _, _) = try buildState(Self.manifest(), options: Self.node)
+        #expect(remote(onA) == ["10.244.2.2", "10.244.3.2"])
+        let hairpin = try #require(MasqueradeMode.hairpin.rules(for: onA)).hairpin.map { "\($0.address)" }
+        #expect(Set(hairpin) == ["10.244.1.2"])
+        // This node's name unknown: any endpoint may be local.
+        let (unnamed, _, _) = try buildState(Self.manifest(), options: TranslationOptions())
+        #expect(remote(unnamed) == [])
+        // An endpoint without a nodeName may be local too.
+        let anonymous = Self.manifest().replacingOccurrences(of: "nodeName: b, ", with: "")
+        let (partly, _, _) = try buildState(anonymous, options: Self.node)
+        #expect(remote(partly) == ["10.244.3.2"])
+    }
+
     @Test func externalLocalAppliesToExternalIPsAndNodePortsOnly() throws {
         var options = Self.node
         options.nodeName = "c"

@@ -26,7 +26,15 @@ import Testing
                     delta[id] = .some(nil)
                 } else {
                     let hosts = (1...6).filter { _ in Bool.random(using: &generator) }.map(UInt8.init)
-                    let weights = hosts.map { endpoint($0, weight: UInt32.random(in: 0...3, using: &generator)) }
+                    // Some endpoints on other nodes: they have no hairpin element, and an endpoint that moves
+                    // between nodes changes the rules without changing the kernel's table.
+                    let weights = hosts.map {
+                        endpoint(
+                            $0,
+                            weight: UInt32.random(in: 0...3, using: &generator),
+                            onOtherNode: Int.random(in: 0..<4, using: &generator) == 0
+                        )
+                    }
                     delta[id] = service(id, weights, healthCheck: Bool.random(using: &generator) ? checked : nil)
                 }
             }

@@ -15,13 +15,15 @@ func serverID(_ host: UInt8, port: UInt16 = 8080) -> RealServer.ID {
 func endpoint(
     _ host: UInt8,
     weight: UInt32 = 1,
-    conditions: EndpointConditions = .ready
+    conditions: EndpointConditions = .ready,
+    onOtherNode: Bool = false
 ) -> DesiredRealServer {
     let id = serverID(host)
     return DesiredRealServer(
         realServer: RealServer(address: id.address, port: id.port, forwarding: .masquerade, weight: weight),
         conditions: conditions,
-        target: "pod-\(host)"
+        target: "pod-\(host)",
+        onOtherNode: onOtherNode
     )
 }
 

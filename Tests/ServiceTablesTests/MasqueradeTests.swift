@@ -57,6 +57,24 @@ import Testing
         #expect(rules.hairpin.count == 4)
     }
 
+    /// kube-proxy's KUBE-LOOP-BACK holds local endpoints only: an endpoint known to run on another node can
+    /// never be the client of its own Service through this node, so it gets no hairpin element. One whose
+    /// node is unknown keeps it.
+    @Test func hairpinLeavesOutEndpointsKnownToRunOnOtherNodes() throws {
+        var state = Self.state()
+        var clusterIP = service(serviceID(1), [endpoint(1), endpoint(2, onOtherNode: true)])
+        clusterIP.kind = .clusterIP
+        state.virtualServers[serviceID(1)] = clusterIP
+        let rules = try #require(MasqueradeMode.hairpin.rules(for: state))
+        #expect(!rules.hairpin.contains(Self.destination("10.1.0.2", .tcp, 8080)))
+        #expect(rules.hairpin.contains(Self.destination("10.1.0.1", .tcp, 8080)))
+        #expect(rules.hairpin.count == 3)
+        // The virtual server's own masquerade does not depend on where its endpoints run.
+        let all = try #require(MasqueradeMode.all.rules(for: state))
+        #expect(all.masqueraded.contains(Self.destination("10.0.0.1", .tcp, 80)))
+        #expect(!all.hairpin.contains(Self.destination("10.1.0.2", .tcp, 8080)))
+    }
+
     @Test func noneMeansNoTable() {
         #expect(MasqueradeMode.none.rules(for: Self.state()) == nil)
     }

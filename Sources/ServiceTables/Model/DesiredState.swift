@@ -111,11 +111,22 @@ public struct DesiredRealServer: Sendable, Hashable {
     public var conditions: EndpointConditions
     /// What the endpoint is (a pod's `namespace/name`, or a hostname), for the admin view; may be empty.
     public var target: String
+    /// The endpoint is known to run on another node (its `nodeName` and this node's are both set and
+    /// differ). Its packets never reach this node's IPVS with its own address as destination, so it needs
+    /// no hairpin masquerade element (kube-proxy's KUBE-LOOP-BACK holds local endpoints only). False when
+    /// either name is unknown: such an endpoint may be local, and keeps its element.
+    public var onOtherNode: Bool
 
-    public init(realServer: RealServer, conditions: EndpointConditions = .ready, target: String = "") {
+    public init(
+        realServer: RealServer,
+        conditions: EndpointConditions = .ready,
+        target: String = "",
+        onOtherNode: Bool = false
+    ) {
         self.realServer = realServer
         self.conditions = conditions
         self.target = target
+        self.onOtherNode = onOtherNode
     }
 
     public var id: RealServer.ID { realServer.id }

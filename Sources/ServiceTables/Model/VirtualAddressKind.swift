@@ -46,10 +46,11 @@ public enum MasqueradeMode: String, Sendable, Hashable, CaseIterable {
 
     /// The rules for `state`; nil for `none` (no table at all).
     ///
-    /// Hairpin entries cover every endpoint of every virtual server: a remote endpoint's entry never
-    /// matches here (its packets do not leave this node with its own address as destination), so it costs
-    /// a set element and nothing else. kube-proxy's KUBE-LOOP-BACK holds local endpoints only, which needs
-    /// to know which endpoints are local; file sources often do not say.
+    /// Hairpin entries cover every endpoint of every virtual server except those known to run on another
+    /// node (`DesiredRealServer.onOtherNode`), as kube-proxy's KUBE-LOOP-BACK holds local endpoints only: a
+    /// remote endpoint's packets never reach this node's IPVS with its own address as destination, so its
+    /// element would never match. An endpoint whose node is not known (file sources often do not say, or
+    /// the agent has no node name) keeps its element: it may be local.
     public func rules(for state: DesiredState) -> MasqueradeRules? {
         if self == .none { return nil }
         var rules = MasqueradeRules()
@@ -61,15 +62,16 @@ public enum MasqueradeMode: String, Sendable, Hashable, CaseIterable {
         return rules
     }
 
-    /// What one virtual server adds to the rules: a hairpin element per real server, and the virtual
-    /// server itself when its clients are masqueraded. Nothing for firewall-mark services or `none`.
+    /// What one virtual server adds to the rules: a hairpin element per real server that may be local, and
+    /// the virtual server itself when its clients are masqueraded. Nothing for firewall-mark services or
+    /// `none`.
     func contribution(
         of id: VirtualServer.ID,
         _ service: DesiredVirtualServer
     ) -> (hairpin: [MasqueradeRules.Destination], masqueraded: MasqueradeRules.Destination?) {
         guard self != .none, case .service(let proto, let address, let port) = id else { return ([], nil) }
-        let hairpin: [MasqueradeRules.Destination] = service.realServers.keys.map {
-            MasqueradeRules.Destination(address: $0.address, proto: proto, port: $0.port)
+        let hairpin: [MasqueradeRules.Destination] = service.realServers.values.compactMap {
+            $0.onOtherNode ? nil : MasqueradeRules.Destination(address: $0.id.address, proto: proto, port: $0.id.port)
         }
         let masquerade: Bool =
             switch service.kind.externalTrafficPolicy {
