@@ -26,16 +26,18 @@ public enum StandInObjects {
         addresses: [String],
         notReady: Set<String> = [],
         port: Int,
-        portName: String = ""
+        portName: String = "",
+        nodeNames: [String] = []
     ) -> String {
         let endpoints =
             addresses.isEmpty
             ? "null"
             : "["
-                + addresses.map { address in
+                + addresses.enumerated().map { index, address in
                     let ready = !notReady.contains(address)
+                    let node = index < nodeNames.count ? #","nodeName":"\#(nodeNames[index])""# : ""
                     return
-                        #"{"addresses":["\#(address)"],"conditions":{"ready":\#(ready),"serving":\#(ready),"terminating":false}}"#
+                        #"{"addresses":["\#(address)"],"conditions":{"ready":\#(ready),"serving":\#(ready),"terminating":false}\#(node)}"#
                 }.joined(separator: ",") + "]"
         return
             #"{"metadata":{"name":"\#(name)","namespace":"\#(namespace)","labels":{"kubernetes.io/service-name":"\#(service)"}},"addressType":"IPv4","endpoints":\#(endpoints),"ports":[{"name":"\#(portName)","protocol":"TCP","port":\#(port)}]}"#

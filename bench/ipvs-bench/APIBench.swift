@@ -86,11 +86,21 @@ struct APIBench: ParsableCommand {
         log("api \(name): stand-in holds \(workload.services) Services and slices at \(lab.server.url)")
         let kernel = try IPVSClient()
         let started = ContinuousClock.now
+        let benchCPUBefore = processCPUSeconds()
         try lab.start(binary: ipvsd)
-        let ready = try waitUntilReady(lab, kernel, since: started)
+        var listedAfter: [String: Duration] = [:]
+        let ready = try waitUntilReady(lab, kernel, since: started, listedAfter: &listedAfter)
         let initialPeak = try lab.statusMegabytes("VmHWM")
+        let agentCPU = try lab.agentCPUSeconds()
+        // The stand-in serves from this process; the readiness poll is the rest of it (a status every 250 ms).
+        let benchCPU = processCPUSeconds() - benchCPUBefore
         let loadRequests = lab.requestCounts()
         log("api \(name): ready in \(ready.milliseconds) ms, VmHWM \(initialPeak) MB, \(loadRequests) requests")
+        log(
+            "api \(name): CPU to ready: ipvsd \(agentCPU) s, bench (stand-in) \(benchCPU) s; listed after "
+                + listedAfter.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.milliseconds) ms" }
+                .joined(separator: ", ")
+        )
         var steady: [Double] = []
         var anonymous: [Double] = []
         for _ in 0..<5 {
@@ -138,6 +148,24 @@ struct APIBench: ParsableCommand {
             bar: "issue 11 bar: <= 1.5x"
         )
         results.add(group, "API requests during the initial load (lists: pages)", "count", [Double(loadRequests.total)])
+        for (resource, after) in listedAfter.sorted(by: { $0.key < $1.key }) {
+            results.add(
+                group,
+                "exec to \(resource) listed (status synced)",
+                "s",
+                [after.milliseconds / 1000],
+                note: "polled with the readiness, every \(Self.readyPoll / 1000) ms"
+            )
+        }
+        results.add(
+            group,
+            "CPU from exec to ready: ipvsd (user + system)",
+            "s",
+            [agentCPU],
+            note: "the VM has 2 CPUs; with the stand-in's, against 2 x the time to ready, this says whether the "
+                + "load was bound by CPU"
+        )
+        results.add(group, "CPU from exec to ready: the bench process (the stand-in)", "s", [benchCPU])
         results.add(group, "one endpoint change, event read to kernel acknowledged (inside ipvsd)", "ms", inside)
         results.add(group, "  p50", "ms", [IPVSBenchStats.percentile(inside, 0.5)])
         results.add(group, "  p99", "ms", [IPVSBenchStats.percentile(inside, 0.99)])
@@ -179,10 +207,12 @@ struct APIBench: ParsableCommand {
 
     /// From exec until ipvsd's status is ready with every virtual and real server; then the kernel must
     /// hold them all (it is read once the agent says so, and until it does).
+    /// - Parameter listedAfter: set to when each resource's status first showed it listed (synced).
     private func waitUntilReady(
         _ lab: APILab,
         _ kernel: IPVSClient,
-        since started: ContinuousClock.Instant
+        since started: ContinuousClock.Instant,
+        listedAfter: inout [String: Duration]
     ) throws -> Duration {
         let workload = lab.workload
         let deadline = started + .seconds(loadTimeout)
@@ -194,8 +224,11 @@ struct APIBench: ParsableCommand {
             // The admin socket appears once ipvsd has read its config. The status answers even during a sync
             // (AgentBoard), so the poll is slow enough not to compete with ipvsd for the VM's two CPUs (every
             // 20 ms, it did).
-            guard FileManager.default.fileExists(atPath: lab.socketPath),
-                let status = try? lab.status(), status.ready,
+            let status = FileManager.default.fileExists(atPath: lab.socketPath) ? try? lab.status() : nil
+            for resource in status?.kubernetes ?? [] where resource.synced && listedAfter[resource.resource] == nil {
+                listedAfter[resource.resource] = ContinuousClock.now - started
+            }
+            guard let status, status.ready,
                 status.virtualServers == workload.services,
                 status.realServers == workload.services * workload.servers
             else {

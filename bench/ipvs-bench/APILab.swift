@@ -67,11 +67,17 @@ final class APILab {
             service: serviceName(index),
             namespace: "bench",
             addresses: addresses,
-            port: 8080
+            port: 8080,
+            nodeNames: (0..<workload.servers).map(Self.nodeName)
         )
     }
 
     func serviceName(_ index: Int) -> String { "s\(index)" }
+
+    /// The node endpoint `server` of every Service runs on: a cluster of as many nodes as a Service has
+    /// endpoints, with ipvsd on the first (`node-0`), so one endpoint of each Service is local to it (10,000
+    /// at 10k x 10, far more than a node holds) and the rest are on other nodes, as in a cluster.
+    static func nodeName(_ server: Int) -> String { "node-\(server)" }
 
     func vip(_ index: Int) -> String {
         guard case .service(_, let address, _) = workload.serviceID(index) else { return "" }
@@ -91,7 +97,7 @@ final class APILab {
         kernelStatistics: false
         adminSocket: \(socketPath)
         resyncPeriod: 86400s
-        nodeName: bench-node
+        nodeName: \(Self.nodeName(0))
         health:
           enabled: false
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -129,6 +135,20 @@ final class APILab {
     func statusMegabytes(_ field: String) throws -> Double {
         guard let pid = agent.pid else { throw BenchError("api: ipvsd is not running") }
         return try procStatusMegabytes(pid: pid, field)
+    }
+
+    /// ipvsd's CPU time so far, user and system, in seconds (/proc/PID/stat's utime and stime).
+    func agentCPUSeconds() throws -> Double {
+        guard let pid = agent.pid else { throw BenchError("api: ipvsd is not running") }
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        // The command name (field 2) is parenthesised and may hold spaces: count fields after its ')'.
+        guard let close = stat.lastIndex(of: ")") else { throw BenchError("api: /proc/\(pid)/stat unreadable") }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // fields[0] is the state (field 3): utime and stime are fields 14 and 15.
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+            throw BenchError("api: no utime and stime in /proc/\(pid)/stat")
+        }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// Requests the stand-in answered so far, by kind.
