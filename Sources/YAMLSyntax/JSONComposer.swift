@@ -46,7 +46,7 @@ struct JSONComposer {
         // A node per 16 bytes is about what API objects hold; the arrays grow past it if needed.
         tree.nodes.reserveCapacity(bytes.count / 16)
         tree.members.reserveCapacity(bytes.count / 16)
-        tree.strings.reserveCapacity(bytes.count / 24)
+        tree.text.reserveCapacity(bytes.count / 2)
     }
 
     private mutating func document() throws(LocatedError) -> YAMLTree {
@@ -149,7 +149,7 @@ struct JSONComposer {
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+                let text = UnsafeBufferPointer(rebasing: bytes[start..<position])
                 position += 1
                 return scalar(text, column: startColumn, style: Self.doubleQuotedStyle)
             }
@@ -162,11 +162,9 @@ struct JSONComposer {
             switch byte {
             case UInt8(ascii: "\""):
                 position += 1
-                return scalar(
-                    String(decoding: decoded, as: UTF8.self),
-                    column: startColumn,
-                    style: Self.doubleQuotedStyle
-                )
+                return decoded.withUnsafeBufferPointer {
+                    scalar($0, column: startColumn, style: Self.doubleQuotedStyle)
+                }
             case UInt8(ascii: "\\"):
                 try escape(into: &decoded)
             case ..<0x20:
@@ -236,7 +234,11 @@ struct JSONComposer {
         let start = position
         for word: StaticString in ["true", "false", "null"] where matches(word) {
             position += word.utf8CodeUnitCount
-            return scalar(word.description, column: startColumn, style: Self.plainStyle)
+            return scalar(
+                UnsafeBufferPointer(rebasing: bytes[start..<position]),
+                column: startColumn,
+                style: Self.plainStyle
+            )
         }
         // -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?
         if peek(UInt8(ascii: "-")) { position += 1 }
@@ -254,8 +256,11 @@ struct JSONComposer {
             if peek(UInt8(ascii: "+")) || peek(UInt8(ascii: "-")) { position += 1 }
             guard try digits() > 0 else { throw error("expected a digit in a number's exponent") }
         }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-        return scalar(text, column: startColumn, style: Self.plainStyle)
+        return scalar(
+            UnsafeBufferPointer(rebasing: bytes[start..<position]),
+            column: startColumn,
+            style: Self.plainStyle
+        )
     }
 
     private mutating func digits() throws(LocatedError) -> Int {
@@ -276,9 +281,9 @@ struct JSONComposer {
         return true
     }
 
-    private func scalar(_ text: String, column: Int32, style: UInt8) -> Int32 {
+    private func scalar(_ text: UnsafeBufferPointer<UInt8>, column: Int32, style: UInt8) -> Int32 {
         tree.appendScalar(
-            text,
+            bytes: text,
             line: line,
             column: column,
             tag: style == Self.doubleQuotedStyle ? YAMLTree.strTag : YAMLTree.implicitTag,

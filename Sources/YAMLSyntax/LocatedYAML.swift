@@ -165,8 +165,12 @@ public struct LocatedYAML {
     /// Whether the node is YAML null (`~`, `null`, or nothing after the colon).
     public var isNull: Bool {
         guard tree.isPlainScalar(index) else { return false }
-        switch tree.string(index) {
-        case "", "~", "null", "Null", "NULL": return true
+        switch tree.node(index).count {
+        case 0: return true
+        case 1: return tree.scalarEquals(index, "~")
+        case 4:
+            return tree.scalarEquals(index, "null") || tree.scalarEquals(index, "Null")
+                || tree.scalarEquals(index, "NULL")
         default: return false
         }
     }

@@ -99,10 +99,8 @@ struct YAMLComposer: ~Copyable {
                     pending.append(target)
                 case YAML_SCALAR_EVENT:
                     let scalar = event.data.scalar
-                    let value = String(
-                        decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length),
-                        as: UTF8.self
-                    )
+                    // libyaml checked the input's encoding: the value is UTF-8, kept as bytes until read.
+                    let value = UnsafeBufferPointer(start: scalar.value, count: scalar.length)
                     // As Yams: a quoted scalar without a tag is a string, and `!` means the default (string).
                     var tag = YAMLTree.strTag
                     if scalar.quoted_implicit != 1, let name = Self.text(scalar.tag), name != "!" {
@@ -111,7 +109,7 @@ struct YAMLComposer: ~Copyable {
                         tag = YAMLTree.implicitTag
                     }
                     let index = tree.appendScalar(
-                        value,
+                        bytes: value,
                         line: line,
                         column: column,
                         tag: tag,

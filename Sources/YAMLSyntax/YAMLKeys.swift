@@ -46,7 +46,7 @@ enum YAMLKeys {
     @inline(__always)
     static func matches(_ tree: YAMLTree, _ index: Int32, _ key: String) -> Bool {
         let node = tree.node(index)
-        guard node.kind == .scalar, tree.strings[Int(node.start)] == key else { return false }
+        guard node.kind == .scalar, tree.scalarEquals(index, key) else { return false }
         if node.tag == YAMLTree.implicitTag { return true }
         let wanted = resolvedPlainTag(key)
         return node.tag == YAMLTree.strTag ? wanted == strTag : tree.tagName(index) == wanted
@@ -57,7 +57,7 @@ enum YAMLKeys {
         let (x, y) = (tree.node(a), tree.node(b))
         guard x.kind == y.kind else { return false }
         guard x.kind == .scalar else { return tree.yamsNode(a) == tree.yamsNode(b) }
-        guard tree.strings[Int(x.start)] == tree.strings[Int(y.start)] else { return false }
+        guard tree.scalarsEqual(a, b) else { return false }
         if x.tag == y.tag { return true }
         return resolvedTag(tree, a) == resolvedTag(tree, b)
     }

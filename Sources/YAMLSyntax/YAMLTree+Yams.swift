@@ -18,7 +18,7 @@ extension YAMLTree {
         switch record.kind {
         case .scalar:
             let style = Yams.Node.Scalar.Style(rawValue: UInt32(record.style)) ?? .any
-            result = .scalar(.init(strings[Int(record.start)], tag, style))
+            result = .scalar(.init(string(index), tag, style))
         case .sequence:
             let style = Yams.Node.Sequence.Style(rawValue: UInt32(record.style)) ?? .any
             let items = (0..<Int(record.count)).map { yamsNode(member(record, $0), &done) }

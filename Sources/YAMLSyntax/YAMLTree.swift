@@ -1,7 +1,18 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One composed YAML document, stored flat: a node is a small record in one array, a collection's members are
-/// a run of node indices in another, and scalar texts live in a third. Composing it costs a few appends per
-/// event (no per-node objects, no tag resolution), and an alias is the index of its anchor's node, so a
-/// document with aliases is a graph no larger than its text; `YAMLBudget` bounds how much of it is walked.
+/// a run of node indices in another, and scalar texts lie back to back in a byte array. Composing it costs a
+/// few appends per event (no per-node objects, no tag resolution, no `String` per scalar), and an alias is
+/// the index of its anchor's node, so a document with aliases is a graph no larger than its text;
+/// `YAMLBudget` bounds how much of it is walked.
+///
+/// A scalar becomes a `String` only when a decoder reads it (``string(_:)``); keys are compared as bytes. An
+/// API object's uid, timestamps, owner references and managed fields are never read, and making a `String`
+/// of every scalar (and releasing it with the tree) was about a sixth of decoding a list page.
 ///
 /// `YAMLComposer` builds it from libyaml's events; `LocatedYAML` reads it.
 final class YAMLTree {
@@ -16,9 +27,10 @@ final class YAMLTree {
     static let firstNamedTag: Int32 = 2
 
     struct Node {
-        /// A scalar's index in `strings`; a collection's first member in `members`.
+        /// A scalar's first byte in `text`; a collection's first member in `members`.
         var start: Int32
-        /// A collection's member count (a mapping's keys and values alternate, so twice its entries).
+        /// A scalar's length in bytes; a collection's member count (a mapping's keys and values alternate, so
+        /// twice its entries).
         var count: Int32
         /// 1-based, as in messages.
         var line: Int32
@@ -35,7 +47,9 @@ final class YAMLTree {
     // overlap a write with another access, so it is turned off for these four.
     @exclusivity(unchecked) var nodes: [Node] = []
     @exclusivity(unchecked) var members: [Int32] = []
-    @exclusivity(unchecked) var strings: [String] = []
+    /// Every scalar's UTF-8, back to back. Offsets are Int32: the texts composed are at most 64 MiB (an API
+    /// page, a manifest file), and a scalar's text is never longer than where it was read.
+    @exclusivity(unchecked) var text: [UInt8] = []
     @exclusivity(unchecked) var tagNames: [String] = []
     var root: Int32 = 0
 
@@ -43,7 +57,39 @@ final class YAMLTree {
 
     @inline(__always) func node(_ index: Int32) -> Node { nodes[Int(index)] }
 
-    @inline(__always) func string(_ index: Int32) -> String { strings[Int(nodes[Int(index)].start)] }
+    /// The text of scalar `index`, made into a `String` now.
+    func string(_ index: Int32) -> String {
+        let node = nodes[Int(index)]
+        return text.withUnsafeBufferPointer {
+            String(
+                decoding: UnsafeBufferPointer(rebasing: $0[Int(node.start)..<Int(node.start + node.count)]),
+                as: UTF8.self
+            )
+        }
+    }
+
+    /// Whether the text of scalar `index` is `other`, compared as bytes.
+    func scalarEquals(_ index: Int32, _ other: String) -> Bool {
+        let node = nodes[Int(index)]
+        let bytes = other.utf8
+        guard bytes.count == Int(node.count) else { return false }
+        guard node.count > 0 else { return true }
+        return text.withUnsafeBufferPointer { text in
+            let own = text.baseAddress! + Int(node.start)
+            return bytes.withContiguousStorageIfAvailable { memcmp(own, $0.baseAddress!, $0.count) == 0 }
+                ?? UnsafeBufferPointer(start: own, count: Int(node.count)).elementsEqual(bytes)
+        }
+    }
+
+    /// Whether scalars `a` and `b` have the same text.
+    func scalarsEqual(_ a: Int32, _ b: Int32) -> Bool {
+        let (x, y) = (nodes[Int(a)], nodes[Int(b)])
+        guard x.count == y.count else { return false }
+        guard x.count > 0 else { return true }
+        return text.withUnsafeBufferPointer {
+            memcmp($0.baseAddress! + Int(x.start), $0.baseAddress! + Int(y.start), Int(x.count)) == 0
+        }
+    }
 
     @inline(__always) func member(_ node: Node, _ offset: Int) -> Int32 { members[Int(node.start) + offset] }
 
@@ -100,7 +146,8 @@ final class YAMLTree {
                 // A key (or a node inside a complex key) is named by its mapping's path.
                 guard position % 2 == 1 else { return steps }
                 let key = node(member(collection, position - 1))
-                steps.append(.key(key.kind == .scalar ? strings[Int(key.start)] : "<complex key>"))
+                let keyIndex = member(collection, position - 1)
+                steps.append(.key(key.kind == .scalar ? string(keyIndex) : "<complex key>"))
             } else {
                 steps.append(.index(position))
             }
@@ -111,11 +158,26 @@ final class YAMLTree {
 
     // MARK: Building
 
-    func appendScalar(_ text: String, line: Int32, column: Int32, tag: Int32, style: UInt8) -> Int32 {
-        strings.append(text)
+    func appendScalar(_ scalar: String, line: Int32, column: Int32, tag: Int32, style: UInt8) -> Int32 {
+        var scalar = scalar
+        return scalar.withUTF8 { appendScalar(bytes: $0, line: line, column: column, tag: tag, style: style) }
+    }
+
+    /// A scalar whose text is `bytes` (valid UTF-8).
+    func appendScalar(
+        bytes: UnsafeBufferPointer<UInt8>,
+        line: Int32,
+        column: Int32,
+        tag: Int32,
+        style: UInt8
+    )
+        -> Int32
+    {
+        let start = Int32(text.count)
+        text.append(contentsOf: bytes)
         let node = Node(
-            start: Int32(strings.count - 1),
-            count: 0,
+            start: start,
+            count: Int32(bytes.count),
             line: line,
             column: column,
             tag: tag,
