@@ -183,7 +183,8 @@ final class AgentLab {
         backends indices: [Int],
         annotations: [String: String] = [:],
         name: String = "web",
-        file: String = "service.yaml"
+        file: String = "service.yaml",
+        nodeNames: [Int: String] = [:]
     ) throws {
         let annotationMap = annotations.sorted { $0.key < $1.key }.map { "\($0.key): \"\($0.value)\"" }
         var text = """
@@ -209,6 +210,7 @@ final class AgentLab {
             """
         for index in indices {
             text += "- addresses: [\(backends[index].address)]\n  conditions: {ready: true}\n"
+            if let node = nodeNames[index] { text += "  nodeName: \(node)\n" }
         }
         try writeManifest(file, text)
     }

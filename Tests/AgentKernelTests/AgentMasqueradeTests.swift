@@ -8,6 +8,42 @@ import Testing
 struct AgentMasqueradeTests {
     static let vip = "10.96.78.10"
 
+    /// kube-proxy's KUBE-LOOP-BACK holds local endpoints only: with node names known, an endpoint on another
+    /// node has no hairpin element and a local one has; when the other one moves to this node (its slice says
+    /// so), its element is added by the update, without a whole write.
+    @Test func hairpinElementsOnlyForEndpointsThatMayBeLocal() throws {
+        let lab = try AgentLab(backends: 2)
+        let (local, remote) = (lab.backends[0].address, lab.backends[1].address)
+        func element(_ address: String) -> String { "\(address) . \(address) . tcp . 8080" }
+        func table() throws -> String { try lab.inLB("nft list table inet ipvsd") }
+        let annotations = ["ipvsd.io/health-check": "none"]
+        try lab.writeService(
+            clusterIP: Self.vip,
+            backends: [0, 1],
+            annotations: annotations,
+            nodeNames: [0: "lab-node", 1: "other-node"]
+        )
+        try lab.writeConfig(healthInterval: "500ms", extra: "nodeName: lab-node", resyncPeriod: "1h")
+        try lab.startAgent()
+        let programmed = try lab.waitUntil(.seconds(30)) {
+            try lab.rules().count == 3 && (try? table())?.contains(element(local)) == true
+        }
+        #expect(programmed, "\((try? lab.rules()) ?? [])\n\((try? table()) ?? "")\n\(lab.log)")
+        #expect(try !table().contains(element(remote)), "\((try? table()) ?? "")")
+
+        try lab.writeService(
+            clusterIP: Self.vip,
+            backends: [0, 1],
+            annotations: annotations,
+            nodeNames: [0: "lab-node", 1: "lab-node"]
+        )
+        let moved = try lab.waitUntil(.seconds(30)) { try table().contains(element(remote)) }
+        #expect(moved, "\((try? table()) ?? "")\n\(lab.log)")
+        #expect(try table().contains(element(local)))
+        #expect(try lab.rules().count == 3)
+        lab.stopAgent()
+    }
+
     @Test func hairpinNeedsTheMasqueradeRuleAndCleanupRemovesOnlyTheAgentsTable() throws {
         let lab = try AgentLab(backends: 1)
         let backend = lab.backends[0]

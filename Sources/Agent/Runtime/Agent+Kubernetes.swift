@@ -45,6 +45,9 @@ extension Agent {
                 "Kubernetes API listed",
                 metadata: ["virtual_servers": "\(core.desired.virtualServers.count)"]
             )
+            // What the lists freed (pages, their node trees, the decode's garbage) goes back to the kernel
+            // before the first sync allocates its own: otherwise both count in the first load's peak.
+            HeapPolicy.returnFreedPages()
         }
         publishHealthTargets()
         // Any update may change names (a headless Service's endpoints change no virtual server).
