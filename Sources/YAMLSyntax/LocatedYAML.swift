@@ -108,6 +108,7 @@ public struct LocatedYAML {
         firstLine: Int = 1,
         _ body: (LocatedYAML) -> Void
     ) throws(LocatedError) {
+        try checkSize(text, file: file)
         let budget = YAMLBudget(textBytes: text.utf8.count)
         func compose(_ bytes: UnsafeBufferPointer<UInt8>) -> LocatedError? {
             var composer = YAMLComposer(bytes, file: file, firstLine: firstLine)
@@ -138,6 +139,7 @@ public struct LocatedYAML {
     /// Parses one JSON text (`JSONComposer`: strict RFC 8259, far faster than reading it as YAML) into the
     /// same nodes a YAML parse of it gives, with a budget sized to the text.
     public static func parseJSON(_ text: String, file: String) throws(LocatedError) -> LocatedYAML {
+        try checkSize(text, file: file)
         var text = text
         let composed = text.withUTF8 { bytes -> Result<YAMLTree, LocatedError> in
             do throws(LocatedError) { return .success(try JSONComposer.compose(bytes, file: file)) } catch {
@@ -152,6 +154,17 @@ public struct LocatedYAML {
             path: "",
             budget: YAMLBudget(textBytes: text.utf8.count)
         )
+    }
+
+    /// The longest text composed: a tree's offsets are 32-bit. Every input has a smaller bound of its own (an
+    /// API page or a manifest file 64 MiB, a kubeconfig 1 MiB); this one keeps a file without one (the
+    /// config) from reaching them.
+    public static let maxTextBytes = 1 << 30
+
+    private static func checkSize(_ text: String, file: String) throws(LocatedError) {
+        guard text.utf8.count <= maxTextBytes else {
+            throw LocatedError(file: file, line: nil, field: "", message: "larger than \(maxTextBytes >> 20) MiB")
+        }
     }
 
     /// The 1-based line where the node starts.

@@ -89,11 +89,12 @@ struct APIBench: ParsableCommand {
         let benchCPUBefore = processCPUSeconds()
         try lab.start(binary: ipvsd)
         var listedAfter: [String: Duration] = [:]
-        let ready = try waitUntilReady(lab, kernel, since: started, listedAfter: &listedAfter)
+        var cpuAtReady = (agent: 0.0, bench: 0.0)
+        let ready = try waitUntilReady(lab, kernel, since: started, listedAfter: &listedAfter, cpu: &cpuAtReady)
         let initialPeak = try lab.statusMegabytes("VmHWM")
-        let agentCPU = try lab.agentCPUSeconds()
+        let agentCPU = cpuAtReady.agent
         // The stand-in serves from this process; the readiness poll is the rest of it (a status every 250 ms).
-        let benchCPU = processCPUSeconds() - benchCPUBefore
+        let benchCPU = cpuAtReady.bench - benchCPUBefore
         let loadRequests = lab.requestCounts()
         log("api \(name): ready in \(ready.milliseconds) ms, VmHWM \(initialPeak) MB, \(loadRequests) requests")
         log(
@@ -207,12 +208,16 @@ struct APIBench: ParsableCommand {
 
     /// From exec until ipvsd's status is ready with every virtual and real server; then the kernel must
     /// hold them all (it is read once the agent says so, and until it does).
-    /// - Parameter listedAfter: set to when each resource's status first showed it listed (synced).
+    /// - Parameters:
+    ///   - listedAfter: set to when each resource's status first showed it listed (synced).
+    ///   - cpu: set to ipvsd's and this process's CPU seconds when the status said ready, before the bench's
+    ///     own check of the kernel (a full read, which would count as the stand-in's).
     private func waitUntilReady(
         _ lab: APILab,
         _ kernel: IPVSClient,
         since started: ContinuousClock.Instant,
-        listedAfter: inout [String: Duration]
+        listedAfter: inout [String: Duration],
+        cpu: inout (agent: Double, bench: Double)
     ) throws -> Duration {
         let workload = lab.workload
         let deadline = started + .seconds(loadTimeout)
@@ -238,6 +243,7 @@ struct APIBench: ParsableCommand {
             // Timed when the agent says so; the check of the kernel after it (a full read: about 10 s at 10k x
             // 10 under TCG) is the bench's own work, not the agent's.
             let readyAt = ContinuousClock.now
+            cpu = (try lab.agentCPUSeconds(), processCPUSeconds())
             let services = try kernel.services()
             let servers = try services.reduce(0) { $0 + (try kernel.servers(of: $1.virtualServer.id).count) }
             if services.count == workload.services && servers == workload.services * workload.servers {
