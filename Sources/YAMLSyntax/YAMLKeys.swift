@@ -1,9 +1,13 @@
 import Yams
 
-/// Which mapping keys are the same key, exactly as Yams decided it before this project composed its own trees
-/// (so lookups and the duplicate-key error are unchanged): two keys are equal when their texts are equal and
+/// Which mapping keys are the same key, as Yams decided it before this project composed its own trees (so
+/// lookups and the duplicate-key error are unchanged): two keys are equal when their texts are equal and
 /// their resolved tags are equal. A plain scalar's tag comes from Yams' default resolver (`80` is an int,
 /// `true` a bool, `port` a string); a quoted one is a string.
+///
+/// One difference: texts are compared byte for byte, as Kubernetes (Go) compares keys. Yams compared Swift
+/// strings, which also equates canonically equivalent texts (`\u{212A}ind` and `Kind`, a decomposed and a
+/// precomposed `é`); such keys are now two keys, not a duplicate.
 ///
 /// Nearly every key is text starting with a letter, whose tag is settled here without a regular expression;
 /// anything else asks Yams' resolver itself, so the rules stay Yams' own.

@@ -93,6 +93,19 @@ import Yams
         #expect(throws: LocatedError.self) { try doc.asMapping() }
     }
 
+    /// As Kubernetes (Go) compares keys: canonically equivalent texts are two keys, in a small mapping and in
+    /// a large one (past a dozen keys a dictionary of Swift strings, which equates them, finds candidates).
+    @Test func keysAreComparedByteForByte() throws {
+        let (precomposed, decomposed) = ("caf\u{E9}", "cafe\u{301}")
+        #expect(parseError("\(precomposed): 1\n\(decomposed): 2\n") == nil)
+        let many = (0..<20).map { "k\($0): \($0)" } + ["\(precomposed): 1", "\(decomposed): 2"]
+        #expect(parseError(many.joined(separator: "\n")) == nil)
+        // U+212A KELVIN SIGN is canonically K: a Swift string comparison says "\u{212A}ind" == "Kind".
+        let kelvin = try parse("\u{212A}ind: kelvin\n")
+        #expect(try kelvin.string("Kind") == nil)
+        #expect(try kelvin.string("\u{212A}ind") == "kelvin")
+    }
+
     @Test func largeMappingsFindDuplicatesToo() {
         // Past a dozen keys the check goes through a dictionary of key texts.
         let keys = (0..<40).map { "k\($0): \($0)" }
