@@ -47,8 +47,8 @@ final class YAMLTree {
     // overlap a write with another access, so it is turned off for these four.
     @exclusivity(unchecked) var nodes: [Node] = []
     @exclusivity(unchecked) var members: [Int32] = []
-    /// Every scalar's UTF-8, back to back. Offsets are Int32: the texts composed are at most 64 MiB (an API
-    /// page, a manifest file), and a scalar's text is never longer than where it was read.
+    /// Every scalar's UTF-8, back to back. Offsets are Int32: the texts composed are at most
+    /// `LocatedYAML.maxTextBytes`, and a scalar's text is never longer than where it was read.
     @exclusivity(unchecked) var text: [UInt8] = []
     @exclusivity(unchecked) var tagNames: [String] = []
     var root: Int32 = 0
@@ -59,35 +59,36 @@ final class YAMLTree {
 
     /// The text of scalar `index`, made into a `String` now.
     func string(_ index: Int32) -> String {
-        let node = nodes[Int(index)]
-        return text.withUnsafeBufferPointer {
-            String(
-                decoding: UnsafeBufferPointer(rebasing: $0[Int(node.start)..<Int(node.start + node.count)]),
-                as: UTF8.self
-            )
-        }
+        withBytes(of: index) { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Whether the text of scalar `index` is `other`, compared as bytes.
     func scalarEquals(_ index: Int32, _ other: String) -> Bool {
-        let node = nodes[Int(index)]
-        let bytes = other.utf8
-        guard bytes.count == Int(node.count) else { return false }
-        guard node.count > 0 else { return true }
-        return text.withUnsafeBufferPointer { text in
-            let own = text.baseAddress! + Int(node.start)
-            return bytes.withContiguousStorageIfAvailable { memcmp(own, $0.baseAddress!, $0.count) == 0 }
-                ?? UnsafeBufferPointer(start: own, count: Int(node.count)).elementsEqual(bytes)
+        withBytes(of: index) { own in
+            let bytes = other.utf8
+            guard own.count == bytes.count else { return false }
+            guard let base = own.baseAddress, !own.isEmpty else { return true }
+            return bytes.withContiguousStorageIfAvailable { memcmp(base, $0.baseAddress!, $0.count) == 0 }
+                ?? own.elementsEqual(bytes)
         }
     }
 
     /// Whether scalars `a` and `b` have the same text.
     func scalarsEqual(_ a: Int32, _ b: Int32) -> Bool {
-        let (x, y) = (nodes[Int(a)], nodes[Int(b)])
-        guard x.count == y.count else { return false }
-        guard x.count > 0 else { return true }
+        withBytes(of: a) { x in
+            withBytes(of: b) { y in
+                guard x.count == y.count else { return false }
+                guard let xBase = x.baseAddress, let yBase = y.baseAddress, !x.isEmpty else { return true }
+                return memcmp(xBase, yBase, x.count) == 0
+            }
+        }
+    }
+
+    /// The UTF-8 of scalar `index`, in place.
+    private func withBytes<R>(of index: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let node = nodes[Int(index)]
         return text.withUnsafeBufferPointer {
-            memcmp($0.baseAddress! + Int(x.start), $0.baseAddress! + Int(y.start), Int(x.count)) == 0
+            body(UnsafeBufferPointer(rebasing: $0[Int(node.start)..<Int(node.start + node.count)]))
         }
     }
 
@@ -145,9 +146,8 @@ final class YAMLTree {
             if collection.kind == .mapping {
                 // A key (or a node inside a complex key) is named by its mapping's path.
                 guard position % 2 == 1 else { return steps }
-                let key = node(member(collection, position - 1))
-                let keyIndex = member(collection, position - 1)
-                steps.append(.key(key.kind == .scalar ? string(keyIndex) : "<complex key>"))
+                let key = member(collection, position - 1)
+                steps.append(.key(node(key).kind == .scalar ? string(key) : "<complex key>"))
             } else {
                 steps.append(.index(position))
             }
