@@ -26,6 +26,9 @@ public struct AgentStatus: Codable, Sendable, Equatable {
     public var kubernetes: [KubernetesResourceStatus] = []
     /// The sync running while the status was taken, if any (a first sync at cluster scale takes a while).
     public var running: RunningSync?
+    /// The manifest load running while the status was taken, if any: a large file takes seconds to parse,
+    /// and a reload's result (`manifest errors`, the log) comes only at its end.
+    public var loading: ManifestLoad?
 
     public init(
         version: String,
@@ -75,6 +78,40 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         refusedOperations = try container.decodeIfPresent([String].self, forKey: .refusedOperations) ?? []
         kubernetes = try container.decodeIfPresent([KubernetesResourceStatus].self, forKey: .kubernetes) ?? []
         running = try container.decodeIfPresent(RunningSync.self, forKey: .running)
+        loading = try container.decodeIfPresent(ManifestLoad.self, forKey: .loading)
+    }
+}
+
+/// A manifest load in progress: full (every file) or incremental (the changed files), and the file it reads.
+public struct ManifestLoad: Codable, Sendable, Equatable {
+    /// `full` or `incremental`.
+    public var kind: String
+    public var seconds: Double
+    /// The file being read and parsed; nil while the manifests are listed, and after the last file while
+    /// the Services are built.
+    public var file: File?
+
+    public struct File: Codable, Sendable, Equatable {
+        public var path: String
+        public var bytes: Int64
+        /// Its place (from 0) among the `count` files this load reads.
+        public var index: Int
+        public var count: Int
+        public var seconds: Double
+
+        public init(path: String, bytes: Int64, index: Int, count: Int, seconds: Double) {
+            self.path = path
+            self.bytes = bytes
+            self.index = index
+            self.count = count
+            self.seconds = seconds
+        }
+    }
+
+    public init(kind: String, seconds: Double, file: File?) {
+        self.kind = kind
+        self.seconds = seconds
+        self.file = file
     }
 }
 

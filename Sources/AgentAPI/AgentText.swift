@@ -13,6 +13,7 @@ public enum AgentText {
                     + "started \(duration(running.seconds)) ago"
             )
         }
+        if let loading = status.loading { lines.append(describe(loading)) }
         if let sync = status.lastSync { lines.append("last sync: \(describe(sync, uptime: status.uptimeSeconds))") }
         if let sync = status.lastFullSync {
             lines.append("last full sync: \(describe(sync, uptime: status.uptimeSeconds))")
@@ -26,6 +27,25 @@ public enum AgentText {
             lines += status.manifestErrors.map { "  \($0)" }
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `loading manifests now: full, started 14s ago, file 3 of 301 for 12s: /etc/ipvsd/manifests/big.yaml (60.0 MiB)`.
+    private static func describe(_ loading: ManifestLoad) -> String {
+        var line = "loading manifests now: \(loading.kind), started \(duration(loading.seconds)) ago"
+        if let file = loading.file {
+            line +=
+                ", file \(file.index + 1) of \(file.count) for \(duration(file.seconds)): \(file.path) "
+                + "(\(size(file.bytes)))"
+        }
+        return line
+    }
+
+    /// `512 bytes`, `12.3 KiB`, `60.0 MiB`.
+    public static func size(_ bytes: Int64) -> String {
+        if bytes < 1024 { return "\(bytes) bytes" }
+        let (unit, scale): (String, Int64) = bytes < 1 << 20 ? ("KiB", 1 << 10) : ("MiB", 1 << 20)
+        let tenths = (bytes * 10 + scale / 2) / scale
+        return "\(tenths / 10).\(tenths % 10) \(unit)"
     }
 
     /// `kubernetes services: watching at rv-9, 2 watch restarts, 0 relists, 1 API error, 0 rejected`.

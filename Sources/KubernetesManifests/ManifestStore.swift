@@ -60,6 +60,14 @@ public struct ManifestStore: Sendable {
         public var parsedFiles: Int { parsed.count }
     }
 
+    /// Where a scan is: about to read `file`, the `index`th (from 0) of the `count` files it reads.
+    public struct ScanProgress: Sendable, Equatable {
+        public var file: String
+        public var bytes: Int64
+        public var index: Int
+        public var count: Int
+    }
+
     /// One applied reload.
     public struct Update: Sendable {
         /// Each virtual server that may have changed (nil: removed), for `LoadBalancerState.updateDesired`.
@@ -109,7 +117,13 @@ public struct ManifestStore: Sendable {
 
     /// Lists `path` and reads and parses each file whose version is not in `known` (off any actor: this is
     /// the slow part). A file that cannot be read or parsed is an error, as in a whole load.
-    public static func scan(_ path: String, known: [String: ManifestFile]) -> Scan {
+    /// - Parameter progress: told before each file is read, with its place among the files to read; a
+    ///   large file can take seconds to parse, and the agent's status names the file it is at.
+    public static func scan(
+        _ path: String,
+        known: [String: ManifestFile],
+        progress: (ScanProgress) -> Void = { _ in }
+    ) -> Scan {
         var scan = Scan()
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
@@ -120,7 +134,9 @@ public struct ManifestStore: Sendable {
             scan.errors = [error]
             return scan
         }
-        for file in scan.listing where known[file.path] != file {
+        let changed = scan.listing.filter { known[$0.path] != $0 }
+        for (index, file) in changed.enumerated() {
+            progress(ScanProgress(file: file.path, bytes: file.size, index: index, count: changed.count))
             do throws(LocatedError) {
                 let parsed = ManifestLoader.parseFile(try ManifestFiles.read(file.path), file: file.path)
                 scan.errors += parsed.errors

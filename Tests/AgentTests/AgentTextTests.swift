@@ -1,4 +1,5 @@
 import AgentAPI
+import Foundation
 import Testing
 
 /// The text tables `ipvsctl agent` prints, for small fixed inputs.
@@ -71,6 +72,46 @@ import Testing
 
                 """
         )
+    }
+
+    /// A reload reading a large file names the file, its place and its size while it runs.
+    @Test func loadingManifestsStatus() throws {
+        var status = AgentStatus(
+            version: "0.2.0",
+            ready: true,
+            uptimeSeconds: 80,
+            manifests: "/etc/ipvsd/manifests",
+            manifestErrors: [],
+            virtualServers: 300,
+            realServers: 300,
+            drainingRealServers: 0,
+            conflicts: [],
+            lastSync: nil,
+            lastFullSync: nil,
+            lastError: nil
+        )
+        status.loading = ManifestLoad(
+            kind: "full",
+            seconds: 14.2,
+            file: .init(path: "/etc/ipvsd/manifests/big.yaml", bytes: 62_914_560, index: 2, count: 301, seconds: 12.9)
+        )
+        #expect(
+            AgentText.status(status) == """
+                ipvsd 0.2.0, up 1m20s, ready
+                manifests: /etc/ipvsd/manifests
+                programmed: 300 virtual servers, 300 real servers
+                loading manifests now: full, started 14s ago, file 3 of 301 for 12s: /etc/ipvsd/manifests/big.yaml (60.0 MiB)
+
+                """
+        )
+        // Before the first file (listing) there is no file part; JSON carries the same and reads back.
+        status.loading = ManifestLoad(kind: "incremental", seconds: 0.4, file: nil)
+        #expect(AgentText.status(status).contains("loading manifests now: incremental, started 0s ago\n"))
+        let decoded = try JSONDecoder().decode(AgentStatus.self, from: JSONEncoder().encode(status))
+        #expect(decoded == status)
+        #expect(AgentText.size(512) == "512 bytes")
+        #expect(AgentText.size(1536) == "1.5 KiB")
+        #expect(AgentText.size(64 << 20) == "64.0 MiB")
     }
 
     @Test func kubernetesSourceStatus() {

@@ -112,6 +112,39 @@ import YAMLSyntax
         }
     }
 
+    /// A scan reports each file it reads before reading it, with its place among the files read: unchanged
+    /// files are neither read nor reported.
+    @Test func scanReportsEachFileItReads() throws {
+        let root = NSTemporaryDirectory() + "scan-progress-\(getpid())"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for index in 0..<3 {
+            try Object.service(index: index, mode: 1, port: 80).text.write(
+                toFile: "\(root)/f\(index).yaml",
+                atomically: true,
+                encoding: .utf8
+            )
+        }
+        // Past the racy window, so the store trusts what it read and the second scan skips those files.
+        usleep(UInt32(2 * ManifestStore.racyWindow / 1000))
+        var seen: [ManifestStore.ScanProgress] = []
+        let first = ManifestStore.scan(root, known: [:]) { seen.append($0) }
+        #expect(seen.map(\.file) == (0..<3).map { "\(root)/f\($0).yaml" })
+        #expect(seen.map(\.index) == [0, 1, 2] && seen.allSatisfy { $0.count == 3 })
+        #expect(seen.map(\.bytes) == first.listing.map(\.size))
+
+        var store = ManifestStore(options: Self.options)
+        _ = try store.apply(first)
+        try Object.service(index: 1, mode: 1, port: 81).text.write(
+            toFile: "\(root)/f1.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        seen = []
+        _ = ManifestStore.scan(root, known: store.versions) { seen.append($0) }
+        #expect(seen.map(\.file) == ["\(root)/f1.yaml"] && seen.map(\.count) == [1])
+    }
+
     @Test(arguments: [1, 2, 3, 4] as [UInt64])
     func randomEditsReachWhatAWholeBuildGives(seed: UInt64) throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)").path

@@ -336,6 +336,14 @@ public actor Agent {
         let configuration = configuration
         let full = fullReloadRequested
         fullReloadRequested = false
+        let start = ContinuousClock.now
+        let board = board
+        board.update { $0.loading = .init(full: full, started: start) }
+        defer { board.update { $0.loading = nil } }
+        // Called off the actor, before each file is read.
+        let progress: @Sendable (ManifestStore.ScanProgress) -> Void = { at in
+            board.update { $0.loading?.at(at, now: .now) }
+        }
         let changed: Set<VirtualServer.ID>
         let notes: [String]
         let parsed: Int
@@ -347,7 +355,12 @@ public actor Agent {
                 let loaded = try await Task.detached { () -> Result<DesiredStateLoad, ManifestErrors> in
                     do throws(ManifestErrors) {
                         return .success(
-                            try DesiredStateLoad.load(configuration, translation: translation, allocations: allocations)
+                            try DesiredStateLoad.load(
+                                configuration,
+                                translation: translation,
+                                allocations: allocations,
+                                progress: progress
+                            )
                         )
                     } catch {
                         return .failure(error)
@@ -359,7 +372,9 @@ public actor Agent {
                 parsed = loaded.parsedFiles
             } else {
                 let known = manifestStore.versions
-                let scan = await Task.detached { ManifestStore.scan(configuration.manifests, known: known) }.value
+                let scan = await Task.detached {
+                    ManifestStore.scan(configuration.manifests, known: known, progress: progress)
+                }.value
                 let update = try manifestStore.apply(scan) {
                     DesiredStateLoad.reserved($0, configuration: configuration)
                 }
@@ -377,8 +392,12 @@ public actor Agent {
             manifestErrors = error.errors.map(\.description)
             metrics.manifestErrors.increment()
             metrics.desiredStateStale.record(1)
+            let milliseconds = (ContinuousClock.now - start).milliseconds
             for message in manifestErrors {
-                logger.error("invalid manifests; keeping the last good state", metadata: ["error": "\(message)"])
+                logger.error(
+                    "invalid manifests; keeping the last good state",
+                    metadata: ["error": "\(message)", "full": "\(full)", "duration_ms": "\(milliseconds)"]
+                )
             }
             return false
         }
@@ -406,6 +425,7 @@ public actor Agent {
             metadata: [
                 "virtual_servers": "\(core.desired.virtualServers.count)", "changed": "\(changed.count)",
                 "files_parsed": "\(parsed)", "full": "\(full)",
+                "duration_ms": "\((ContinuousClock.now - start).milliseconds)",
             ]
         )
         return true

@@ -1,5 +1,6 @@
 import AgentAPI
 import KubernetesAPI
+import KubernetesManifests
 import Synchronization
 
 /// What `GET /v1/status`, `/readyz`, `POST /v1/sync` and the metrics scrape need, readable and writable
@@ -22,6 +23,25 @@ public final class AgentBoard: Sendable {
         var lastError: String?
         var refusedOperations: [String] = []
         var running: Running?
+        var loading: Loading?
+    }
+
+    /// The manifest load running now, and the file it is reading.
+    struct Loading: Sendable {
+        var full: Bool
+        var started: ContinuousClock.Instant
+        var file: ManifestStore.ScanProgress?
+        var fileStarted: ContinuousClock.Instant?
+
+        init(full: Bool, started: ContinuousClock.Instant) {
+            self.full = full
+            self.started = started
+        }
+
+        mutating func at(_ file: ManifestStore.ScanProgress, now: ContinuousClock.Instant) {
+            self.file = file
+            fileStarted = now
+        }
     }
 
     /// The sync running now: its kind, its current step and when each began.
@@ -97,6 +117,21 @@ public final class AgentBoard: Sendable {
                 step: running.step,
                 seconds: (now - running.started).seconds,
                 stepSeconds: (now - running.stepStarted).seconds
+            )
+        }
+        if let loading = value.loading {
+            status.loading = ManifestLoad(
+                kind: loading.full ? "full" : "incremental",
+                seconds: (now - loading.started).seconds,
+                file: loading.file.map {
+                    ManifestLoad.File(
+                        path: $0.file,
+                        bytes: $0.bytes,
+                        index: $0.index,
+                        count: $0.count,
+                        seconds: loading.fileStarted.map { (now - $0).seconds } ?? 0
+                    )
+                }
             )
         }
         let resources = kubernetes.withLock { $0 }

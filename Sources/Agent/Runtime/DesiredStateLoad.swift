@@ -22,10 +22,11 @@ public struct DesiredStateLoad: Sendable {
     public static func load(
         _ configuration: AgentConfiguration,
         translation: TranslationOptions,
-        allocations: ClusterIPAllocations
+        allocations: ClusterIPAllocations,
+        progress: (ManifestStore.ScanProgress) -> Void = { _ in }
     ) throws(ManifestErrors) -> DesiredStateLoad {
         var store = ManifestStore(options: translation, allocations: allocations)
-        let scan = ManifestStore.scan(configuration.manifests, known: [:])
+        let scan = ManifestStore.scan(configuration.manifests, known: [:], progress: progress)
         let update = try store.apply(scan) { reserved($0, configuration: configuration) }
         return DesiredStateLoad(
             state: DesiredState(
