@@ -1,6 +1,8 @@
 import Foundation
+import IPVS
 import KubernetesWire
 import Synchronization
+import YAMLSyntax
 
 /// Where the API server is and how to authenticate to it: from a kubeconfig or from a Pod's service
 /// account.
@@ -68,14 +70,17 @@ public struct APIConnection: Sendable {
         )
     }
 
+    /// A kubeconfig, CA, client certificate, key or token file: at most 1 MiB, read through
+    /// ``BoundedFile`` (a path to a device or a huge file is refused, never read without end).
     static func readFile(_ path: String, what: String) throws(KubernetesAPIError) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw KubernetesAPIError(.configuration, "\(what) \(path) cannot be read")
+        switch BoundedFile.read(path, limit: 1 << 20, regularOnly: false) {
+        case .success(let bytes): return bytes
+        case .failure(.errno(let code)):
+            let reason = IPVSError.describe(errno: code)
+            throw KubernetesAPIError(.configuration, "\(what) \(path) cannot be read: \(reason)")
+        case .failure(.tooLarge): throw KubernetesAPIError(.configuration, "\(what) \(path) is larger than 1 MiB")
+        case .failure(.notRegular): throw KubernetesAPIError(.configuration, "\(what) \(path) is not a regular file")
         }
-        guard data.count <= 1 << 20 else {
-            throw KubernetesAPIError(.configuration, "\(what) \(path) is larger than 1 MiB")
-        }
-        return Array(data)
     }
 }
 

@@ -92,7 +92,7 @@ public enum ManifestFiles {
         switch system.read(path, limit) {
         case .success(let value): bytes = value
         case .failure(.tooLarge):
-            let size = limit >= 1 << 20 ? "\(limit >> 20) MiB" : "\(limit) bytes"
+            let size = BoundedFile.describe(limit: limit)
             throw LocatedError(
                 file: path,
                 line: nil,
@@ -217,13 +217,6 @@ struct FileStatus: Sendable {
     }
 }
 
-/// Why a read failed.
-enum ReadFailure: Error, Sendable {
-    case errno(Int32)
-    case tooLarge
-    case notRegular
-}
-
 /// The system calls the walker and reader make, as values so tests can inject the failures root cannot
 /// provoke on a real file system (EACCES on a directory, EMFILE, EIO).
 struct FileSystemCalls: Sendable {
@@ -234,7 +227,7 @@ struct FileSystemCalls: Sendable {
     /// `lstat`.
     var lstat: @Sendable (String) -> Result<FileStatus, Errno>
     /// The contents of a regular file of at most `limit` bytes.
-    var read: @Sendable (_ path: String, _ limit: Int) -> Result<[UInt8], ReadFailure>
+    var read: @Sendable (_ path: String, _ limit: Int) -> Result<[UInt8], BoundedFile.Failure>
 
     struct Errno: Error, Sendable { var code: Int32 }
 
@@ -242,7 +235,7 @@ struct FileSystemCalls: Sendable {
         entries: liveEntries,
         stat: { path in liveStat(path, follow: true) },
         lstat: { path in liveStat(path, follow: false) },
-        read: liveRead
+        read: { path, limit in BoundedFile.read(path, limit: limit) }
     )
 }
 
@@ -270,38 +263,6 @@ private func liveStat(_ path: String, follow: Bool) -> Result<FileStatus, FileSy
     let result = follow ? stat(path, &buffer) : lstat(path, &buffer)
     guard result == 0 else { return .failure(FileSystemCalls.Errno(code: errno)) }
     return .success(FileStatus(buffer))
-}
-
-func liveRead(_ path: String, limit: Int) -> Result<[UInt8], ReadFailure> {
-    var descriptor: Int32
-    repeat { descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) } while descriptor < 0 && errno == EINTR
-    guard descriptor >= 0 else { return .failure(.errno(errno)) }
-    defer { close(descriptor) }
-    var buffer = stat()
-    guard fstat(descriptor, &buffer) == 0 else { return .failure(.errno(errno)) }
-    guard buffer.st_mode & S_IFMT == S_IFREG else { return .failure(.notRegular) }
-    guard buffer.st_size <= limit else { return .failure(.tooLarge) }
-    // The size can change between fstat and read: read up to one byte past the limit to notice growth.
-    var bytes = [UInt8](repeating: 0, count: Int(max(buffer.st_size, 0)) + 1)
-    var count = 0
-    while true {
-        if count == bytes.count {
-            guard bytes.count <= limit else { return .failure(.tooLarge) }
-            bytes.append(contentsOf: repeatElement(0, count: min(max(bytes.count, 4096), limit + 1 - bytes.count)))
-        }
-        let result = bytes.withUnsafeMutableBytes { raw in
-            Glibc.read(descriptor, raw.baseAddress! + count, raw.count - count)
-        }
-        if result < 0 {
-            if errno == EINTR { continue }
-            return .failure(.errno(errno))
-        }
-        if result == 0 { break }
-        count += result
-    }
-    guard count <= limit else { return .failure(.tooLarge) }
-    bytes.removeSubrange(count...)
-    return .success(bytes)
 }
 
 extension FileStatus {

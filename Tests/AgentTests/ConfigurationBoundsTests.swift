@@ -1,4 +1,5 @@
 import Agent
+import Foundation
 import IPVS
 import KubernetesManifests
 import Testing
@@ -258,5 +259,37 @@ import Testing
     ])
     func durationsAreWrittenInTheConfigSyntax(duration: Duration, text: String) {
         #expect(ConfigurationBounds.text(duration) == text)
+    }
+}
+
+/// The config file is read through `BoundedFile` with a limit of its own: never more than 1 MiB, whatever
+/// the path names.
+@Suite struct ConfigurationFileSizeTests {
+    private func loadError(_ path: String) -> String? {
+        do throws(ConfigurationErrors) {
+            _ = try AgentConfiguration.load(path: path)
+            return nil
+        } catch {
+            return error.errors.map(\.description).joined(separator: "\n")
+        }
+    }
+
+    @Test func aFileOverTheLimitIsRefusedAndOneAtItIsRead() throws {
+        let path = NSTemporaryDirectory() + "ipvsd-config-\(getpid()).yaml"
+        defer { unlink(path) }
+        // A comment line padded to exactly the limit is a valid (empty) config.
+        let line = "# " + String(repeating: "x", count: AgentConfiguration.maxFileSize - 3) + "\n"
+        try line.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(loadError(path) == nil)
+        try (line + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(loadError(path) == "\(path): is larger than 1 MiB, the config file size limit")
+    }
+
+    /// A device that never ends is read only up to the limit (a pipe or a device is allowed, as in
+    /// `--config <(...)`); a missing file names its errno.
+    @Test func aDeviceIsReadOnlyUpToTheLimit() {
+        #expect(loadError("/dev/zero") == "/dev/zero: is larger than 1 MiB, the config file size limit")
+        let missing = "/nonexistent/ipvsd.yaml"
+        #expect(loadError(missing) == "\(missing): cannot read: No such file or directory (ENOENT)")
     }
 }

@@ -140,7 +140,7 @@ private func manifestError(_ body: () throws(LocatedError) -> Void) -> LocatedEr
         let dir = try TemporaryDirectory()
         try dir.write("big.yaml", String(repeating: "#", count: 100))
         var system = FileSystemCalls.live
-        system.read = { path, limit in liveRead(path, limit: limit) }
+        system.read = { path, limit in BoundedFile.read(path, limit: limit) }
         let error = manifestError { () throws(LocatedError) in
             _ = try ManifestFiles.read(dir.path + "/big.yaml", system: system, limit: 99)
         }

@@ -7,16 +7,23 @@ extension AgentConfiguration {
     /// Reads a config file. Every key is optional; unknown keys and bad values are errors naming the file,
     /// line and key, so a typo never silently falls back to a default.
     public static func load(path: String) throws(ConfigurationErrors) -> AgentConfiguration {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigurationErrors([
-                LocatedError(file: path, line: nil, field: "", message: "cannot read: \(error)")
-            ])
+        func failure(_ message: String) -> ConfigurationErrors {
+            ConfigurationErrors([LocatedError(file: path, line: nil, field: "", message: message)])
         }
+        let bytes: [UInt8]
+        switch BoundedFile.read(path, limit: maxFileSize, regularOnly: false) {
+        case .success(let value): bytes = value
+        case .failure(.errno(let code)): throw failure("cannot read: \(IPVSError.describe(errno: code))")
+        case .failure(.tooLarge):
+            throw failure("is larger than \(BoundedFile.describe(limit: maxFileSize)), the config file size limit")
+        case .failure(.notRegular): throw failure("is not a regular file")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw failure("is not UTF-8 text") }
         return try parse(text, file: path)
     }
+
+    /// The largest config file read, 1 MiB (as a kubeconfig): a real one is a few hundred bytes.
+    public static let maxFileSize = 1 << 20
 
     /// Parses a config file's text.
     /// - Throws: ``ConfigurationErrors`` with every problem found, each checked on its own, so one run shows
