@@ -38,7 +38,10 @@ enum CommandProbe {
             let pid = process.processIdentifier
             // A Dispatch timer, not a sleeping task: the kill must fire even when the cooperative pool's few
             // threads are all busy (a long manifest load, other probes), or a hung command outlives its timeout.
-            let timer = DispatchSource.makeTimerSource(queue: .global())
+            // Not on `.global()` either: on Linux that pool is as wide as the CPUs and shared with the rest of
+            // the process (a unit run beside a VM bench once saw a killed probe return 30 s late while it was
+            // the timer's queue).
+            let timer = DispatchSource.makeTimerSource(queue: killQueue)
             timer.schedule(deadline: .now() + .nanoseconds(Int(clamping: target.timeout.nanoseconds)))
             timer.setEventHandler {
                 guard process.isRunning else { return }
@@ -51,6 +54,10 @@ enum CommandProbe {
         let latency = began.duration(to: .now)
         return ProbeResult(success: reason == "ok", reason: reason, latency: latency)
     }
+
+    /// The queue of the kill timers: a serial queue of its own is overcommitting (it gets a thread even when
+    /// the global pool's are all busy), and the handlers only send a signal.
+    private static let killQueue = DispatchQueue(label: "ipvsd.command-probe.kill")
 
     private static func describe(_ process: Process, killedAtTimeout: Bool) -> String {
         switch process.terminationReason {
