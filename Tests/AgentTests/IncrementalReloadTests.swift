@@ -1,3 +1,4 @@
+import AgentAPI
 import Foundation
 import IPVS
 import KubernetesManifests
@@ -61,6 +62,31 @@ import Testing
     private func reload(_ agent: Agent, at now: ContinuousClock.Instant) async {
         await agent.requestReload(at: now - .milliseconds(500))
         await agent.tick(now: now)
+    }
+
+    /// While a reload reads a large file, the status names it (the reload runs off the actor, so the board
+    /// answers meanwhile); once the load has ended, the status no longer shows one.
+    @Test func theStatusNamesTheFileAReloadIsReading() async throws {
+        let (sandbox, agent, t0) = try await loaded()
+        let big = "\(sandbox.manifests)/big.yaml"
+        // A comment of 16 MiB: valid, no objects, and a parse long enough to be seen (about half a second in
+        // a debug build).
+        try sandbox.write("# " + String(repeating: "x", count: 16 << 20) + "\n", to: big)
+        let reloading = Task { await self.reload(agent, at: t0 + .seconds(1)) }
+        var seen: ManifestLoad?
+        while seen?.file == nil {
+            if let loading = agent.board.status().loading, loading.file != nil {
+                seen = loading
+            } else if await agent.manifestFilesParsed > 5 {
+                break  // the reload ended before it was seen
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        await reloading.value
+        #expect(seen?.kind == "incremental")
+        #expect(seen?.file?.path == big && seen?.file?.count == 1 && seen?.file?.bytes == 16 << 20 + 3)
+        #expect(agent.board.status().loading == nil)
+        #expect(await agent.manifestFilesParsed == 6)
     }
 
     @Test func anEditReparsesOnlyItsFileAndChangesOnlyItsVirtualServer() async throws {
