@@ -79,6 +79,7 @@ struct AgentMemoryBench: ParsableCommand {
         let name = "\(workload.services)x\(workload.servers)"
         let (floors, reads) = try kernelFloorAndRead(workload, runs: runs, context: "agent-memory")
         log("agent-memory \(name): floor \(floors) ms, read \(reads) ms")
+        var bracket = FloorBracket(before: (floors, reads))
         let lab = try AgentMemoryLab(workload: workload)
         try lab.writeFiles()
         let kernel = try IPVSClient()
@@ -119,6 +120,8 @@ struct AgentMemoryBench: ParsableCommand {
             )
         }
         lab.agent.stop()
+        bracket.after = try kernelFloorAndRead(workload, runs: runs, context: "agent-memory")
+        log("agent-memory \(name): after the agent: floor \(bracket.after.floors) ms, read \(bracket.after.reads) ms")
         let group = "agent memory \(name)"
         let setup =
             "ipvsd release build; health checks off (health.enabled false), bindAddresses true, no metrics listener"
@@ -149,8 +152,7 @@ struct AgentMemoryBench: ParsableCommand {
         results.addReadyOverFloor(
             group,
             readyMilliseconds: loaded.milliseconds,
-            floors: floors,
-            reads: reads,
+            bracket: bracket,
             bar: "issue 13 bar: <= 1.5x from manifest files"
         )
     }
