@@ -179,6 +179,43 @@ import Testing
         )
     }
 
+    /// A full reload lets the held store go before it builds the new one (a reload's peak was two stores);
+    /// when it fails, the kernel keeps everything, and the next reload, even one the file watcher asked
+    /// for, is full again: the fix then gives exactly what a clean load gives, and only the edit's
+    /// operations reach the kernel.
+    @Test func aFailedFullReloadIsFollowedByAFullOne() async throws {
+        let (sandbox, agent, t0) = try await loaded()
+        let table = sandbox.kernel.entries
+        let broken = Self.file(2).replacingOccurrences(of: "port: 80,", with: "port: eighty,")
+        try sandbox.write(broken, to: path(sandbox, 2))
+        try settle()
+        // No debounce for an asked-for full reload: it runs at the tick that takes it.
+        await agent.requestReload(full: true, at: t0 + .seconds(1))
+        await agent.tick(now: t0 + .seconds(1))
+        #expect(await agent.manifestFilesParsed == 5, "a failed load counts no file")
+        #expect(!agent.status().manifestErrors.isEmpty)
+        #expect(sandbox.kernel.log.isEmpty && sandbox.kernel.entries == table)
+
+        try sandbox.write(Self.file(2, endpoints: [1, 6]), to: path(sandbox, 2))
+        try settle()
+        await reload(agent, at: t0 + .seconds(2))
+        #expect(await agent.manifestFilesParsed == 5 + 5, "the watcher's reload after a failed full one is full")
+        #expect(agent.status().manifestErrors.isEmpty)
+        let edited = tcp("10.96.2.1", 80)
+        #expect(Set(sandbox.kernel.log.compactMap(\.service)) == [edited, tcp("10.96.2.2", 80)])
+        #expect(sandbox.kernel.entries.count == 10)
+
+        // The rebuilt store serves the next edit incrementally, as a clean start's would.
+        sandbox.kernel.clearLog()
+        try sandbox.write(Self.file(3, endpoints: [7]), to: path(sandbox, 3))
+        try settle()
+        await reload(agent, at: t0 + .seconds(3))
+        #expect(await agent.manifestFilesParsed == 5 + 5 + 1)
+        #expect(Set(sandbox.kernel.log.compactMap(\.service)) == [tcp("10.96.3.1", 80), tcp("10.96.3.2", 80)])
+        let servers = sandbox.kernel.entries[tcp("10.96.3.1", 80)]?.servers ?? []
+        #expect(servers.contains { $0.id == rs("10.244.3.7", 8080) })
+    }
+
     @Test func aFullReloadGivesWhatTheEditsGave() async throws {
         let (sandbox, agent, t0) = try await loaded()
         try sandbox.write(Self.file(2, endpoints: [5], sliceFor: [2: 1]), to: path(sandbox, 2))
