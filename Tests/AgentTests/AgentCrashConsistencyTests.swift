@@ -230,4 +230,36 @@ import Testing
         let status = agent.status()
         #expect(status.lastError?.contains("cannot record 1 new services in the state file") == true, "\(status)")
     }
+
+    /// A Service whose port changes while the state file cannot be written: its new virtual server cannot
+    /// be added, so its old one stays, real servers, weights and address included (deleting it alone would
+    /// leave the Service with neither); once the file can be written again, the move completes.
+    @Test func unwritableStateFileKeepsAMovedServiceWhereItWas() async throws {
+        let sandbox = try AgentSandbox(examples: false)
+        try sandbox.write(ExampleManifests.lateService, to: sandbox.manifests + "/late.yaml")
+        let agent = try sandbox.makeAgent()
+        let t0 = ContinuousClock.now
+        await agent.tick(now: t0)
+        let old = tcp("10.96.77.77", 80)
+        let before = sandbox.kernel.entries
+        #expect(before[old]?.servers.count == 1)
+        let blocker = sandbox.stateFile + ".tmp"
+        try FileManager.default.createDirectory(atPath: blocker + "/keep", withIntermediateDirectories: true)
+        let moved = ExampleManifests.lateService.replacingOccurrences(of: "port: 80,", with: "port: 81,")
+        try sandbox.write(moved, to: sandbox.manifests + "/late.yaml")
+        sandbox.kernel.clearLog()
+        await agent.requestReload(at: t0 + .seconds(1) - .milliseconds(500))
+        await agent.tick(now: t0 + .seconds(1))
+        #expect(sandbox.kernel.log.isEmpty, "\(sandbox.kernel.log)")
+        #expect(sandbox.kernel.entries == before)
+        #expect(agent.status().lastError?.contains("keeping the services no longer desired") == true)
+
+        // The disk has room again: the retry adds the new one and then removes the old.
+        try FileManager.default.removeItem(atPath: blocker)
+        await agent.tick(now: t0 + .seconds(10))
+        #expect(sandbox.kernel.entries[tcp("10.96.77.77", 81)]?.servers.count == 1)
+        let left = sandbox.kernel.entries[old]?.servers ?? []
+        #expect(left.allSatisfy { $0.weight == 0 }, "the old one is gone or draining")
+        #expect(agent.status().lastError == nil)
+    }
 }

@@ -180,6 +180,7 @@ extension Agent {
         // the last read), its real servers must not follow in the same batch into that foreign service.
         let newServices = core.plannedAdditions(plan)
         var refused = Set<VirtualServer.ID>()
+        var intentRecorded = true
         if !newServices.isEmpty {
             syncStep("adding \(newServices.count) services")
             // Intent first: a crash after the kernel accepts the adds but before ownership is saved must not
@@ -192,12 +193,13 @@ extension Agent {
                 pendingAdds = []
                 if savePersisted() { stepHook?(.ownershipRecorded) }
             } else {
+                intentRecorded = false
                 refused = pendingAdds
                 pendingAdds = []
                 dirty.formUnion(refused)
                 problems.append(
                     "cannot record \(refused.count) new services in the state file \(configuration.stateFile); "
-                        + "not adding them"
+                        + "not adding them, and keeping the services no longer desired until they can be"
                 )
             }
         }
@@ -205,13 +207,16 @@ extension Agent {
         if let problem = finishMasquerade(masquerade) { problems.append(problem) }
         // The rest goes to the kernel while it is planned; the real servers of a refused service stay out.
         syncStep("applying changes")
-        let rest = core.applyPlan(&plan, to: kernel, skipping: refused)
+        // Without the intent record no service was added; then none goes either, nor its address, so a
+        // Service that moved to a new port or address keeps its old one instead of having neither.
+        let keeping = !intentRecorded
+        let rest = core.applyPlan(&plan, to: kernel, skipping: refused, keepingServices: keeping)
         note(rest.operations, failures: rest.failures, failedIDs: rest.failedIDs, into: &failures)
         stepHook?(.changesApplied)
         syncStep("unbinding addresses")
         let skipped = rest.skipped
         let operationCount = newServices.count + rest.operations.count + skipped
-        if let binder {
+        if let binder, !keeping {
             for address in boundAddresses.subtracting(wanted).sorted() {
                 do throws(IPVSError) {
                     try binder.remove(address)

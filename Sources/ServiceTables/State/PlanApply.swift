@@ -1,6 +1,6 @@
 import IPVS
 
-/// What applying a plan while it was being made did (``LoadBalancerState/applyPlan(_:to:skipping:)``).
+/// What applying a plan while it was being made did (``LoadBalancerState/applyPlan(_:to:skipping:keepingServices:)``).
 public struct AppliedPlan: Sendable {
     /// Every operation sent, in order.
     public var operations: [IPVSOperation] = []
@@ -18,7 +18,7 @@ public struct AppliedPlan: Sendable {
 extension LoadBalancerState {
     /// The first phase of a plan: the services it will add, in plan order.
     ///
-    /// Add these on their own and ``record(_:result:)`` them before ``applyPlan(_:to:skipping:)``: the rest of
+    /// Add these on their own and ``record(_:result:)`` them before ``applyPlan(_:to:skipping:keepingServices:)``: the rest of
     /// the plan then does not add them again, and the caller can hold back the real servers of a service
     /// the kernel refused (EEXIST: another tool created it since the last read) instead of sending them into
     /// a service that is not ours. The agent also writes these to its intent record before adding them.
@@ -35,20 +35,34 @@ extension LoadBalancerState {
     /// stream (``IPVSKernel/applyStreaming(_:)``) and each finished batch is recorded as it comes back, so
     /// planning and recording overlap the kernel's work instead of adding to it. The outcome is that of
     /// `plan`, `apply` and `record` in a row.
-    /// - Parameter skipped: services whose operations are planned (so drains and conflicts advance as in any
-    ///   plan) but not sent; they stay dirty.
+    /// - Parameters:
+    ///   - skipped: services whose operations are planned (so drains and conflicts advance as in any plan)
+    ///     but not sent; they stay dirty.
+    ///   - keepingServices: send nothing for services no longer desired (no deletion, no drain); they stay
+    ///     as they are, dirty. The agent holds them when it could not add the new services: a Service whose
+    ///     port or address changed is a deletion and an addition, and the deletion alone would take it away.
     public mutating func applyPlan(
         _ cursor: inout PlanCursor,
         to kernel: any IPVSKernel,
-        skipping skipped: Set<VirtualServer.ID> = []
+        skipping skipped: Set<VirtualServer.ID> = [],
+        keepingServices: Bool = false
     ) -> AppliedPlan {
         var outcome = AppliedPlan()
         var step: [IPVSOperation] = []
+        var kept = Set<VirtualServer.ID>()
         let rest = kernel.applyStreaming { stream in
             while planNext(&cursor, into: &step, atLeast: Self.planStep) {
-                if !skipped.isEmpty {
+                if !skipped.isEmpty || keepingServices {
                     step.removeAll { operation in
-                        guard let id = operation.virtualServerID, skipped.contains(id) else { return false }
+                        guard let id = operation.virtualServerID else { return false }
+                        // A service no longer desired keeps everything, its real servers' weights included
+                        // (a drain would stop its new connections as surely as a deletion).
+                        if keepingServices && desiredState.virtualServers[id] == nil {
+                            kept.insert(id)
+                            outcome.skipped += 1
+                            return true
+                        }
+                        guard skipped.contains(id) else { return false }
                         if case .addService = operation {} else { outcome.skipped += 1 }
                         return true
                     }
@@ -59,6 +73,7 @@ extension LoadBalancerState {
         }
         recordApplied(rest, into: &outcome)
         dirty.formUnion(skipped)
+        dirty.formUnion(kept)
         return outcome
     }
 
