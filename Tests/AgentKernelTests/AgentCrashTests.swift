@@ -43,6 +43,34 @@ struct AgentCrashTests {
         #expect(try lab.localRoutes().contains("local \(Self.second) ") == !foreign.isEmpty, "\(context)")
     }
 
+    /// The state file cannot be written (a full disk): a Service moved to another port keeps its old virtual
+    /// server, and its traffic, until the file can be written; then the move completes. (Before, the old one
+    /// was deleted and the new one never added.)
+    @Test func unwritableStateFileKeepsAMovedServiceServing() throws {
+        let lab = try AgentLab(healthInterval: "1s")
+        try lab.writeService(clusterIP: Self.first, backends: [0])
+        try lab.startAgent()
+        #expect(try lab.waitUntil(.seconds(60)) { try lab.rules().count == 2 }, "\(lab.log)")
+        // A directory where the state file's temporary copy goes makes every save fail, as a full disk does.
+        let blocker = lab.directory + "/state.json.tmp"
+        try FileManager.default.createDirectory(atPath: blocker + "/keep", withIntermediateDirectories: true)
+        let path = lab.directory + "/manifests/service.yaml"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        try lab.writeManifest("service.yaml", text.replacingOccurrences(of: "port: 80,", with: "port: 81,"))
+        let refused = try lab.waitUntil(.seconds(60)) { lab.log.contains("cannot record 1 new services") }
+        #expect(refused, "\(lab.log)")
+        #expect(try lab.rules().filter { $0.contains("\(Self.first):80 ") }.count == 2, "\((try? lab.rules()) ?? [])")
+        let backend = lab.backends[0].name
+        #expect(try lab.requests("http://\(Self.first):80/", count: 3) == [backend: 3])
+
+        try FileManager.default.removeItem(atPath: blocker)
+        let moved = try lab.waitUntil(.seconds(60)) {
+            try lab.rules().filter { $0.contains("\(Self.first):81 ") }.count == 2
+        }
+        #expect(moved, "\((try? lab.rules()) ?? [])\n\(lab.log)")
+        #expect(try lab.requests("http://\(Self.first):81/", count: 3) == [backend: 3])
+    }
+
     // Waits are upper bounds: on a loaded host the emulated VM took 8 s just to start the agent, and the first
     // sync (with its nftables transaction) more than the 20 s these waits once allowed.
     @Test(arguments: ["intent-recorded", "services-added", "ownership-recorded"])
