@@ -1,9 +1,10 @@
-import Agent
 import Foundation
 import IPVS
 import ServiceTables
 import Synchronization
 import Testing
+
+@testable import Agent
 
 /// Health events change the serving set; kernel failures are reported and retried with backoff.
 @Suite struct AgentHealthAndRetryTests {
@@ -60,6 +61,46 @@ import Testing
         await agent.tick(now: t0 + .seconds(2))
         #expect(sandbox.kernel.log == [.addServer(masq("10.244.1.11", 8080, weight: 1), to: production)])
         #expect(sandbox.kernel.entries[production]?.servers.count == 2)
+    }
+
+    /// The sync loop's ticks leave a manifest load running: a backend that fails while a large file is
+    /// parsed is taken out at once, not after the parse; the load's own changes follow when it ends, and a
+    /// full resync waits for it.
+    @Test func healthIsSyncedWhileAManifestLoadRuns() async throws {
+        let sandbox = try AgentSandbox()
+        let agent = try sandbox.makeAgent()
+        let t0 = ContinuousClock.now
+        await agent.tick(now: t0)
+        let allocated = try #require(try sandbox.savedState()?.clusterIPs.values.first.flatMap { IPAddress($0) })
+        let production = VirtualServer.ID.service(.tcp, allocated, port: 80)
+        let parsed = await agent.manifestFilesParsed
+        let fullBefore = await agent.lastFullSync?.at
+        // A 32 MiB comment (about a second to parse in a debug build) and a new Service beside it.
+        try sandbox.write("# " + String(repeating: "x", count: 32 << 20) + "\n", to: sandbox.manifests + "/big.yaml")
+        try sandbox.write(ExampleManifests.lateService, to: sandbox.manifests + "/late.yaml")
+        sandbox.kernel.clearLog()
+        await agent.requestReload(full: true, at: t0 + .seconds(1))
+        await agent.requestFullResync(at: t0 + .seconds(1))
+        await agent.tick(now: t0 + .seconds(1), waitForReload: false)
+        #expect(await agent.reloading != nil, "the load was left running")
+
+        await agent.healthChanged(
+            target("10.244.1.11"),
+            HealthStatus(state: .down, lastResult: "connection refused", since: .seconds(1), consecutive: 3),
+            at: t0 + .seconds(1)
+        )
+        await agent.tick(now: t0 + .seconds(2), waitForReload: false)
+        let stillLoading = await agent.reloading != nil
+        #expect(stillLoading, "the load outlived the health sync (else this test proves nothing)")
+        #expect(sandbox.kernel.log == [.deleteServer(rs("10.244.1.11", 8080), from: production)])
+        #expect(await agent.lastFullSync?.at == fullBefore, "the full resync waits for the load")
+
+        await agent.reloading?.value
+        #expect(await agent.manifestFilesParsed > parsed)
+        await agent.tick(now: t0 + .seconds(3), waitForReload: false)
+        #expect(sandbox.kernel.entries[tcp("10.96.77.77", 80)]?.servers.count == 1, "the load's Service arrived")
+        #expect(await agent.lastFullSync?.at != fullBefore, "and the full resync ran after it")
+        #expect(await agent.reloading == nil)
     }
 
     @Test func everyBackendDownKeepsThemAll() async throws {

@@ -75,6 +75,9 @@ public actor Agent {
     /// The next reload re-reads every file and rebuilds every Service (SIGHUP, `POST /v1/sync`).
     var fullReloadRequested = true
     var fullResyncRequested = true
+    /// A manifest load that ``tick(now:waitForReload:)`` left running (the sync loop's ticks do): health
+    /// transitions and drains go on being synced while a large file is parsed.
+    var reloading: Task<Void, Never>?
     var nextFullResync: ContinuousClock.Instant
     var nextDrainCheck: ContinuousClock.Instant
     var retryAt: ContinuousClock.Instant?
@@ -255,6 +258,13 @@ public actor Agent {
         markPending(now)
     }
 
+    /// A background reload ended: its changes (dirty now) are synced by the next tick.
+    private func reloadEnded() {
+        reloading = nil
+        markPending(.now)
+        returnFreedPages(after: true, now: .now)
+    }
+
     /// A health target changed state.
     public func healthChanged(_ target: HealthTarget, _ status: HealthStatus, at now: ContinuousClock.Instant = .now) {
         let changed = core.setHealth(status, for: target)
@@ -286,7 +296,11 @@ public actor Agent {
     // MARK: Ticks
 
     /// Does whatever is due: reload, full resync, incremental sync, drain checks. Called by ``SyncLoop``.
-    public func tick(now: ContinuousClock.Instant = .now) async {
+    /// - Parameter waitForReload: finish a manifest load before this tick goes on (tests, and always for the
+    ///   first load); false starts it and lets this and later ticks sync health transitions meanwhile (a
+    ///   64 MiB file takes half a minute to parse in a slow VM, and a backend failing then must not wait
+    ///   for it). Its changes are synced at the first tick after it ends; a full resync waits for it.
+    public func tick(now: ContinuousClock.Instant = .now, waitForReload: Bool = true) async {
         let requests = board.takeRequests()
         if requests.reload { requestReload(full: requests.fullReload, at: now) }
         if requests.fullResync { requestFullResync(at: now) }
@@ -296,16 +310,24 @@ public actor Agent {
         defer { returnFreedPages(after: transient, now: now) }
         // An asked-for full reload (SIGHUP, `POST /v1/sync`) runs now, before the full resync it comes with;
         // the debounce is for the file watcher's bursts of changes.
-        if reloadRequested && (debounced || !hasDesiredState || fullReloadRequested) {
+        if reloading == nil && reloadRequested && (debounced || !hasDesiredState || fullReloadRequested) {
             reloadRequested = false
-            await reloadManifests()
-            transient = true
+            if waitForReload || !hasDesiredState {
+                await reloadManifests()
+                transient = true
+            } else {
+                reloading = Task {
+                    await reloadManifests()
+                    reloadEnded()
+                }
+            }
         }
         guard hasDesiredState else {
             pendingSince = nil
             return
         }
-        if fullResyncRequested || now >= nextFullResync {
+        // A full resync waits for a reload in flight: `POST /v1/sync`'s resync follows its reload.
+        if reloading == nil && (fullResyncRequested || now >= nextFullResync) {
             if syncFull(now: now) { fullResyncRequested = false }
             transient = true
         } else if !dirty.isEmpty && (debounced || pendingSince == nil) {

@@ -18,7 +18,8 @@ public struct SyncLoop: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                await agent.tick()
+                // A manifest load runs beside the ticks, which go on syncing health transitions.
+                await agent.tick(waitForReload: false)
                 let periodic = ContinuousClock.now + tickInterval
                 let deadline = await agent.nextDeadline.map { min($0, periodic) } ?? periodic
                 try? await Task.sleep(until: deadline)
