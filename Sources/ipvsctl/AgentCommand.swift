@@ -43,10 +43,16 @@ extension AgentCommand {
     struct StatusCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "status",
-            abstract: "Readiness, counts, the last syncs, the sync running now, conflicts and manifest errors.",
+            abstract: """
+                Readiness, counts, the last syncs, the sync and manifest load running now, conflicts and manifest \
+                errors.
+                """,
             discussion: """
                 Answers at once even during a long sync (a first sync at cluster scale): a line `syncing now: \
-                full, applying changes for 12s, started 40s ago` names the step it is at.
+                full, applying changes for 12s, started 40s ago` names the step it is at. A manifest load's \
+                result is logged only at its end; while it runs, a line `loading manifests now: incremental, \
+                started 9s ago, file 2 of 4 for 8s: /etc/ipvsd/manifests/big.yaml (60.0 MiB)` names the file \
+                it is reading.
                 """
         )
         @OptionGroup var options: AgentOptions
