@@ -97,10 +97,31 @@ import Testing
 
         await agent.reloading?.value
         #expect(await agent.manifestFilesParsed > parsed)
-        await agent.tick(now: t0 + .seconds(3), waitForReload: false)
+        // The load's end is marked pending at the real time: tick past its debounce.
+        await agent.tick(now: .now + .seconds(1), waitForReload: false)
         #expect(sandbox.kernel.entries[tcp("10.96.77.77", 80)]?.servers.count == 1, "the load's Service arrived")
         #expect(await agent.lastFullSync?.at != fullBefore, "and the full resync ran after it")
         #expect(await agent.reloading == nil)
+    }
+
+    /// A due full resync is not put off by the file watcher's reloads: it runs first, and the reload starts
+    /// after it in the same tick.
+    @Test func aDueResyncGoesBeforeAWatcherReload() async throws {
+        let sandbox = try AgentSandbox()
+        let agent = try sandbox.makeAgent()
+        let t0 = ContinuousClock.now
+        await agent.tick(now: t0)
+        let fullBefore = await agent.lastFullSync?.at
+        try sandbox.write(ExampleManifests.lateService, to: sandbox.manifests + "/late.yaml")
+        await agent.requestReload(at: t0 + .seconds(1))
+        await agent.requestFullResync(at: t0 + .seconds(1))
+        await agent.tick(now: t0 + .seconds(2), waitForReload: false)
+        #expect(await agent.lastFullSync?.at != fullBefore, "the resync ran")
+        let reload = try #require(await agent.reloading, "and the reload started after it")
+        await reload.value
+        // The load's end is marked pending at the real time: tick past its debounce.
+        await agent.tick(now: .now + .seconds(1), waitForReload: false)
+        #expect(sandbox.kernel.entries[tcp("10.96.77.77", 80)]?.servers.count == 1, "the reload's Service arrived")
     }
 
     @Test func everyBackendDownKeepsThemAll() async throws {

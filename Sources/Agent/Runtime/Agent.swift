@@ -258,6 +258,24 @@ public actor Agent {
         markPending(now)
     }
 
+    /// Loads the manifests when a reload is asked for and due, within this call or left running (see
+    /// ``tick(now:waitForReload:)``); returns whether it loaded within the call.
+    private func reloadIfDue(debounced: Bool, waitForReload: Bool) async -> Bool {
+        guard reloading == nil && reloadRequested && (debounced || !hasDesiredState || fullReloadRequested) else {
+            return false
+        }
+        reloadRequested = false
+        if waitForReload || !hasDesiredState {
+            await reloadManifests()
+            return true
+        }
+        reloading = Task {
+            await reloadManifests()
+            reloadEnded()
+        }
+        return false
+    }
+
     /// A background reload ended: its changes (dirty now) are synced by the next tick.
     private func reloadEnded() {
         reloading = nil
@@ -310,18 +328,13 @@ public actor Agent {
         defer { returnFreedPages(after: transient, now: now) }
         // An asked-for full reload (SIGHUP, `POST /v1/sync`) runs now, before the full resync it comes with;
         // the debounce is for the file watcher's bursts of changes.
-        if reloading == nil && reloadRequested && (debounced || !hasDesiredState || fullReloadRequested) {
-            reloadRequested = false
-            if waitForReload || !hasDesiredState {
-                await reloadManifests()
-                transient = true
-            } else {
-                reloading = Task {
-                    await reloadManifests()
-                    reloadEnded()
-                }
-            }
-        }
+        // A due full resync goes before a file watcher's reload left running, which it would otherwise wait
+        // for: a directory rewritten without pause must not put off drift repair for good. The reload then
+        // starts in the same tick, whether the resync succeeded or not.
+        let resyncFirst =
+            hasDesiredState && !waitForReload && !fullReloadRequested
+            && (fullResyncRequested || now >= nextFullResync)
+        if !resyncFirst, await reloadIfDue(debounced: debounced, waitForReload: waitForReload) { transient = true }
         guard hasDesiredState else {
             pendingSince = nil
             return
@@ -334,6 +347,7 @@ public actor Agent {
             syncChanges(now: now)
             syncsSinceTrim += 1
         }
+        if resyncFirst { _ = await reloadIfDue(debounced: debounced, waitForReload: false) }
         if namesStale && (debounced || pendingSince == nil) {
             await refreshKubernetesNames()
         }
