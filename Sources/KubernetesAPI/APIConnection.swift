@@ -73,12 +73,15 @@ public struct APIConnection: Sendable {
     /// A kubeconfig, CA, client certificate, key or token file: at most 1 MiB, read through
     /// ``BoundedFile`` (a path to a device or a huge file is refused, never read without end).
     static func readFile(_ path: String, what: String) throws(KubernetesAPIError) -> [UInt8] {
-        switch BoundedFile.read(path, limit: 1 << 20, regularOnly: false) {
+        let limit = 1 << 20
+        switch BoundedFile.read(path, limit: limit, regularOnly: false) {
         case .success(let bytes): return bytes
         case .failure(.errno(let code)):
             let reason = IPVSError.describe(errno: code)
             throw KubernetesAPIError(.configuration, "\(what) \(path) cannot be read: \(reason)")
-        case .failure(.tooLarge): throw KubernetesAPIError(.configuration, "\(what) \(path) is larger than 1 MiB")
+        case .failure(.tooLarge):
+            let size = BoundedFile.describe(limit: limit)
+            throw KubernetesAPIError(.configuration, "\(what) \(path) is larger than \(size)")
         case .failure(.notRegular): throw KubernetesAPIError(.configuration, "\(what) \(path) is not a regular file")
         }
     }

@@ -26,12 +26,11 @@ public final class AgentBoard: Sendable {
         var loading: Loading?
     }
 
-    /// The manifest load running now, and the file it is reading.
+    /// The manifest load running now, and the file it is reading since when.
     struct Loading: Sendable {
         var full: Bool
         var started: ContinuousClock.Instant
-        var file: ManifestStore.ScanProgress?
-        var fileStarted: ContinuousClock.Instant?
+        var file: (progress: ManifestStore.ScanProgress, started: ContinuousClock.Instant)?
 
         init(full: Bool, started: ContinuousClock.Instant) {
             self.full = full
@@ -39,8 +38,7 @@ public final class AgentBoard: Sendable {
         }
 
         mutating func at(_ file: ManifestStore.ScanProgress, now: ContinuousClock.Instant) {
-            self.file = file
-            fileStarted = now
+            self.file = (file, now)
         }
     }
 
@@ -123,13 +121,13 @@ public final class AgentBoard: Sendable {
             status.loading = ManifestLoad(
                 kind: loading.full ? "full" : "incremental",
                 seconds: (now - loading.started).seconds,
-                file: loading.file.map {
+                file: loading.file.map { file, started in
                     ManifestLoad.File(
-                        path: $0.file,
-                        bytes: $0.bytes,
-                        index: $0.index,
-                        count: $0.count,
-                        seconds: loading.fileStarted.map { (now - $0).seconds } ?? 0
+                        path: file.file,
+                        bytes: file.bytes,
+                        index: file.index,
+                        count: file.count,
+                        seconds: (now - started).seconds
                     )
                 }
             )
