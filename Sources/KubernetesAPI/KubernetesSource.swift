@@ -28,6 +28,9 @@ public actor KubernetesSource {
     private let cells: [APIResource: StatusCell]
     private var state: ClusterState
     private var listed: Set<APIResource> = []
+    /// Services the pages of a list still running touched (``ResourceUpdate/page(_:)``): the list's end
+    /// delivers them, as it would had the pages come with it.
+    private var earlyAffected: Set<ObjectKey> = []
     private var delivered = false
 
     /// - Parameters:
@@ -110,13 +113,34 @@ public actor KubernetesSource {
     }
 
     func receive(_ update: ResourceUpdate, of resource: APIResource) async {
-        let affected = state.apply(update, of: resource)
-        if case .listed = update { listed.insert(resource) }
+        var affected = state.apply(update, of: resource)
+        if case .page = update {
+            // A first list's page: held and built now, delivered with the first delivery (or, should the
+            // other resource be listed already and this one be starting over, with the list's end).
+            earlyAffected.formUnion(affected)
+            state.prebuild(affected)
+            return
+        }
+        if case .listed = update {
+            listed.insert(resource)
+            affected.formUnion(earlyAffected)
+            earlyAffected = []
+        }
         guard listed.count == APIResource.allCases.count else { return }
         let initial = !delivered
         let keys = initial ? state.serviceKeys : affected
         guard !keys.isEmpty || initial else { return }
+        let began = ContinuousClock.now
         let changes = state.rebuild(keys)
+        if initial {
+            logger.info(
+                "Services built from the first lists",
+                metadata: [
+                    "services": "\(keys.count)", "virtual_servers": "\(changes.count)",
+                    "duration_ms": "\((ContinuousClock.now - began).milliseconds)",
+                ]
+            )
+        }
         delivered = true
         if let deliverHealthCheckNodePorts {
             let answers = state.healthCheckNodePorts

@@ -32,7 +32,7 @@ struct PagedList: Sendable {
     /// - Throws: the first failed request or decode, or what `body` throws; pages after it are not given.
     func forEachPage(
         continued: inout Bool,
-        _ body: (APIPayloads.Page) throws(KubernetesAPIError) -> Void
+        _ body: (APIPayloads.Page) async throws(KubernetesAPIError) -> Void
     ) async throws(KubernetesAPIError) {
         var pending: [Pending] = []
         defer { for page in pending { page.decoding.cancel() } }
@@ -56,7 +56,7 @@ struct PagedList: Sendable {
             guard !pending.isEmpty else { return }
             let oldest = pending.removeFirst()
             let page = try await oldest.decoding.value.get()
-            try body(page)
+            try await body(page)
             let token = page.continueToken.flatMap { $0.isEmpty ? nil : $0 }
             if token != oldest.hint {
                 // Asked for with a token this page does not hold (or it showed none): drop what followed.

@@ -1,3 +1,4 @@
+import IPVS
 import KubernetesManifests
 import KubernetesWire
 import Logging
@@ -8,6 +9,11 @@ public enum ResourceUpdate: Sendable {
     /// A complete list from one snapshot: every object of the resource. Keys listed as rejected keep what
     /// was held for them; any other held key is gone.
     case listed([ReadObject])
+    /// One page of a watcher's first list, as it arrives: each object added or changed, nothing removed.
+    /// The whole list follows as `.listed` (again holding these objects) once its last page is in, or the
+    /// list starts over; so the owner can build from the objects while the rest is fetched, and must
+    /// deliver nothing before `.listed`.
+    case page([ReadObject])
     /// One object added or changed (or rejected: its held value stays).
     case changed(ReadObject)
     case deleted(ObjectKey)
@@ -40,7 +46,24 @@ struct ResourceWatcher: Sendable {
             do throws(KubernetesAPIError) {
                 if resourceVersion == nil {
                     status.update { $0.state = .listing }
-                    let (objects, version) = try await listAll()
+                    let began = ContinuousClock.now
+                    // Only the first list goes page by page: nothing is programmed before it ends, so the
+                    // owner's early building is all gain; a relist's delta stays one delivery.
+                    var onPage: (@Sendable ([ReadObject]) async -> Void)?
+                    if !listed {
+                        let deliver = deliver
+                        onPage = { @Sendable objects in await deliver(.page(objects)) }
+                    }
+                    let (objects, version) = try await listAll(onPage: onPage)
+                    // Where a slow start went: each list's length, beside the first sync's steps.
+                    logger.info(
+                        "listed",
+                        metadata: [
+                            "resource": "\(resource)", "objects": "\(objects.count)",
+                            "duration_ms": "\((ContinuousClock.now - began).milliseconds)",
+                            "relist": "\(listed)",
+                        ]
+                    )
                     await deliver(.listed(objects))
                     resourceVersion = version
                     status.update {
@@ -103,7 +126,11 @@ struct ResourceWatcher: Sendable {
 
     /// Every page of one list, with the resourceVersion of its snapshot (``PagedList``: each page decoded
     /// while the next is fetched).
-    func listAll() async throws(KubernetesAPIError) -> ([ReadObject], String) {
+    /// - Parameter onPage: given each page's objects as it is decoded, in list order; a list that starts
+    ///   over (an expired continue token) gives its pages again.
+    func listAll(
+        onPage: (@Sendable ([ReadObject]) async -> Void)? = nil
+    ) async throws(KubernetesAPIError) -> ([ReadObject], String) {
         let (client, resource, proxyName) = (client, resource, proxyName)
         let selector = ProxyLabels.selector(claiming: proxyName)
         let pages = PagedList(
@@ -133,6 +160,7 @@ struct ResourceWatcher: Sendable {
                         )
                     }
                     version = page.resourceVersion
+                    await onPage?(page.objects)
                 }
                 return (objects, version)
             } catch {

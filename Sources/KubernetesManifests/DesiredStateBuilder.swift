@@ -153,13 +153,12 @@ public struct DesiredStateBuilder {
         options: TranslationOptions,
         notes: inout [String]
     ) throws(LocatedError) -> ServiceBuild {
-        let key = "\(service.namespace)/\(service.name)"
         switch (service.type, service.clusterIP) {
         case (.externalName, _):
-            notes.append("\(key): ExternalName Service, no virtual server")
+            notes.append("\(service.namespace)/\(service.name): ExternalName Service, no virtual server")
             return ServiceBuild()
         case (_, .headless):
-            notes.append("\(key): headless Service, no virtual server")
+            notes.append("\(service.namespace)/\(service.name): headless Service, no virtual server")
             return ServiceBuild()
         default: break
         }
@@ -196,7 +195,7 @@ public struct DesiredStateBuilder {
                     )
                 }
             }
-            var selections: [Selection: [RealServer.ID: DesiredRealServer]] = [:]
+            var selections: [Selection: RealServerTable<DesiredRealServer>] = [:]
             for (id, kind) in targets {
                 guard case .service(_, let vip, _) = id else { continue }
                 let selection = Selection(
@@ -204,14 +203,16 @@ public struct DesiredStateBuilder {
                     policy: kind.externalTrafficPolicy ?? service.internalTrafficPolicy
                 )
                 if selections[selection] == nil {
-                    selections[selection] = resolution.realServers(
-                        service,
-                        port: port,
-                        family: vip.family,
-                        weight: o.weight ?? options.defaultWeight,
-                        policy: selection.policy,
-                        options: options,
-                        notes: &notes
+                    selections[selection] = RealServerTable(
+                        resolution.realServers(
+                            service,
+                            port: port,
+                            family: vip.family,
+                            weight: o.weight ?? options.defaultWeight,
+                            policy: selection.policy,
+                            options: options,
+                            notes: &notes
+                        )
                     )
                 }
                 var virtualServer = template
@@ -220,7 +221,7 @@ public struct DesiredStateBuilder {
                 result.virtualServers.append(
                     DesiredVirtualServer(
                         virtualServer: virtualServer,
-                        realServers: selections[selection] ?? [:],
+                        realServerTable: selections[selection] ?? RealServerTable(),
                         origin: origin,
                         // Config-default checks are TCP connects: they suit TCP ports only. UDP and SCTP
                         // ports are checked when an annotation asks.
@@ -250,7 +251,7 @@ public struct DesiredStateBuilder {
                         options: options,
                         notes: &repeated
                     )
-                    localReady += local.values.filter(\.conditions.ready).count
+                    localReady += local.filter(\.conditions.ready).count
                 }
             }
         }

@@ -68,11 +68,13 @@ public struct ServiceNameTable: Sendable, Hashable {
         return ServiceNameTable(entries: entries)
     }
 
-    /// One Service's entry; nil for an ExternalName Service. `resolution` must hold the Service's endpoints.
+    /// One Service's entry; nil for an ExternalName Service. `resolution` must hold the Service's endpoints;
+    /// only a headless Service's entry reads them (an API source's first build asks for 10,000 entries, and
+    /// making each Service's resolution was most of their cost).
     static func entry(
         for service: Service,
         allocations: ClusterIPAllocations,
-        resolution: EndpointResolution
+        resolution endpoints: @autoclosure () -> EndpointResolution
     ) -> Entry? {
         guard service.type != .externalName else { return nil }
         var entry = Entry(namespace: service.namespace, name: service.name)
@@ -86,6 +88,7 @@ public struct ServiceNameTable: Sendable, Hashable {
                 return allocations.addresses[key].flatMap { IPAddress($0) }
             }
         case .headless:
+            let resolution = endpoints()
             entry.headless = true
             entry.endpointAddresses = resolution.readyAddresses(service)
             var notes: [String] = []
@@ -103,7 +106,7 @@ public struct ServiceNameTable: Sendable, Hashable {
                         options: TranslationOptions(),
                         notes: &notes
                     )
-                    for server in servers.values.sorted(by: { $0.id < $1.id }) where server.conditions.ready {
+                    for server in servers where server.conditions.ready {
                         if !targets.contains(server.realServer.port) { targets.append(server.realServer.port) }
                     }
                 }

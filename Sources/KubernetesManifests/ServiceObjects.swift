@@ -69,6 +69,9 @@ public struct ServiceObjects: Sendable {
         endpoints.removeValue(forKey: key) == nil ? [] : [key]
     }
 
+    /// Whether any slice names the Service.
+    public func holdsSlices(of key: ObjectKey) -> Bool { slicesOf[key] != nil }
+
     /// A Service's slices in load order (file, then line; then name), as a whole-set build sees them.
     public func slices(of key: ObjectKey) -> [EndpointSlice] {
         (slicesOf[key] ?? []).compactMap { slices[$0] }.sorted {

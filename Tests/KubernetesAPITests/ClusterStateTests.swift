@@ -57,6 +57,67 @@ import Testing
         #expect(notReady == (0..<count).filter { $0 % 7 == 0 && $0 % 100 != 99 }.count)
     }
 
+    /// A first list's pages are held and built as they come (`prebuild`); the build at the list's end takes
+    /// those builds. Whatever a later page changes for a Service built earlier (a second slice, a slice that
+    /// moves to another Service, a changed Service) must be rebuilt: the delta is exactly that of the same
+    /// lists given whole.
+    @Test func buildsAheadOfTheListsEndEqualTheWholeListsBuild() throws {
+        let services = (0..<6).map { StandInObjects.service("s\($0)", clusterIP: Self.address($0, network: 96)) }
+        func slice(_ name: String, of service: Int, _ addresses: [Int]) -> String {
+            StandInObjects.slice(
+                name,
+                service: "s\(service)",
+                addresses: addresses.map { Self.address($0, network: 1) },
+                port: 8080
+            )
+        }
+        // Page by page, as the two lists' pages interleave: Services 0-2, slices, the other Services, the
+        // remaining slices: s1's second slice, the slice "moving" (first s2's, then s3's), s4's only slice.
+        let early: [(APIResource, [String])] = [
+            (.services, Array(services[0..<3])),
+            (.endpointSlices, [slice("s0-1", of: 0, [1, 2]), slice("s1-1", of: 1, [3]), slice("moving", of: 2, [5])]),
+            (.services, Array(services[3...])),
+            (.endpointSlices, [slice("s1-2", of: 1, [4]), slice("moving", of: 3, [6]), slice("s4-1", of: 4, [7])]),
+        ]
+        var paged = ClusterState(options: TranslationOptions())
+        var pagedAffected = Set<ObjectKey>()
+        for (resource, items) in early {
+            let affected = paged.apply(.page(try Self.page(items, resource: resource)), of: resource)
+            pagedAffected.formUnion(affected)
+            paged.prebuild(affected)
+        }
+        // The lists end: each holds its final objects (s5's Service changes after its page: a new port).
+        let finalServices =
+            Array(services[0..<5]) + [
+                StandInObjects.service("s5", clusterIP: Self.address(5, network: 96), ports: [80, 81])
+            ]
+        let finalSlices = [
+            slice("s0-1", of: 0, [1, 2]), slice("s1-1", of: 1, [3]), slice("s1-2", of: 1, [4]),
+            slice("moving", of: 3, [6]), slice("s4-1", of: 4, [7]),
+        ]
+        pagedAffected.formUnion(paged.apply(.listed(try Self.page(finalServices, resource: .services)), of: .services))
+        pagedAffected.formUnion(
+            paged.apply(.listed(try Self.page(finalSlices, resource: .endpointSlices)), of: .endpointSlices)
+        )
+        #expect(pagedAffected == paged.serviceKeys)
+        let pipelined = paged.rebuild(paged.serviceKeys)
+
+        var whole = ClusterState(options: TranslationOptions())
+        _ = whole.apply(.listed(try Self.page(finalServices, resource: .services)), of: .services)
+        _ = whole.apply(.listed(try Self.page(finalSlices, resource: .endpointSlices)), of: .endpointSlices)
+        let reference = whole.rebuild(whole.serviceKeys)
+
+        #expect(pipelined == reference)
+        #expect(pipelined.count == 7)
+        func servers(_ service: Int, port: UInt16 = 80) -> Int? {
+            pipelined[.service(.tcp, IPAddress(Self.address(service, network: 96))!, port: port)]??.realServers.count
+        }
+        #expect(servers(1) == 2)
+        #expect(servers(2) == 0)
+        #expect(servers(3) == 1)
+        #expect(servers(5, port: 81) == 0)
+    }
+
     private static func address(_ index: Int, network: Int) -> String {
         "10.\(network).\(index / 250).\(index % 250 + 1)"
     }

@@ -93,8 +93,27 @@ public struct DesiredVirtualServer: Sendable, Hashable {
         allDownPolicy: AllDownPolicy = .keepAll,
         kind: VirtualAddressKind = .clusterIP
     ) {
+        self.init(
+            virtualServer: virtualServer,
+            realServerTable: RealServerTable(realServers),
+            origin: origin,
+            healthCheck: healthCheck,
+            allDownPolicy: allDownPolicy,
+            kind: kind
+        )
+    }
+
+    /// Takes the real servers as the table it keeps (a build that has them sorted makes no dictionary).
+    public init(
+        virtualServer: VirtualServer,
+        realServerTable: RealServerTable<DesiredRealServer>,
+        origin: ServiceOrigin,
+        healthCheck: HealthCheckSpec?,
+        allDownPolicy: AllDownPolicy,
+        kind: VirtualAddressKind
+    ) {
         self.virtualServer = virtualServer
-        self.realServers = RealServerTable(realServers)
+        self.realServers = realServerTable
         self.origin = origin
         self.healthCheckBox = healthCheck.map(HealthCheckBox.init)
         self.allDownPolicy = allDownPolicy

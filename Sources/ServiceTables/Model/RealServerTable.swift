@@ -32,8 +32,9 @@ where Value.ID == RealServer.ID {
         self.init(Array(dictionary.values))
     }
 
-    /// Takes values in any order; of values with the same ID the last one stays, as in a dictionary.
-    init(_ unsorted: [Value]) {
+    /// Takes values in any order; of values with the same ID the last one stays, as in a dictionary. Values
+    /// already sorted by ID cost one pass.
+    public init(_ unsorted: [Value]) {
         self.init()
         var sorted = unsorted
         sorted.sort { $0.id < $1.id }
