@@ -21,7 +21,8 @@ struct AgentMemoryBench: ParsableCommand {
             reset, POST /v1/resync (then POST /v1/sync, which reloads the manifests first) is sent and VmHWM is \
             read when the status shows a newer full sync. Before ipvsd starts, the kernel floor and one full \
             table read of the same workload are measured (--runs times, each in a namespace of its own): exec \
-            to ready is also given over floor + read, as `api` gives it. --resyncs 0 skips the peaks (the \
+            to ready (the binary read into the page cache first, as `api` does) is also given over floor + \
+            read, as `api` gives it. --resyncs 0 skips the peaks (the \
             growth run: 1k to 100k).
             """
     )
@@ -83,6 +84,7 @@ struct AgentMemoryBench: ParsableCommand {
         let lab = try AgentMemoryLab(workload: workload)
         try lab.writeFiles()
         let kernel = try IPVSClient()
+        try AgentProcess.warmPageCache(ipvsd)
         let started = ContinuousClock.now
         try lab.agent.start(binary: ipvsd, config: lab.configPath)
         log("agent-memory \(name): ipvsd started")
