@@ -58,9 +58,10 @@ import Testing
     }
 
     /// A first list's pages are held and built as they come (`prebuild`); the build at the list's end takes
-    /// those builds. Whatever a later page changes for a Service built earlier (a second slice, a slice that
-    /// moves to another Service, a changed Service) must be rebuilt: the delta is exactly that of the same
-    /// lists given whole.
+    /// those builds. Whatever a later page or the complete list changes for a Service built earlier (a second
+    /// slice, a slice that moves to another Service, a changed Service, a slice a failed attempt's page held
+    /// that the complete list no longer has) must be rebuilt: the delta is exactly that of the same lists
+    /// given whole.
     @Test func buildsAheadOfTheListsEndEqualTheWholeListsBuild() throws {
         let services = (0..<6).map { StandInObjects.service("s\($0)", clusterIP: Self.address($0, network: 96)) }
         func slice(_ name: String, of service: Int, _ addresses: [Int]) -> String {
@@ -78,6 +79,8 @@ import Testing
             (.endpointSlices, [slice("s0-1", of: 0, [1, 2]), slice("s1-1", of: 1, [3]), slice("moving", of: 2, [5])]),
             (.services, Array(services[3...])),
             (.endpointSlices, [slice("s1-2", of: 1, [4]), slice("moving", of: 3, [6]), slice("s4-1", of: 4, [7])]),
+            // From a first attempt that failed after this page; the slice is gone by the list that completes.
+            (.endpointSlices, [slice("s4-gone", of: 4, [8])]),
         ]
         var paged = ClusterState(options: TranslationOptions())
         var pagedAffected = Set<ObjectKey>()
@@ -115,6 +118,7 @@ import Testing
         #expect(servers(1) == 2)
         #expect(servers(2) == 0)
         #expect(servers(3) == 1)
+        #expect(servers(4) == 1)
         #expect(servers(5, port: 81) == 0)
     }
 
