@@ -30,7 +30,10 @@ public struct ClusterState: Sendable {
     private var healthPortHolders: [UInt16: ObjectKey] = [:]
     /// Builds made ahead (``prebuild(_:)``) from the objects held now: an update to a Service's objects drops
     /// its entry, so each equals what a build would give now, and ``rebuild(_:)`` takes it instead.
-    private var prebuilt: [ObjectKey: Result<DesiredStateBuilder.ServiceBuild?, LocatedError>] = [:]
+    private var prebuilt: [ObjectKey: Outcome] = [:]
+
+    /// One Service's build: nil when the Service is not held; a failure keeps its last good virtual servers.
+    private typealias Outcome = Result<DesiredStateBuilder.ServiceBuild?, LocatedError>
 
     public init(options: TranslationOptions) { self.options = options }
 
@@ -60,12 +63,9 @@ public struct ClusterState: Sendable {
             for object in objects { affected.formUnion(set(object, of: resource)) }
             return affected
         case .listed(let objects):
-            var affected = Set<ObjectKey>()
-            var present = Set<ObjectKey>()
-            for object in objects {
-                present.insert(object.key)
-                affected.formUnion(set(object, of: resource))
-            }
+            // The objects as a page, then every held key the list no longer has goes.
+            var affected = held(.page(objects), of: resource)
+            let present = Set(objects.map(\.key))
             let held = resource == .services ? Set(store.services.keys) : Set(store.slices.keys)
             for key in held.subtracting(present) { affected.formUnion(remove(key, of: resource)) }
             return affected
@@ -109,10 +109,9 @@ public struct ClusterState: Sendable {
         let (objects, options) = (store, options)
         let due = keys.filter { objects.services[$0] != nil && objects.holdsSlices(of: $0) }.sorted()
         guard !due.isEmpty else { return }
-        let built = InParts.map(count: due.count, minimumPerPart: Self.buildsPerPart) { range in
-            due[range].map { Self.build($0, store: objects, options: options) }
-        }.flatMap { $0 }
-        for (key, outcome) in zip(due, built) { prebuilt[key] = outcome }
+        for (key, outcome) in zip(due, Self.builds(of: due, store: objects, options: options)) {
+            prebuilt[key] = outcome
+        }
     }
 
     /// Builds the virtual servers of `keys` and returns the delta for `LoadBalancerState.updateDesired`:
@@ -124,15 +123,12 @@ public struct ClusterState: Sendable {
         // A Service's build reads only the held objects, so a large rebuild (the first lists', a relist's)
         // builds them on several threads first; the loop below, which settles conflicts in key order, takes
         // their results. A Service queued again (it was blocked) is built here.
-        let (store, options, ready) = (store, options, prebuilt)
+        let outcomes = Self.builds(of: queue, store: store, options: options, ready: prebuilt)
         prebuilt = [:]
-        let built = InParts.map(count: queue.count, minimumPerPart: Self.buildsPerPart) { [queue] range in
-            queue[range].map { ready[$0] ?? Self.build($0, store: store, options: options) }
-        }.flatMap { $0 }
         var index = 0
         while index < queue.count {
             let key = queue[index]
-            let outcome = index < built.count ? built[index] : Self.build(key, store: store, options: options)
+            let outcome = index < outcomes.count ? outcomes[index] : Self.build(key, store: store, options: options)
             index += 1
             let old = contributed[key] ?? []
             var built: [DesiredVirtualServer] = []
@@ -189,12 +185,21 @@ public struct ClusterState: Sendable {
     /// Services built per thread, at least, when a rebuild splits: a thread costs more than a few builds.
     static let buildsPerPart = 512
 
-    /// One Service's build from the held objects; `.success(nil)` when the Service is not held.
-    private static func build(
-        _ key: ObjectKey,
+    /// The builds of `keys`, in their order: in parts on several threads when there are many; a key in
+    /// `ready` (built ahead) takes its build from there.
+    private static func builds(
+        of keys: [ObjectKey],
         store: ServiceObjects,
-        options: TranslationOptions
-    ) -> Result<DesiredStateBuilder.ServiceBuild?, LocatedError> {
+        options: TranslationOptions,
+        ready: [ObjectKey: Outcome] = [:]
+    ) -> [Outcome] {
+        InParts.map(count: keys.count, minimumPerPart: buildsPerPart) { range in
+            keys[range].map { ready[$0] ?? build($0, store: store, options: options) }
+        }.flatMap { $0 }
+    }
+
+    /// One Service's build from the held objects; `.success(nil)` when the Service is not held.
+    private static func build(_ key: ObjectKey, store: ServiceObjects, options: TranslationOptions) -> Outcome {
         guard let service = store.services[key] else { return .success(nil) }
         // API Services carry their cluster IPs: nothing is allocated.
         var clusterIPs: [IPAddress] = []
