@@ -107,7 +107,7 @@ struct AgentPath {
         if let failure = failures.first {
             throw BenchError("agent path: \(failures.count) operations failed, first: \(failure.error)")
         }
-        return additions.count + rest.operations.count
+        return additions.count + rest.sent.total
     }
 
     /// A full resync as the agent does it: read every service and each owned one's servers, adopt, plan all.

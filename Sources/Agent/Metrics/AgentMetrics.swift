@@ -65,17 +65,14 @@ public final class AgentMetrics: Sendable {
     }
 
     /// Counts operations by kind and outcome: `ipvsd_operations_total{op="add_server",result="ok"}`.
-    func recordOperations(_ operations: [IPVSOperation], failures: [BulkApplyResult.Failure]) {
-        var failed = [String: Int]()
-        for failure in failures { failed[Self.kind(of: failure.operation), default: 0] += 1 }
-        var total = [String: Int]()
-        for operation in operations { total[Self.kind(of: operation), default: 0] += 1 }
-        for (kind, count) in total {
-            let bad = failed[kind] ?? 0
+    func recordOperations(_ sent: OperationTally, failures: [BulkApplyResult.Failure]) {
+        let failed = OperationTally(failures.lazy.map(\.operation))
+        for (kind, count) in sent.nonZero {
+            let bad = failed[kind]
             if count > bad {
                 Metrics.Counter(
                     label: "ipvsd_operations_total",
-                    dimensions: [("op", kind), ("result", "ok")],
+                    dimensions: [("op", kind.label), ("result", "ok")],
                     factory: factory
                 )
                 .increment(by: count - bad)
@@ -83,26 +80,10 @@ public final class AgentMetrics: Sendable {
             if bad > 0 {
                 Metrics.Counter(
                     label: "ipvsd_operations_total",
-                    dimensions: [("op", kind), ("result", "failed")],
+                    dimensions: [("op", kind.label), ("result", "failed")],
                     factory: factory
                 ).increment(by: bad)
             }
-        }
-    }
-
-    static func kind(of operation: IPVSOperation) -> String {
-        switch operation {
-        case .addService: "add_service"
-        case .updateService: "update_service"
-        case .deleteService: "delete_service"
-        case .addServer: "add_server"
-        case .updateServer: "update_server"
-        case .deleteServer: "delete_server"
-        case .zero: "zero"
-        case .flush: "flush"
-        case .setTimeouts: "set_timeouts"
-        case .startDaemon: "start_daemon"
-        case .stopDaemon: "stop_daemon"
         }
     }
 }

@@ -211,11 +211,11 @@ extension Agent {
         // Service that moved to a new port or address keeps its old one instead of having neither.
         let keeping = !intentRecorded
         let rest = core.applyPlan(&plan, to: kernel, skipping: refused, keepingServices: keeping)
-        note(rest.operations, failures: rest.failures, failedIDs: rest.failedIDs, into: &failures)
+        note(rest.sent, failures: rest.failures, failedIDs: rest.failedIDs, into: &failures)
         stepHook?(.changesApplied)
         syncStep("unbinding addresses")
         let skipped = rest.skipped
-        let operationCount = newServices.count + rest.operations.count + skipped
+        let operationCount = newServices.count + rest.sent.total + skipped
         if let binder, !keeping {
             for address in boundAddresses.subtracting(wanted).sorted() {
                 do throws(IPVSError) {
@@ -340,20 +340,20 @@ extension Agent {
     private func applyAndRecord(_ operations: [IPVSOperation], failures: inout Int) -> Set<VirtualServer.ID> {
         let result = kernel.apply(operations, progress: nil)
         let failedIDs = core.record(operations, result: result)
-        note(operations, failures: result.failures, failedIDs: failedIDs, into: &failures)
+        note(OperationTally(operations), failures: result.failures, failedIDs: failedIDs, into: &failures)
         return Set(result.failures.compactMap(\.operation.virtualServerID))
     }
 
     /// Counts, logs and keeps for the status what a bulk apply (already recorded in the core) did.
     private func note(
-        _ operations: [IPVSOperation],
+        _ sent: OperationTally,
         failures failed: [BulkApplyResult.Failure],
         failedIDs: Set<VirtualServer.ID>,
         into failures: inout Int
     ) {
         failures += failed.count
         dirty.formUnion(failedIDs)
-        if !operations.isEmpty {
+        if sent.total > 0 {
             refusedOperations = failed.prefix(Self.refusedOperationsShown).map { "\($0.operation): \($0.error)" }
         }
         for failure in failed {
@@ -362,7 +362,7 @@ extension Agent {
                 metadata: ["op": "\(failure.operation)", "error": "\(failure.error)"]
             )
         }
-        metrics.recordOperations(operations, failures: failed)
+        metrics.recordOperations(sent, failures: failed)
     }
 
     /// Records a failed sync and schedules a retry with exponential backoff.

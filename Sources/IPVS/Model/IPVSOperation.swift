@@ -30,3 +30,72 @@ public enum IPVSOperation: Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension IPVSOperation {
+    /// What an operation does, without its payload: what counters and reports group operations by.
+    public enum Kind: Int, CaseIterable, Sendable, Hashable {
+        case addService, updateService, deleteService, addServer, updateServer, deleteServer, zero, flush,
+            setTimeouts, startDaemon, stopDaemon
+
+        /// The name metrics and logs use: `add_service`, `delete_server`, ...
+        public var label: String {
+            switch self {
+            case .addService: "add_service"
+            case .updateService: "update_service"
+            case .deleteService: "delete_service"
+            case .addServer: "add_server"
+            case .updateServer: "update_server"
+            case .deleteServer: "delete_server"
+            case .zero: "zero"
+            case .flush: "flush"
+            case .setTimeouts: "set_timeouts"
+            case .startDaemon: "start_daemon"
+            case .stopDaemon: "stop_daemon"
+            }
+        }
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .addService: .addService
+        case .updateService: .updateService
+        case .deleteService: .deleteService
+        case .addServer: .addServer
+        case .updateServer: .updateServer
+        case .deleteServer: .deleteServer
+        case .zero: .zero
+        case .flush: .flush
+        case .setTimeouts: .setTimeouts
+        case .startDaemon: .startDaemon
+        case .stopDaemon: .stopDaemon
+        }
+    }
+}
+
+/// How many operations of each kind, for reports that need no more than that of a batch.
+public struct OperationTally: Sendable, Hashable {
+    private var counts = [Int](repeating: 0, count: IPVSOperation.Kind.allCases.count)  // by raw value
+
+    public init() {}
+
+    public init(_ operations: some Sequence<IPVSOperation>) {
+        add(operations)
+    }
+
+    public mutating func add(_ operations: some Sequence<IPVSOperation>) {
+        for operation in operations { counts[operation.kind.rawValue] += 1 }
+    }
+
+    public subscript(kind: IPVSOperation.Kind) -> Int { counts[kind.rawValue] }
+
+    /// Every operation counted.
+    public var total: Int { counts.reduce(0, +) }
+
+    /// The kinds counted at least once, with their counts, in declaration order.
+    public var nonZero: [(kind: IPVSOperation.Kind, count: Int)] {
+        IPVSOperation.Kind.allCases.compactMap { kind in
+            let count = self[kind]
+            return count > 0 ? (kind, count) : nil
+        }
+    }
+}
