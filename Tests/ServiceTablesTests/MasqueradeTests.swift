@@ -82,4 +82,40 @@ import Testing
     @Test func nodePortAddressesAreNeverBound() {
         #expect(Self.state().addresses == [IPAddress("10.0.0.1")!, IPAddress("10.0.0.2")!, IPAddress("10.0.0.3")!])
     }
+
+    /// The index the agent keeps as Services change counts each element's users, IPv4 and IPv6 alike: an
+    /// endpoint shared by two virtual servers stays until the last one goes, and each change reports only
+    /// the elements that appeared or disappeared.
+    @Test func sharedElementsStayUntilTheirLastUserGoes() {
+        var state = LoadBalancerState(settings: LoadBalancerSettings(masquerade: .hairpin))
+        let v6Server = DesiredRealServer(
+            realServer: RealServer(address: IPAddress("fd00::15")!, port: 8443, forwarding: .masquerade)
+        )
+        let v6 = service(.service(.tcp, IPAddress("fd00:96::1")!, port: 443), [v6Server])
+        let v6NodePort = service(.service(.tcp, IPAddress("fd00::1")!, port: 30443), [v6Server])
+        let clusterIP = service(serviceID(1), [endpoint(1), endpoint(2)])
+        let nodePort = service(serviceID(9, port: 30080), [endpoint(1)])
+        let services = [v6, v6NodePort, clusterIP, nodePort]
+        _ = state.updateDesired(Dictionary(uniqueKeysWithValues: services.map { ($0.id, $0) }))
+        let v6Element = Self.destination("fd00::15", .tcp, 8443)
+        let shared = Self.destination("10.1.0.1", .tcp, 8080)
+        let added = state.takeMasqueradeChanges().added.hairpin
+        #expect(added == [v6Element, shared, Self.destination("10.1.0.2", .tcp, 8080)])
+        #expect(state.masqueradeRules == MasqueradeMode.hairpin.rules(for: state.desired))
+
+        // One user of each shared element goes: nothing changes.
+        _ = state.updateDesired([v6NodePort.id: nil, nodePort.id: nil])
+        var changes = state.takeMasqueradeChanges()
+        #expect(changes.added.hairpin.isEmpty && changes.removed.hairpin.isEmpty)
+        #expect(state.masqueradeRules?.hairpin.contains(v6Element) == true)
+        #expect(state.masqueradeRules?.hairpin.contains(shared) == true)
+
+        // The last users go: both elements do.
+        _ = state.updateDesired([v6.id: nil, clusterIP.id: service(serviceID(1), [endpoint(2)])])
+        changes = state.takeMasqueradeChanges()
+        #expect(changes.removed.hairpin == [v6Element, shared])
+        #expect(changes.added.hairpin.isEmpty)
+        #expect(state.masqueradeRules?.hairpin == [Self.destination("10.1.0.2", .tcp, 8080)])
+        #expect(state.masqueradeIndexMatchesDesired())
+    }
 }
