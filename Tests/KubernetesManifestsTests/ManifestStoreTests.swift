@@ -145,6 +145,46 @@ import YAMLSyntax
         #expect(seen.map(\.file) == ["\(root)/f1.yaml"] && seen.map(\.count) == [1])
     }
 
+    /// A whole reload built beside the held desired state gives each unchanged virtual server as the held
+    /// value itself (its real-server storage shared, not copied), and a changed one as built.
+    @Test func aWholeReloadReusesWhatIsUnchanged() throws {
+        let root = NSTemporaryDirectory() + "store-reuse-\(getpid())"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        func write(_ endpoints: [Int]) throws {
+            let objects: [Object] = [
+                .service(index: 1, mode: 1, port: 80), .slice(index: 1, owner: 1, endpoints: [1, 2, 4]),
+                .service(index: 2, mode: 1, port: 80), .slice(index: 2, owner: 2, endpoints: endpoints),
+            ]
+            try objects.map(\.text).joined(separator: "\n---\n").write(
+                toFile: root + "/all.yaml",
+                atomically: true,
+                encoding: .utf8
+            )
+        }
+        func storage(_ server: DesiredVirtualServer?) -> UnsafeRawPointer? {
+            server?.realServers.values.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+        }
+        try write([5, 7])
+        var first = ManifestStore(options: Self.options)
+        let held = try first.apply(ManifestStore.scan(root, known: [:])).changes.compactMapValues { $0 }
+        #expect(held.count == 2)
+
+        try write([5, 8])
+        var again = ManifestStore(options: Self.options, allocations: first.allocations)
+        let reloaded = try again.apply(ManifestStore.scan(root, known: [:]), reusing: held).changes
+            .compactMapValues { $0 }
+        var fresh = ManifestStore(options: Self.options, allocations: first.allocations)
+        let built = try fresh.apply(ManifestStore.scan(root, known: [:])).changes.compactMapValues { $0 }
+        #expect(reloaded == built)
+        let unchanged = try #require(held.keys.first { held[$0]?.origin.name == "s1" })
+        let changed = try #require(held.keys.first { held[$0]?.origin.name == "s2" })
+        #expect(storage(reloaded[unchanged]) != nil && storage(reloaded[unchanged]) == storage(held[unchanged]))
+        #expect(storage(built[unchanged]) != storage(held[unchanged]))
+        #expect(reloaded[changed] != held[changed])
+        #expect(storage(reloaded[changed]) != storage(held[changed]))
+    }
+
     @Test(arguments: [1, 2, 3, 4] as [UInt64])
     func randomEditsReachWhatAWholeBuildGives(seed: UInt64) throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)").path

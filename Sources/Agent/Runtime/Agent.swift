@@ -395,6 +395,9 @@ public actor Agent {
                 // needed again, and held it made a reload's peak two stores (1.55x steady at 10k x 10). The
                 // programmed and desired tables, which keep the last good state, are not the store.
                 manifestStore = ManifestStore(options: translation, allocations: allocations)
+                // The core's desired state (a copy-on-write reference, not a copy): unchanged Services are
+                // built as its own values, so a reload of unchanged manifests does not hold two of them.
+                let held = core.desired
                 let loaded = try await Task.detached { () -> Result<DesiredStateLoad, ManifestErrors> in
                     do throws(ManifestErrors) {
                         return .success(
@@ -402,6 +405,7 @@ public actor Agent {
                                 configuration,
                                 translation: translation,
                                 allocations: allocations,
+                                reusing: held,
                                 progress: progress
                             )
                         )

@@ -17,17 +17,22 @@ public struct DesiredStateLoad: Sendable {
     /// What DNS serves, from the same manifests and cluster IPs.
     public var names: ServiceNameTable { store.names }
 
+    /// - Parameter held: the desired state the caller holds while this one loads; what is unchanged is
+    ///   given as its values, so the two share storage instead of coexisting whole.
     /// - Throws: every problem found, each naming its file, line and field. Any error means no desired
     ///   state: the caller keeps the last good one.
     public static func load(
         _ configuration: AgentConfiguration,
         translation: TranslationOptions,
         allocations: ClusterIPAllocations,
+        reusing held: DesiredState? = nil,
         progress: (ManifestStore.ScanProgress) -> Void = { _ in }
     ) throws(ManifestErrors) -> DesiredStateLoad {
         var store = ManifestStore(options: translation, allocations: allocations)
         let scan = ManifestStore.scan(configuration.manifests, known: [:], progress: progress)
-        let update = try store.apply(scan) { reserved($0, configuration: configuration) }
+        let update = try store.apply(scan, reusing: held?.virtualServers ?? [:]) {
+            reserved($0, configuration: configuration)
+        }
         return DesiredStateLoad(
             state: DesiredState(
                 virtualServers: update.changes.compactMapValues { $0 },
