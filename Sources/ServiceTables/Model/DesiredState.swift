@@ -126,15 +126,17 @@ public struct DesiredVirtualServer: Sendable, Hashable {
 /// One endpoint behind a virtual server, with the conditions Kubernetes reports for it.
 public struct DesiredRealServer: Sendable, Hashable {
     /// Address, port, forwarding method and the weight it has when it serves.
+    // The flags come before `target`: they fill the padding after the real server (42 bytes) and the value
+    // is 64 bytes a real server instead of 72 (0.8 MB a table at 10k Services x 10).
     public var realServer: RealServer
     public var conditions: EndpointConditions
-    /// What the endpoint is (a pod's `namespace/name`, or a hostname), for the admin view; may be empty.
-    public var target: String
     /// The endpoint is known to run on another node (its `nodeName` and this node's are both set and
     /// differ). Its packets never reach this node's IPVS with its own address as destination, so it needs
     /// no hairpin masquerade element (kube-proxy's KUBE-LOOP-BACK holds local endpoints only). False when
     /// either name is unknown: such an endpoint may be local, and keeps its element.
     public var onOtherNode: Bool
+    /// What the endpoint is (a pod's `namespace/name`, or a hostname), for the admin view; may be empty.
+    public var target: String
 
     public init(
         realServer: RealServer,
