@@ -164,7 +164,9 @@ func kernelFloorAndRead(
         var failures = 0
         floors.append(try measure { failures = try floor.send(batches) }.milliseconds)
         guard failures == 0 else { throw BenchError("\(context): the kernel refused \(failures) floor operations") }
-        let client = try IPVSClient(configuration: .init(namespace: ns.namespace))
+        // Two confirming re-reads of the service listing, as in every run recorded before the library's
+        // default became three (2026-12-02): the denominator of the exec-to-ready ratios stays the same work.
+        let client = try IPVSClient(configuration: .init(namespace: ns.namespace, listingConfirmations: 2))
         var entries = 0
         reads.append(try measure { entries = try readWholeTable(client) }.milliseconds)
         guard entries == operations.count else {
