@@ -125,9 +125,10 @@ public struct DesiredVirtualServer: Sendable, Hashable {
 
 /// One endpoint behind a virtual server, with the conditions Kubernetes reports for it.
 public struct DesiredRealServer: Sendable, Hashable {
-    /// Address, port, forwarding method and the weight it has when it serves.
     // The flags come before `target`: they fill the padding after the real server (42 bytes) and the value
     // is 64 bytes a real server instead of 72 (0.8 MB a table at 10k Services x 10).
+
+    /// Address, port, forwarding method and the weight it has when it serves.
     public var realServer: RealServer
     public var conditions: EndpointConditions
     /// The endpoint is known to run on another node (its `nodeName` and this node's are both set and
