@@ -1,7 +1,6 @@
 import Agent
 import Foundation
 import IPVS
-import Logging
 import Testing
 
 /// Any failure to obtain the desired state keeps the last good state programmed and is reported: in the
@@ -14,13 +13,7 @@ import Testing
     func unreadableManifestKeepsTheLastGoodState() async throws {
         let sandbox = try AgentSandbox()
         let metrics = AgentMetrics()
-        let agent = try Agent(
-            configuration: sandbox.configuration,
-            kernel: sandbox.kernel,
-            binder: sandbox.binder,
-            logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() },
-            metrics: metrics
-        )
+        let agent = try sandbox.makeAgent(metrics: metrics)
         let t0 = ContinuousClock.now
         await agent.tick(now: t0)
         let table = sandbox.kernel.entries

@@ -83,12 +83,13 @@ final class AgentSandbox {
     }
 
     /// - Parameter kernel: the kernel the agent talks to; the sandbox's fake unless a test wraps it.
-    func makeAgent(kernel: (any IPVSKernel)? = nil) throws -> Agent {
+    func makeAgent(kernel: (any IPVSKernel)? = nil, metrics: AgentMetrics = AgentMetrics()) throws -> Agent {
         try Agent(
             configuration: configuration,
             kernel: kernel ?? self.kernel,
             binder: binder,
-            logger: Logger(label: "agent-tests") { _ in SwiftLogNoOpLogHandler() }
+            logger: Logger(label: "agent-tests") { _ in SwiftLogNoOpLogHandler() },
+            metrics: metrics
         )
     }
 

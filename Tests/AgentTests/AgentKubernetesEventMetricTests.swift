@@ -20,13 +20,7 @@ import Testing
         let sandbox = try AgentSandbox(examples: false)
         sandbox.configuration.kubernetes.kubeconfig = try server.writeKubeconfig()
         let metrics = AgentMetrics()
-        let agent = try Agent(
-            configuration: sandbox.configuration,
-            kernel: sandbox.kernel,
-            binder: sandbox.binder,
-            logger: Logger(label: "agent-tests") { _ in SwiftLogNoOpLogHandler() },
-            metrics: metrics
-        )
+        let agent = try sandbox.makeAgent(metrics: metrics)
         let source = KubernetesSource(
             client: try APIClient(connection: try KubeConfig.load(path: sandbox.configuration.kubernetes.kubeconfig)),
             options: TranslationOptions(),

@@ -1,6 +1,5 @@
 import Agent
 import IPVS
-import Logging
 import Testing
 
 /// `ipvsd_operations_total{op,result}` counts what each sync sent, by kind and outcome: the sync keeps only a
@@ -17,13 +16,7 @@ import Testing
     @Test func countersMatchWhatTheKernelWasSent() async throws {
         let sandbox = try AgentSandbox()
         let metrics = AgentMetrics()
-        let agent = try Agent(
-            configuration: sandbox.configuration,
-            kernel: sandbox.kernel,
-            binder: sandbox.binder,
-            logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() },
-            metrics: metrics
-        )
+        let agent = try sandbox.makeAgent(metrics: metrics)
         // One real server refused: its service's other real servers still go.
         sandbox.kernel.failNext { if case .addServer = $0 { true } else { false } }
         await agent.tick(now: .now)
