@@ -7,10 +7,7 @@ import Testing
 @Suite struct AgentOperationMetricsTests {
     /// The counter's value for one kind and result, from the exposition text; nil when absent.
     static func counter(_ text: String, op: String, result: String) -> Int? {
-        text.split(separator: "\n").lazy
-            .filter { $0.hasPrefix("ipvsd_operations_total{") && $0.contains("op=\"\(op)\"") }
-            .first { $0.contains("result=\"\(result)\"") }
-            .flatMap { $0.split(separator: " ").last.flatMap { Int($0) } }
+        MetricsText.value(in: text, of: "ipvsd_operations_total", labels: ["op": op, "result": result])
     }
 
     @Test func countersMatchWhatTheKernelWasSent() async throws {

@@ -52,12 +52,11 @@ import Testing
 
         /// `ipvsd_dns_queries_total` for one transport and response code, from the exposition text.
         func queries(_ transport: String, _ rcode: String) -> Int? {
-            registry.emitToString().split(separator: "\n").lazy
-                .filter {
-                    $0.hasPrefix("ipvsd_dns_queries_total{") && $0.contains("transport=\"\(transport)\"")
-                        && $0.contains("rcode=\"\(rcode)\"")
-                }
-                .compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.first
+            MetricsText.value(
+                in: registry.emitToString(),
+                of: "ipvsd_dns_queries_total",
+                labels: ["transport": transport, "rcode": rcode]
+            )
         }
 
         func dig(_ arguments: String...) throws -> String {
