@@ -138,7 +138,7 @@ let package = Package(
         .executableTarget(
             name: "ipvs-bench",
             dependencies: [
-                "IPVS", "ServiceTables", "HealthCheck", "AgentAPI", "YAMLSyntax", "KubernetesManifests",
+                "IPVS", "IPVSAdmin", "ServiceTables", "HealthCheck", "AgentAPI", "YAMLSyntax", "KubernetesManifests",
                 "KubernetesWire", "KubernetesAPI", "KubernetesStandIn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -166,7 +166,7 @@ let package = Package(
         .testTarget(name: "YAMLSyntaxTests", dependencies: ["YAMLSyntax", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "KubernetesManifestsTests",
-            dependencies: ["KubernetesManifests", "YAMLSyntax", "ServiceTables", "IPVS"]
+            dependencies: ["KubernetesManifests", "YAMLSyntax", "ServiceTables", "IPVS", "TestSupport"]
         ),
         .testTarget(
             name: "HealthCheckTests",

@@ -57,13 +57,20 @@ public enum RestoreParser {
 
     /// Parses and validates every line.
     ///
+    /// The lines `-S` writes are read by ``SavedRuleLine`` without building Strings; every other line, and
+    /// every bad one, by the general ``IpvsadmParser``. `readingSavedRules: false` sends every line to the
+    /// general parser; the result is the same either way (the tests and the fuzz target compare the two).
     /// A long file is parsed in parts on several threads (nothing reaches the kernel before every line is
     /// valid, so parsing cannot overlap the kernel; it can use the other cores).
     /// - Throws: ``RestoreFailure`` listing every bad line.
-    public static func parse(_ text: String, parser: IpvsadmParser) throws(RestoreFailure) -> [RestoreLine] {
+    public static func parse(
+        _ text: String,
+        parser: IpvsadmParser,
+        readingSavedRules: Bool = true
+    ) throws(RestoreFailure) -> [RestoreLine] {
         let textLines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         let results = InParts.map(count: textLines.count, minimumPerPart: linesPerPart) { range in
-            parse(textLines[range], firstIndex: range.lowerBound, parser: parser)
+            parse(textLines[range], firstIndex: range.lowerBound, parser: parser, readingSavedRules: readingSavedRules)
         }
         var lines: [RestoreLine] = []
         lines.reserveCapacity(textLines.count)
@@ -82,13 +89,20 @@ public enum RestoreParser {
     private static func parse(
         _ textLines: ArraySlice<Substring.UTF8View>,
         firstIndex: Int,
-        parser: IpvsadmParser
+        parser: IpvsadmParser,
+        readingSavedRules: Bool
     ) -> (lines: [RestoreLine], problems: [RestoreFailure.Problem]) {
         var lines: [RestoreLine] = []
         lines.reserveCapacity(textLines.count)
         var problems: [RestoreFailure.Problem] = []
         for (offset, line) in textLines.enumerated() {
             let number = firstIndex + offset + 1
+            if readingSavedRules, let saved = line.withContiguousStorageIfAvailable(SavedRuleLine.command(in:)),
+                let command = saved
+            {
+                lines.append(RestoreLine(line: number, command: command))
+                continue
+            }
             let arguments = words(of: Substring(line))
             guard !arguments.isEmpty else { continue }
             do {

@@ -1,6 +1,7 @@
 import Foundation
 import IPVS
 import ServiceTables
+import TestSupport
 import Testing
 import YAMLSyntax
 
@@ -9,18 +10,6 @@ import YAMLSyntax
 /// The manifest store's incremental reloads reach exactly what a whole load and build of the same files
 /// gives (``DesiredStateBuilder``), errors included, over random edit sequences across files.
 @Suite struct ManifestStoreTests {
-    /// A reproducible generator (SplitMix64).
-    struct Random: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// One object as the test writes it.
     enum Object: Hashable {
         /// Service `s<index>`; clusterIP mode 0 unset, 1 static, 2 headless, 3 LoadBalancer with a
@@ -76,7 +65,7 @@ import YAMLSyntax
         nodePortAddresses: [IPAddress("192.0.2.1")!]
     )
 
-    static func randomObject(_ random: inout Random) -> Object {
+    static func randomObject(_ random: inout SplitMix64) -> Object {
         switch Int.random(in: 0..<10, using: &random) {
         case 0: .broken
         case 1...4:
@@ -190,7 +179,7 @@ import YAMLSyntax
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        var random = Random(state: seed)
+        var random = SplitMix64(seed: seed)
         var files: [Int: [Object]] = [:]
         var store = ManifestStore(options: Self.options)
         var desired: [VirtualServer.ID: DesiredVirtualServer] = [:]

@@ -1,28 +1,17 @@
 import Foundation
 import KubernetesManifests
+import TestSupport
 import Testing
 
 /// Until the libFuzzer target runs in Tests/run-tests: mangled copies of the shipped examples must come back
 /// as a result or as located errors, never as a trap.
 @Suite struct MutationSmokeTests {
-    /// SplitMix64, so every run tries the same inputs.
-    private struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func mangledExamplesGiveLocatedErrorsOrAResult() throws {
         let seed = try ["services.yaml", "endpointslices.yaml"].map {
             try String(contentsOfFile: repositoryPath("deploy/examples/manifests/\($0)"), encoding: .utf8)
         }.joined(separator: "---\n")
         let alphabet = Array(" \n-:[]{},*&!?|>#'\"0123456789abcxyz.:/\\".utf8)
-        var generator = Generator(state: 42)
+        var generator = SplitMix64(seed: 42)  // every run tries the same inputs
         for _ in 0..<300 {
             var bytes = Array(seed.utf8)
             for _ in 0..<Int.random(in: 1...8, using: &generator) {

@@ -1,5 +1,6 @@
 import IPVS
 import ServiceTables
+import TestSupport
 import Testing
 
 /// `updateDesired` (a delta) must leave the core exactly as `setDesired` with the whole new state would.

@@ -1,4 +1,5 @@
 import Foundation
+import IPVSAdmin
 import KubernetesManifests
 import KubernetesWire
 import NIOCore
@@ -8,9 +9,11 @@ import NIOCore
 /// (the floor of any parser built on libyaml) in the same repetition: what `ipvsd` spends from exec to ready
 /// before it programs anything. API pages (JSON, read by `JSONComposer` rather than libyaml) are also timed
 /// against Foundation's JSONSerialization of the same bytes, the stock alternative, which builds untyped
-/// objects and checks no field.
+/// objects and checks no field. A restore file (`ipvsctl -R`) is timed read by the general ipvsadm parser
+/// and by the direct reader of saved rules, in the same repetition.
 enum DecodeBench {
     static func run(services: Int, servers: Int, runs: Int, into results: inout BenchRun) throws {
+        try restoreFile(services: services, servers: servers, runs: runs, into: &results)
         let manifests = clusterManifests(
             services: services,
             servers: servers,
@@ -50,6 +53,30 @@ enum DecodeBench {
                 }
             }
         }
+    }
+
+    /// What `ipvsctl -R` does before the kernel: every line of an `ipvsadm -S -n` file parsed and validated.
+    private static func restoreFile(services: Int, servers: Int, runs: Int, into results: inout BenchRun) throws {
+        let rules = Workload(services: services, servers: servers).ipvsadmRules
+        let lineCount = services * (servers + 1)
+        let group = "parse an ipvsadm -S file of \(services)x\(servers) (\(lineCount) lines)"
+        let parser = IpvsadmParser(resolver: NumericResolver())
+        var general: [Double] = []
+        var direct: [Double] = []
+        for run in 1...runs {
+            log("\(group): run \(run)/\(runs)")
+            for readingSavedRules in [false, true] {
+                var count = 0
+                let time = try measure {
+                    count = try RestoreParser.parse(rules, parser: parser, readingSavedRules: readingSavedRules).count
+                }
+                guard count == lineCount else { throw BenchError("\(group): \(count) lines parsed") }
+                if readingSavedRules { direct.append(time.milliseconds) } else { general.append(time.milliseconds) }
+            }
+        }
+        results.add(group, "general ipvsadm parser, every line", "ms", general)
+        results.add(group, "direct reader of saved rules (SavedRuleLine)", "ms", direct)
+        results.add(group, "general / direct (same run)", "x", IPVSBenchStats.ratios(general, direct))
     }
 
     private static func figure(
