@@ -161,7 +161,7 @@ enum SavedRuleLine {
     /// octal and hex among them, are the general parser's) and a decimal port.
     private static func addressAndPort(_ word: Word) -> (IPAddress, UInt16)? {
         guard let colon = word.lastIndex(of: UInt8(ascii: ":")),
-            let address = IPAddress(dottedQuad: word[..<colon]),
+            let address = IPAddress(dottedQuad: UnsafeBufferPointer(rebasing: word[..<colon])),
             let port = number(word[(colon + 1)...], 0...65535)
         else { return nil }
         return (address, UInt16(port))

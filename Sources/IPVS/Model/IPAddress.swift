@@ -82,8 +82,10 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     }
 
     /// Parses dotted-quad IPv4 text given as bytes, by inet_pton's rules as above; nil for anything else,
-    /// IPv6 included. For readers that hold bytes, not Strings (a restore file's 110,000 lines).
-    public init?(dottedQuad bytes: some Collection<UInt8>) {
+    /// IPv6 included. For readers that hold bytes, not Strings (a restore file's 110,000 lines). A concrete
+    /// buffer, not a generic collection: called from another module, a generic one runs unspecialised, each
+    /// byte through witness tables, and was slower than the String path it was meant to beat.
+    public init?(dottedQuad bytes: UnsafeBufferPointer<UInt8>) {
         guard case .address(let value) = Self.parseIPv4(bytes) else { return nil }
         self.init(ipv4: value)
     }
