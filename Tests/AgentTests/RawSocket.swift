@@ -90,21 +90,37 @@ func waitForClosed(_ sockets: [RawSocket], atLeast count: Int, within limit: Dur
     }
 }
 
-/// A port free on 127.0.0.1 now: bound with port 0, read back and released.
+/// A port free on 127.0.0.1 now, below the kernel's ephemeral range: bound, checked and released.
+///
+/// Not port 0's choice: that comes from the ephemeral range, where every outgoing connection of the tests
+/// running beside this one (health checks make thousands) takes its local port, and one took a port found
+/// this way before the server bound it (CI, 2026-12-03: "Address already in use"). Below the range only
+/// another test's listener can collide, and these ports are picked at random.
 func freeLocalPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+    let low = ephemeralRangeStart()
+    for _ in 0..<200 {
+        let port = Int.random(in: 10_000..<max(10_001, low))
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { break }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
         }
+        if bound { return port }
     }
-    guard bound else { throw RawSocketError("cannot find a free port: \(String(cString: strerror(errno)))") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    throw RawSocketError("cannot find a free port: \(String(cString: strerror(errno)))")
+}
+
+/// The first port of net.ipv4.ip_local_port_range (32768 by default).
+private func ephemeralRangeStart() -> Int {
+    let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+    return text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32768
 }
 
 struct RawSocketError: Error, CustomStringConvertible {
