@@ -29,19 +29,30 @@ final class AgentMemoryLab {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
+    /// About 45 MB of manifests at 10 endpoints a Service, so sizes up to 50k x 10 stay one file.
+    static let servicesPerFile = 50_000
+
     var configPath: String { directory + "/config.yaml" }
     var socketPath: String { directory + "/admin.sock" }
 
-    /// The manifests (one file) and a config as deployed, except: no health checks (100k TCP targets would
-    /// be another workload), no metrics listener, and no periodic resync to land inside a measurement.
+    /// The manifests and a config as deployed, except: no health checks (100k TCP targets would be another
+    /// workload), no metrics listener, and no periodic resync to land inside a measurement.
+    ///
+    /// One file up to `servicesPerFile` Services, more above it: ipvsd refuses a manifest file over 64 MiB
+    /// (its parse budget), and 100k x 10 in one file is about 90 MB.
     func writeFiles() throws {
-        let text = clusterManifests(
-            services: workload.services,
-            servers: workload.servers,
-            serviceAddress: serviceAddress,
-            backendAddress: { "\(self.workload.serverAddress(service: $0, server: $1))" }
-        )
-        try text.write(toFile: directory + "/manifests/services.yaml", atomically: true, encoding: .utf8)
+        for first in stride(from: 0, to: workload.services, by: Self.servicesPerFile) {
+            let count = min(Self.servicesPerFile, workload.services - first)
+            let text = clusterManifests(
+                services: count,
+                servers: workload.servers,
+                serviceAddress: { self.serviceAddress(first + $0) },
+                backendAddress: { "\(self.workload.serverAddress(service: first + $0, server: $1))" },
+                first: first
+            )
+            let name = first == 0 ? "services.yaml" : "services-\(first / Self.servicesPerFile).yaml"
+            try text.write(toFile: directory + "/manifests/" + name, atomically: true, encoding: .utf8)
+        }
         try """
         manifests: \(directory)/manifests
         stateFile: \(directory)/state.json
