@@ -68,21 +68,12 @@ public enum RestoreParser {
         parser: IpvsadmParser,
         readingSavedRules: Bool = true
     ) throws(RestoreFailure) -> [RestoreLine] {
-        var text = text
-        let results = text.withUTF8 { bytes in
-            // Line ranges, not Substrings: 110,000 Substrings cost a retain and release each, half of what
-            // reading the saved rules takes.
-            var textLines: [Range<Int>] = []
-            var start = 0
-            while let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                textLines.append(start..<end)
-                start = end + 1
-            }
-            textLines.append(start..<bytes.count)
-            let text = SharedBytes(bytes: bytes)
-            let lineRanges = textLines
+        var utf8 = text
+        let results = utf8.withUTF8 { bytes in
+            let textLines = lineRanges(bytes)
+            let shared = SharedBytes(bytes: bytes)
             return InParts.map(count: textLines.count, minimumPerPart: linesPerPart) { range in
-                parse(text, lineRanges[range], firstIndex: range.lowerBound, parser: parser, readingSavedRules)
+                parse(text, shared, textLines[range], firstIndex: range.lowerBound, parser: parser, readingSavedRules)
             }
         }
         let lineCount = results.reduce(0) { $0 + $1.lines.count }
@@ -97,11 +88,28 @@ public enum RestoreParser {
         return lines
     }
 
+    /// The byte range of each line, newlines excluded, the last one after the last newline (empty when the
+    /// text ends with one). Ranges, not Substrings: 110,000 Substrings cost a retain and release each, half
+    /// of what reading the saved rules takes.
+    private static func lineRanges(_ bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
+        var lines: [Range<Int>] = []
+        var start = 0
+        while let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            lines.append(start..<end)
+            start = end + 1
+        }
+        lines.append(start..<bytes.count)
+        return lines
+    }
+
     /// Below this many lines per thread, a thread costs more than it saves.
     static let linesPerPart = 4096
 
+    /// `text` and `bytes` are the same characters: the direct reader reads the bytes, the general parser a
+    /// Substring of the text at the same offsets (no copy).
     private static func parse(
-        _ text: SharedBytes,
+        _ text: String,
+        _ bytes: SharedBytes,
         _ textLines: ArraySlice<Range<Int>>,
         firstIndex: Int,
         parser: IpvsadmParser,
@@ -112,13 +120,17 @@ public enum RestoreParser {
         var problems: [RestoreFailure.Problem] = []
         for (offset, range) in textLines.enumerated() {
             let number = firstIndex + offset + 1
-            let line = UnsafeBufferPointer(rebasing: text.bytes[range])
-            if readingSavedRules, let command = SavedRuleLine.command(in: line) {
+            if readingSavedRules,
+                let command = SavedRuleLine.command(in: UnsafeBufferPointer(rebasing: bytes.bytes[range]))
+            {
                 lines.append(RestoreLine(line: number, command: command))
                 continue
             }
-            // Split at a newline, a whole String's line is whole UTF-8: decoding repairs nothing.
-            let arguments = words(of: Substring(String(decoding: line, as: UTF8.self)))
+            // A newline ends a character, so these offsets are character boundaries.
+            let utf8 = text.utf8
+            let start = utf8.index(utf8.startIndex, offsetBy: range.lowerBound)
+            let end = utf8.index(start, offsetBy: range.count)
+            let arguments = words(of: text[start..<end])
             guard !arguments.isEmpty else { continue }
             do {
                 let command = try parser.parse(arguments)

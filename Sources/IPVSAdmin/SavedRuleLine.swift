@@ -23,7 +23,7 @@ enum SavedRuleLine {
         guard var first = words.next() else { return nil }
         // `words(of:)` drops every `ipvsadm` and a leading `ipvsctl`; here only the leading one, and a word
         // equal to either anywhere else is not accepted (see `schedulerName`).
-        if first.elementsEqual("ipvsadm".utf8) || first.elementsEqual("ipvsctl".utf8) {
+        if isProgramName(first) {
             guard let next = words.next() else { return nil }
             first = next
         }
@@ -151,6 +151,11 @@ enum SavedRuleLine {
         }
     }
 
+    /// `ipvsadm` or `ipvsctl`, the words `RestoreParser.words(of:)` drops.
+    private static func isProgramName(_ word: Word) -> Bool {
+        word.elementsEqual("ipvsadm".utf8) || word.elementsEqual("ipvsctl".utf8)
+    }
+
     /// The letter of a two-byte word `-X`.
     private static func shortOption(_ word: Word) -> UInt8? {
         guard word.count == 2, word.first == UInt8(ascii: "-") else { return nil }
@@ -182,7 +187,7 @@ enum SavedRuleLine {
     private static func schedulerName(_ word: Word) -> Scheduler? {
         guard !word.isEmpty, word.count <= Scheduler.maximumNameLength,
             word.allSatisfy({ ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= 0x30 && $0 <= 0x39) }),
-            !word.elementsEqual("ipvsadm".utf8), !word.elementsEqual("ipvsctl".utf8)
+            !isProgramName(word)
         else { return nil }
         return Scheduler(rawValue: String(decoding: word, as: UTF8.self))
     }
