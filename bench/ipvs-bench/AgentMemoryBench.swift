@@ -33,7 +33,12 @@ struct AgentMemoryBench: ParsableCommand {
     @Option(help: "Full resyncs triggered, each one peak sample; as many manifest reloads follow (0: none).")
     var resyncs = 3
     @Option(help: "Kernel floor and table-read repetitions (the exec-to-ready ratio's denominator).") var runs = 3
-    @Option(help: "Seconds between status and kernel polls while ipvsd loads.") var pollSeconds = 2
+    @Option(
+        help: """
+            Milliseconds between status polls while ipvsd loads (the ready time's resolution; the kernel is \
+            read once the status says ready).
+            """
+    ) var pollMilliseconds = 50
     @Option(help: "Seconds ipvsd may take to program a size, or one resync to finish.") var loadTimeout = 3600
     @Option(help: "Where to write the JSON results; - for standard output (the VM's root is read-only).")
     var out = "-"
@@ -42,7 +47,7 @@ struct AgentMemoryBench: ParsableCommand {
 
     func validate() throws {
         _ = try Self.parse(sizes)
-        guard steadySamples > 0, runs > 0, pollSeconds > 0, loadTimeout > 0 else {
+        guard steadySamples > 0, runs > 0, pollMilliseconds > 0, loadTimeout > 0 else {
             throw ValidationError("--steady-samples, --runs, --poll-seconds and --load-timeout must be positive")
         }
         guard resyncs >= 0 else { throw ValidationError("--resyncs must not be negative") }
@@ -89,6 +94,11 @@ struct AgentMemoryBench: ParsableCommand {
         try lab.agent.start(binary: ipvsd, config: lab.configPath)
         log("agent-memory \(name): ipvsd started")
         let loaded = try waitUntilProgrammed(lab, kernel) - started
+        // Where the load's time went, in ipvsd's own words (parse, then each step of the first sync).
+        for line in lab.agent.logTail.split(separator: "\n")
+        where line.contains("manifests loaded") || line.contains("written whole") || line.contains("synced") {
+            log("agent-memory \(name): ipvsd: \(line)")
+        }
         let initialPeak = try lab.statusMegabytes("VmHWM")
         var steady: [Double] = []
         var anonymous: [Double] = []
@@ -171,7 +181,7 @@ struct AgentMemoryBench: ParsableCommand {
                 guard ContinuousClock.now < deadline else {
                     throw BenchError("agent-memory: no admin socket within \(loadTimeout) s:\n\(lab.agent.logTail)")
                 }
-                sleep(1)
+                usleep(useconds_t(pollMilliseconds * 1000))
                 continue
             }
             let status = try lab.status()
@@ -192,7 +202,7 @@ struct AgentMemoryBench: ParsableCommand {
                     "agent-memory: ipvsd did not program \(lab.workload.services)x\(lab.workload.servers) within \(loadTimeout) s:\n\(lab.agent.logTail)"
                 )
             }
-            sleep(UInt32(pollSeconds))
+            usleep(useconds_t(pollMilliseconds * 1000))
         }
     }
 

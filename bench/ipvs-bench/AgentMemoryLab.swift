@@ -36,7 +36,10 @@ final class AgentMemoryLab {
     var socketPath: String { directory + "/admin.sock" }
 
     /// The manifests and a config as deployed, except: no health checks (100k TCP targets would be another
-    /// workload), no metrics listener, and no periodic resync to land inside a measurement.
+    /// workload), no metrics listener, and no periodic resync to land inside a measurement. Endpoints carry
+    /// node names as in the `api` bench (``APILab/nodeName(_:)``: one endpoint of each Service on ipvsd's
+    /// node), so both benches program the same hairpin set; without them every endpoint might be local and
+    /// each of the 100,000 at 10k x 10 needed a masquerade element (runs before 2026-12-03 13:00).
     ///
     /// One file up to `servicesPerFile` Services, more above it: ipvsd refuses a manifest file over 64 MiB
     /// (its parse budget), and 100k x 10 in one file is about 90 MB.
@@ -48,6 +51,7 @@ final class AgentMemoryLab {
                 servers: workload.servers,
                 serviceAddress: { self.serviceAddress(first + $0) },
                 backendAddress: { "\(self.workload.serverAddress(service: first + $0, server: $1))" },
+                nodeName: APILab.nodeName,
                 first: first
             )
             let name = first == 0 ? "services.yaml" : "services-\(first / Self.servicesPerFile).yaml"
@@ -61,6 +65,7 @@ final class AgentMemoryLab {
         metricsAddress: ""
         adminSocket: \(socketPath)
         resyncPeriod: 86400s
+        nodeName: \(APILab.nodeName(0))
         health:
           enabled: false
         """.write(toFile: configPath, atomically: true, encoding: .utf8)

@@ -116,11 +116,14 @@ func runSpawned(_ arguments: [String], context: String) throws {
 /// - Parameters:
 ///   - serviceAddress: the cluster IP of service `index`.
 ///   - backendAddress: the address of endpoint `server` of service `service`.
+///   - nodeName: the node endpoint `server` of every Service runs on, as the EndpointSlice controller writes
+///     it; none when nil (then ipvsd must take every endpoint as possibly local).
 func clusterManifests(
     services: Int,
     servers: Int,
     serviceAddress: (Int) -> String,
     backendAddress: (_ service: Int, _ server: Int) -> String,
+    nodeName: ((_ server: Int) -> String)? = nil,
     first: Int = 0
 ) -> String {
     var text = ""
@@ -146,6 +149,7 @@ func clusterManifests(
             """
         for server in 0..<servers {
             text += "- addresses: [\(backendAddress(service, server))]\n  conditions: {ready: true}\n"
+            if let nodeName { text += "  nodeName: \(nodeName(server))\n" }
         }
         text += "---\n"
     }

@@ -306,8 +306,13 @@ extension Agent {
         until end: ContinuousClock.Instant
     ) -> String {
         let ends = steps.dropFirst().map(\.started) + [end]
-        return zip(steps, ends).compactMap { step, stepEnd in
-            let milliseconds = Int((stepEnd - step.started).milliseconds.rounded())
+        return stepDurations(zip(steps, ends).map { step, stepEnd in (step.step, stepEnd - step.started) })
+    }
+
+    /// Steps given with their durations, as above (a manifest load's phases).
+    static func stepDurations(_ steps: [(step: String, duration: Duration)]) -> String {
+        steps.compactMap { step in
+            let milliseconds = Int(step.duration.milliseconds.rounded())
             return milliseconds >= 1 ? "\(step.step)=\(milliseconds)" : nil
         }.joined(separator: ", ")
     }

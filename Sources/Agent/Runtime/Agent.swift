@@ -386,6 +386,7 @@ public actor Agent {
         let notes: [String]
         let parsed: Int
         var namesChanged = true
+        var phases: [(step: String, duration: Duration)] = []
         do throws(ManifestErrors) {
             if full {
                 let translation = translation
@@ -414,9 +415,14 @@ public actor Agent {
                     }
                 }.value.get()
                 manifestStore = loaded.store
+                let built = ContinuousClock.now
                 changed = core.setDesired(loaded.state)
                 notes = loaded.notes
                 parsed = loaded.parsedFiles
+                phases = [
+                    ("reading and parsing", loaded.scanDuration), ("building", loaded.buildDuration),
+                    ("setting the desired state", ContinuousClock.now - built),
+                ]
             } else {
                 let known = manifestStore.versions
                 let scan = await Task.detached {
@@ -473,6 +479,7 @@ public actor Agent {
                 "virtual_servers": "\(core.desired.virtualServers.count)", "changed": "\(changed.count)",
                 "files_parsed": "\(parsed)", "full": "\(full)",
                 "duration_ms": "\((ContinuousClock.now - start).milliseconds)",
+                "steps_ms": "\(Self.stepDurations(phases))",
             ]
         )
         return true

@@ -13,6 +13,10 @@ public struct DesiredStateLoad: Sendable {
     /// Every file, parsed, and what each Service built: where incremental reloads start.
     public var store: ManifestStore
     public var parsedFiles: Int
+    /// Reading and parsing the files, then building the Services from the objects: where a long load's time
+    /// went (the "manifests loaded" log line).
+    public var scanDuration: Duration
+    public var buildDuration: Duration
     public var allocations: ClusterIPAllocations { store.allocations }
     /// What DNS serves, from the same manifests and cluster IPs.
     public var names: ServiceNameTable { store.names }
@@ -29,7 +33,9 @@ public struct DesiredStateLoad: Sendable {
         progress: (ManifestStore.ScanProgress) -> Void = { _ in }
     ) throws(ManifestErrors) -> DesiredStateLoad {
         var store = ManifestStore(options: translation, allocations: allocations)
+        let start = ContinuousClock.now
         let scan = ManifestStore.scan(configuration.manifests, known: [:], progress: progress)
+        let scanned = ContinuousClock.now
         let update = try store.apply(scan, reusing: held?.virtualServers ?? [:]) {
             reserved($0, configuration: configuration)
         }
@@ -40,7 +46,9 @@ public struct DesiredStateLoad: Sendable {
             ),
             notes: update.notes,
             store: store,
-            parsedFiles: scan.parsedFiles
+            parsedFiles: scan.parsedFiles,
+            scanDuration: scanned - start,
+            buildDuration: ContinuousClock.now - scanned
         )
     }
 
