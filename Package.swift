@@ -163,7 +163,10 @@ let package = Package(
         .testTarget(name: "IPVSTests", dependencies: ["IPVS"]),
         .testTarget(name: "IPVSAdminTests", dependencies: ["IPVSAdmin", "IPVS", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ServiceTablesTests", dependencies: ["ServiceTables", "IPVS", "TestSupport"]),
-        .testTarget(name: "YAMLSyntaxTests", dependencies: ["YAMLSyntax", .product(name: "Yams", package: "Yams")]),
+        .testTarget(
+            name: "YAMLSyntaxTests",
+            dependencies: ["YAMLSyntax", "TestSupport", .product(name: "Yams", package: "Yams")]
+        ),
         .testTarget(
             name: "KubernetesManifestsTests",
             dependencies: ["KubernetesManifests", "YAMLSyntax", "ServiceTables", "IPVS", "TestSupport"]

@@ -233,21 +233,40 @@ public struct LocatedYAML {
         }
     }
 
+    /// Whether the node is null, a number (what `Int(_:)` or `Double(_:)` accepts) or a boolean written
+    /// plain. Every string field read asks; its bytes settle most texts (names, addresses) without making a
+    /// String, and only texts that may be numbers go to `Int(_:)` and `Double(_:)`.
     private var isPlainNonString: Bool {
         guard tree.isPlainScalar(index) else { return false }
-        let text = tree.string(index)
-        if isNull || Int(text) != nil { return true }
-        switch text {
-        case "true", "false", "True", "False", "TRUE", "FALSE": return true
-        // Double's parser is slow: only texts that can be numbers (digits, sign, dot, inf, nan) need it.
-        default: return Self.mayBeNumber(text) && Double(text) != nil
-        }
+        if isNull { return true }
+        return tree.withBytes(of: index) { Self.isNumberOrBoolean($0) }
     }
 
-    /// False for texts `Double(_:)` surely refuses: those starting with neither a digit, sign or dot, nor
-    /// the letters of `inf`, `infinity`, `nan` (any case) or a hex float's `0x`.
-    private static func mayBeNumber(_ text: String) -> Bool {
-        guard let first = text.utf8.first else { return false }
+    /// `Int(text) != nil || Double(text) != nil` or one of YAML's six boolean spellings, for plain scalar
+    /// text given as bytes. The checks before the String are only ever "no" where both parsers say no.
+    static func isNumberOrBoolean(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = bytes.first else { return false }
+        for spelling in Self.booleanSpellings where spelling.elementsEqual(bytes) { return true }
+        // Double reads decimal and hex floats (at most one dot) and inf, infinity and nan in any case, after
+        // an optional sign; Int reads only a sign and digits. Texts starting otherwise are neither.
+        guard Self.mayBeNumber(first) else { return false }
+        if bytes.lazy.filter({ $0 == UInt8(ascii: ".") }).count > 1 { return false }
+        let unsigned = first == UInt8(ascii: "+") || first == UInt8(ascii: "-") ? bytes.dropFirst() : bytes[...]
+        if let letter = unsigned.first, letter | 0x20 == UInt8(ascii: "i") || letter | 0x20 == UInt8(ascii: "n") {
+            let word = unsigned.prefix(3).map { $0 | 0x20 }
+            guard word.elementsEqual("inf".utf8) || word.elementsEqual("nan".utf8) else { return false }
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        return Int(text) != nil || Double(text) != nil
+    }
+
+    private static let booleanSpellings: [[UInt8]] = ["true", "false", "True", "False", "TRUE", "FALSE"].map {
+        Array($0.utf8)
+    }
+
+    /// False for first bytes `Double(_:)` surely refuses: neither a digit, sign or dot, nor the first letter
+    /// of `inf`, `infinity`, `nan` (any case); a hex float starts with a digit (`0x`).
+    private static func mayBeNumber(_ first: UInt8) -> Bool {
         switch first | 0x20 {
         case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+") | 0x20, UInt8(ascii: "-") | 0x20,
             UInt8(ascii: ".") | 0x20, UInt8(ascii: "i"), UInt8(ascii: "n"):
@@ -259,9 +278,14 @@ public struct LocatedYAML {
 
     /// The node as a string; numbers, booleans and null are refused, as the Kubernetes API does.
     public func asString() throws(LocatedError) -> String {
-        guard let text = scalarText, !isPlainNonString else { throw error("must be a string, got \(rendered)") }
-        return text
+        guard isString else { throw notAString }
+        return tree.string(index)
     }
+
+    /// Whether ``asString()`` would succeed, without making the String.
+    private var isString: Bool { tree.node(index).kind == .scalar && !isPlainNonString }
+
+    private var notAString: LocatedError { error("must be a string, got \(rendered)") }
 
     /// The node as an integer, optionally within `range`.
     public func asInt(in range: ClosedRange<Int>? = nil) throws(LocatedError) -> Int {
@@ -314,7 +338,7 @@ public struct LocatedYAML {
             let key = tree.member(mapping, 2 * entry)
             // A quoted scalar (every JSON key) is a string; anything else gets asString's own verdict.
             let quoted = tree.node(key).kind == .scalar && !tree.isPlainScalar(key)
-            if !quoted { _ = try child(key).asString() }
+            if !quoted, case let child = child(key), !child.isString { throw child.notAString }
         }
     }
 

@@ -85,7 +85,7 @@ final class YAMLTree {
     }
 
     /// The UTF-8 of scalar `index`, in place.
-    private func withBytes<R>(of index: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+    func withBytes<R>(of index: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         let node = nodes[Int(index)]
         return text.withUnsafeBufferPointer {
             body(UnsafeBufferPointer(rebasing: $0[Int(node.start)..<Int(node.start + node.count)]))

@@ -70,6 +70,16 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     /// API list is parsed, and the generic `contains(":")` (by Character), the String copy and the buffer
     /// took a sixteenth of listing 10k x 10. Text holding a NUL is refused (inet_pton would stop there).
     public init?(_ text: some StringProtocol) {
+        self.init(parsing: text)
+    }
+
+    /// ``init(_:)-(StringProtocol)`` for a String, compiled here: called from another module (every endpoint a
+    /// manifest or an API page lists), the generic one ran unspecialised, each byte through witness tables.
+    public init?(_ text: String) {
+        self.init(parsing: text)
+    }
+
+    private init?(parsing text: some StringProtocol) {
         switch Self.parseIPv4(text.utf8) {
         case .address(let value): self.init(ipv4: value)
         case .invalid: return nil

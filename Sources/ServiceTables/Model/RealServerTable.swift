@@ -35,6 +35,10 @@ where Value.ID == RealServer.ID {
     /// Takes values in any order; of values with the same ID the last one stays, as in a dictionary. Values
     /// already sorted by ID cost one pass.
     public init(_ unsorted: [Value]) {
+        self.init(sorting: unsorted)
+    }
+
+    private init(sorting unsorted: [Value]) {
         self.init()
         var sorted = unsorted
         sorted.sort { $0.id < $1.id }
@@ -139,3 +143,12 @@ extension RealServerTable: ExpressibleByDictionaryLiteral {
 }
 
 extension DesiredRealServer: Identifiable {}
+
+extension RealServerTable where Value == DesiredRealServer {
+    /// ``init(_:)-(Array)`` compiled for desired real servers: called from another module (every Service a
+    /// manifest or an API list builds), the generic one ran unspecialised, its sort and duplicate check going
+    /// through witness tables and runtime metadata lookups (a quarter of building 10k Services, perf).
+    public init(_ unsorted: [DesiredRealServer]) {
+        self.init(sorting: unsorted)
+    }
+}
