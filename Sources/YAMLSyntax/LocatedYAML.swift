@@ -242,8 +242,9 @@ public struct LocatedYAML {
         return tree.withBytes(of: index) { Self.isNumberOrBoolean($0) }
     }
 
-    /// `Int(text) != nil || Double(text) != nil` or one of YAML's six boolean spellings, for plain scalar
-    /// text given as bytes. The checks before the String are only ever "no" where both parsers say no.
+    /// Whether plain scalar text, given as bytes, is one of YAML's six boolean spellings, what `Int(_:)`
+    /// accepts, or what `Double(_:)` accepts from a text whose first byte may start a number. The checks made
+    /// before the String is made answer only "no", and only where both parsers would.
     static func isNumberOrBoolean(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let first = bytes.first else { return false }
         for spelling in Self.booleanSpellings where spelling.elementsEqual(bytes) { return true }

@@ -73,8 +73,8 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         self.init(parsing: text)
     }
 
-    /// ``init(_:)-(StringProtocol)`` for a String, compiled here: called from another module (every endpoint a
-    /// manifest or an API page lists), the generic one ran unspecialised, each byte through witness tables.
+    /// The same, for a String, compiled here: called from another module (every endpoint a manifest or an API
+    /// page lists), the generic one ran unspecialised, each byte through witness tables.
     public init?(_ text: String) {
         self.init(parsing: text)
     }

@@ -145,7 +145,7 @@ extension RealServerTable: ExpressibleByDictionaryLiteral {
 extension DesiredRealServer: Identifiable {}
 
 extension RealServerTable where Value == DesiredRealServer {
-    /// ``init(_:)-(Array)`` compiled for desired real servers: called from another module (every Service a
+    /// ``init(_:)`` compiled for desired real servers: called from another module (every Service a
     /// manifest or an API list builds), the generic one ran unspecialised, its sort and duplicate check going
     /// through witness tables and runtime metadata lookups (a quarter of building 10k Services, perf).
     public init(_ unsorted: [DesiredRealServer]) {
