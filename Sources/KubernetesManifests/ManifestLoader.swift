@@ -21,7 +21,7 @@ public enum ManifestLoader {
         reader.set.notes = listing.notes
         for file in listing.files {
             do throws(LocatedError) {
-                reader.read(try ManifestFiles.read(file.path), file: file.path)
+                reader.read(try ManifestFiles.read(file.path)[...], file: file.path)
             } catch {
                 reader.sink.append(error)
             }
@@ -47,23 +47,28 @@ public enum ManifestLoader {
         if parts.count == 1 {
             var reader = Reader()
             reader.reportsDuplicates = false
-            reader.read(text, file: file)
+            reader.read(text[...], file: file)
             return (reader.set, reader.definitions, reader.sink.errors)
         }
-        let read = InParts.map(count: parts.count, minimumPerPart: 1) { range in
+        var read = InParts.map(count: parts.count, minimumPerPart: 1) { range in
             range.map { index in
                 var reader = Reader()
                 reader.reportsDuplicates = false
-                let complete = reader.read(String(parts[index].text), file: file, firstLine: parts[index].firstLine)
+                let complete = reader.read(parts[index].text, file: file, firstLine: parts[index].firstLine)
                 return (reader.set, reader.definitions, reader.sink.errors, complete)
             }
         }
         var result: (set: ManifestSet, definitions: [ObjectDefinition], errors: [LocatedError]) = (.init(), [], [])
-        for (set, definitions, errors, complete) in read.joined() {
-            result.set.append(set)
-            result.definitions += definitions
-            result.errors += errors
-            if !complete { break }
+        // Each part is let go once joined: held until the end, every part's arrays stayed beside their copies.
+        joining: for group in read.indices {
+            for index in read[group].indices {
+                let (set, definitions, errors, complete) = read[group][index]
+                read[group][index] = (ManifestSet(), [], [], complete)
+                result.set.append(set)
+                result.definitions += definitions
+                result.errors += errors
+                if !complete { break joining }
+            }
         }
         return result
     }
@@ -75,7 +80,7 @@ public enum ManifestLoader {
     /// Parses manifest text; `file` names it in errors and notes.
     public static func parse(_ text: String, file: String) throws(ManifestErrors) -> ManifestSet {
         var reader = Reader()
-        reader.read(text, file: file)
+        reader.read(text[...], file: file)
         return try reader.finish()
     }
 }
@@ -93,7 +98,7 @@ private struct Reader {
     /// Reads `text`, which starts on line `firstLine` of `file`.
     /// - Returns: false when a syntax error (or the spent budget) ended the read before the text's end.
     @discardableResult
-    mutating func read(_ text: String, file: String, firstLine: Int = 1) -> Bool {
+    mutating func read(_ text: Substring, file: String, firstLine: Int = 1) -> Bool {
         // Decoded one document at a time; a syntax error fails the whole load (finish throws), so objects
         // decoded before it are never used.
         var errorsBefore = sink.errors.count

@@ -108,6 +108,17 @@ public struct LocatedYAML {
         firstLine: Int = 1,
         _ body: (LocatedYAML) -> Void
     ) throws(LocatedError) {
+        try forEachDocument(text[...], file: file, firstLine: firstLine, body)
+    }
+
+    /// The same, for a part of a text (``YAMLDocumentParts``), read in place: a copy of each part held a
+    /// second copy of a large file's text while it was parsed.
+    public static func forEachDocument(
+        _ text: Substring,
+        file: String,
+        firstLine: Int = 1,
+        _ body: (LocatedYAML) -> Void
+    ) throws(LocatedError) {
         try checkSize(text, file: file)
         let budget = YAMLBudget(textBytes: text.utf8.count)
         func compose(_ bytes: UnsafeBufferPointer<UInt8>) -> LocatedError? {
@@ -161,7 +172,7 @@ public struct LocatedYAML {
     /// config) from reaching them.
     public static let maxTextBytes = 1 << 30
 
-    private static func checkSize(_ text: String, file: String) throws(LocatedError) {
+    private static func checkSize(_ text: some StringProtocol, file: String) throws(LocatedError) {
         guard text.utf8.count <= maxTextBytes else {
             throw LocatedError(file: file, line: nil, field: "", message: "larger than \(maxTextBytes >> 20) MiB")
         }
