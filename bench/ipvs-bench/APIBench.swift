@@ -251,10 +251,7 @@ struct APIBench: ParsableCommand {
             let services = try kernel.services()
             let servers = try services.reduce(0) { $0 + (try kernel.servers(of: $1.virtualServer.id).count) }
             if services.count == workload.services && servers == workload.services * workload.servers {
-                for line in lab.agent.logTail.split(separator: "\n")
-                where line.contains("listed") || line.contains("written whole") || line.contains("synced") {
-                    log("api: ipvsd: \(line)")
-                }
+                lab.agent.logTimings(of: "listed", context: "api")
                 return readyAt - started
             }
             log("api: ready, but the kernel holds \(services.count) services, \(servers) real servers; waiting")

@@ -94,11 +94,7 @@ struct AgentMemoryBench: ParsableCommand {
         try lab.agent.start(binary: ipvsd, config: lab.configPath)
         log("agent-memory \(name): ipvsd started")
         let loaded = try waitUntilProgrammed(lab, kernel) - started
-        // Where the load's time went, in ipvsd's own words (parse, then each step of the first sync).
-        for line in lab.agent.logTail.split(separator: "\n")
-        where line.contains("manifests loaded") || line.contains("written whole") || line.contains("synced") {
-            log("agent-memory \(name): ipvsd: \(line)")
-        }
+        lab.agent.logTimings(of: "manifests loaded", context: "agent-memory \(name)")
         let initialPeak = try lab.statusMegabytes("VmHWM")
         var steady: [Double] = []
         var anonymous: [Double] = []

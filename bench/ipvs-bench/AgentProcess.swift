@@ -43,6 +43,15 @@ final class AgentProcess {
 
     var logTail: String { String(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").suffix(3000)) }
 
+    /// Logs, prefixed with `context`, ipvsd's lines that say where a load's time went: its source's (`phrase`:
+    /// `manifests loaded`, `listed`), the nftables write and each sync's steps.
+    func logTimings(of phrase: String, context: String) {
+        for line in logTail.split(separator: "\n")
+        where line.contains(phrase) || line.contains("written whole") || line.contains("synced") {
+            log("\(context): ipvsd: \(line)")
+        }
+    }
+
     /// Throws with the end of ipvsd's log when it is no longer running.
     func check() throws {
         guard let pid else { return }
