@@ -473,15 +473,14 @@ public actor Agent {
                 onNames?(names)
             }
         }
-        logger.info(
-            "manifests loaded",
-            metadata: [
-                "virtual_servers": "\(core.desired.virtualServers.count)", "changed": "\(changed.count)",
-                "files_parsed": "\(parsed)", "full": "\(full)",
-                "duration_ms": "\((ContinuousClock.now - start).milliseconds)",
-                "steps_ms": "\(Self.stepDurations(phases))",
-            ]
-        )
+        var metadata: Logger.Metadata = [
+            "virtual_servers": "\(core.desired.virtualServers.count)", "changed": "\(changed.count)",
+            "files_parsed": "\(parsed)", "full": "\(full)",
+            "duration_ms": "\((ContinuousClock.now - start).milliseconds)",
+        ]
+        // Only a full reload is timed by phase; an incremental one would log an empty field.
+        if !phases.isEmpty { metadata["steps_ms"] = "\(Self.stepDurations(phases))" }
+        logger.info("manifests loaded", metadata: metadata)
         return true
     }
 
