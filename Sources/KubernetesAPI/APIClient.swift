@@ -29,6 +29,10 @@ public final class APIClient: Sendable {
             throw KubernetesAPIError(.configuration, "\(connection.origin): unusable certificate or key: \(error)")
         }
         if connection.insecureSkipTLSVerify { tls.certificateVerification = .none }
+        // A closed connection waits this long for the server's close_notify before closing uncleanly. Every
+        // byte wanted has been read by then; NIOSSL's default (5 s) held ipvsd's exit on SIGTERM that long
+        // when a watch was cancelled.
+        tls.shutdownTimeout = .seconds(1)
         var configuration = HTTPClient.Configuration(
             tlsConfiguration: tls,
             redirectConfiguration: .disallow,

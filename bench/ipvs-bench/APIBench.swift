@@ -39,6 +39,12 @@ struct APIBench: ParsableCommand {
     @Option(help: "Seconds with no change while the stand-in counts ipvsd's requests.") var idleSeconds = 180
     @Option(help: "The longest watch the stand-in serves, whatever timeoutSeconds ipvsd asks.")
     var watchSeconds = 30
+    @Option(
+        help: """
+            Milliseconds between status polls while ipvsd loads (the ready time's resolution; the kernel is \
+            read once the status says ready).
+            """
+    ) var pollMilliseconds = 50
     @Option(help: "Seconds ipvsd may take to be ready, or one change to reach the kernel.") var loadTimeout = 3600
     @Option(help: "Where to write the JSON results; - for standard output (the VM's root is read-only).")
     var out = "-"
@@ -47,9 +53,10 @@ struct APIBench: ParsableCommand {
 
     func validate() throws {
         _ = try AgentMemoryBench.parse(sizes)
-        guard runs > 0, changes > 0, idleSeconds > 0, watchSeconds > 0, loadTimeout > 0 else {
+        guard runs > 0, changes > 0, idleSeconds > 0, watchSeconds > 0, pollMilliseconds > 0, loadTimeout > 0 else {
             throw ValidationError(
-                "--runs, --changes, --idle-seconds, --watch-seconds and --load-timeout must be positive"
+                "--runs, --changes, --idle-seconds, --watch-seconds, --poll-milliseconds and --load-timeout must be "
+                    + "positive"
             )
         }
         guard idleSeconds >= 2 * watchSeconds else {
@@ -96,7 +103,7 @@ struct APIBench: ParsableCommand {
         let ready = try waitUntilReady(lab, kernel, since: started, listedAfter: &listedAfter, cpu: &cpuAtReady)
         let initialPeak = try lab.statusMegabytes("VmHWM")
         let agentCPU = cpuAtReady.agent
-        // The stand-in serves from this process; the readiness poll is the rest of it (a status every 250 ms).
+        // The stand-in serves from this process; the readiness poll (every --poll-milliseconds) is the rest of it.
         let benchCPU = cpuAtReady.bench - benchCPUBefore
         let loadRequests = lab.requestCounts()
         log("api \(name): ready in \(ready.milliseconds) ms, VmHWM \(initialPeak) MB, \(loadRequests) requests")
@@ -144,7 +151,7 @@ struct APIBench: ParsableCommand {
             "s",
             [ready.milliseconds / 1000],
             note: "ipvsd release build, --kubeconfig to the in-process stand-in (TLS); health checks off; "
-                + "status polled every \(Self.readyPoll / 1000) ms"
+                + "status polled every \(pollMilliseconds) ms"
         )
         results.addReadyOverFloor(
             group,
@@ -159,7 +166,7 @@ struct APIBench: ParsableCommand {
                 "exec to \(resource) listed (status synced)",
                 "s",
                 [after.milliseconds / 1000],
-                note: "polled with the readiness, every \(Self.readyPoll / 1000) ms"
+                note: "polled with the readiness, every \(pollMilliseconds) ms"
             )
         }
         results.add(
@@ -206,10 +213,6 @@ struct APIBench: ParsableCommand {
         results.add(group, "  of which RssAnon, after the idle period", "MB", [idleAnonymous])
     }
 
-    /// How often the readiness wait asks ipvsd for its status, in microseconds: the figure is late by at
-    /// most this much.
-    static let readyPoll: UInt32 = 250_000
-
     /// From exec until ipvsd's status is ready with every virtual and real server; then the kernel must
     /// hold them all (it is read once the agent says so, and until it does).
     /// - Parameters:
@@ -231,7 +234,7 @@ struct APIBench: ParsableCommand {
                 throw BenchError("api: ipvsd was not ready within \(loadTimeout) s:\n\(lab.agent.logTail)")
             }
             // The admin socket appears once ipvsd has read its config. The status answers even during a sync
-            // (AgentBoard), so the poll is slow enough not to compete with ipvsd for the VM's two CPUs (every
+            // (AgentBoard); the poll is slow enough not to compete with ipvsd for the VM's two CPUs (every
             // 20 ms, it did).
             let status = FileManager.default.fileExists(atPath: lab.socketPath) ? try? lab.status() : nil
             for resource in status?.kubernetes ?? [] where resource.synced && listedAfter[resource.resource] == nil {
@@ -241,7 +244,7 @@ struct APIBench: ParsableCommand {
                 status.virtualServers == workload.services,
                 status.realServers == workload.services * workload.servers
             else {
-                usleep(Self.readyPoll)
+                usleep(useconds_t(pollMilliseconds * 1000))
                 continue
             }
             // Timed when the agent says so; the check of the kernel after it (a full read: about 10 s at 10k x

@@ -48,7 +48,7 @@ struct AgentMemoryBench: ParsableCommand {
     func validate() throws {
         _ = try Self.parse(sizes)
         guard steadySamples > 0, runs > 0, pollMilliseconds > 0, loadTimeout > 0 else {
-            throw ValidationError("--steady-samples, --runs, --poll-seconds and --load-timeout must be positive")
+            throw ValidationError("--steady-samples, --runs, --poll-milliseconds and --load-timeout must be positive")
         }
         guard resyncs >= 0 else { throw ValidationError("--resyncs must not be negative") }
         guard FileManager.default.isExecutableFile(atPath: ipvsd) else {
