@@ -58,16 +58,29 @@ public final class APIClient: Sendable {
         var query = [("limit", "\(limits.pageSize)"), ("labelSelector", selector)]
         if let continueToken { query.append(("continue", continueToken)) }
         let response = try await get(resource, query: query)
+        return try await body(
+            of: response,
+            upTo: limits.maxPageBytes,
+            path: resource.path,
+            tooLarge:
+                "\(resource) list page is larger than \(limits.maxPageBytes) bytes (limit \(limits.pageSize) objects)"
+        )
+    }
+
+    /// The whole body of `response`, at most `limit` bytes (`tooLarge` is the message past it).
+    private func body(
+        of response: HTTPClientResponse,
+        upTo limit: Int,
+        path: String,
+        tooLarge: String
+    ) async throws(KubernetesAPIError) -> ByteBuffer {
         do {
-            return try await response.body.collect(upTo: limits.maxPageBytes)
+            return try await response.body.collect(upTo: limit)
         } catch let error as NIOTooManyBytesError {
             _ = error
-            throw KubernetesAPIError(
-                .tooLarge,
-                "\(resource) list page is larger than \(limits.maxPageBytes) bytes (limit \(limits.pageSize) objects)"
-            )
+            throw KubernetesAPIError(.tooLarge, tooLarge)
         } catch {
-            throw describe(error, resource: resource)
+            throw describe(error, path: path)
         }
     }
 
@@ -88,9 +101,39 @@ public final class APIClient: Sendable {
         return response.body
     }
 
+    /// GETs this node's Node object (`/api/v1/nodes/NAME`), for its labels.
+    /// - Throws: a typed error (`forbidden` when the identity may not get nodes, `http` for a 404).
+    public func node(named name: String) async throws(KubernetesAPIError) -> ByteBuffer {
+        // Node names are DNS subdomains (the config checks nodeName); any other byte is escaped, so a name can
+        // never change the path.
+        let escaped = name.addingPercentEncoding(withAllowedCharacters: Self.nodeNameCharacters) ?? ""
+        guard !escaped.isEmpty else { throw KubernetesAPIError(.configuration, "no node name to get the Node of") }
+        let path = "/api/v1/nodes/\(escaped)"
+        let response = try await get(path: path, query: [], permission: "get on nodes")
+        return try await body(
+            of: response,
+            upTo: limits.maxEventLineBytes,
+            path: path,
+            tooLarge: "GET \(path): the Node is larger than \(limits.maxEventLineBytes) bytes"
+        )
+    }
+
+    private static let nodeNameCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789-.")
+
     private func get(
         _ resource: APIResource,
         query: [(String, String)]
+    ) async throws(KubernetesAPIError)
+        -> HTTPClientResponse
+    {
+        try await get(path: resource.path, query: query, permission: "list and watch on \(resource.rawValue)")
+    }
+
+    /// - Parameter permission: what the identity needs for `path` (named when the server answers 403).
+    private func get(
+        path: String,
+        query: [(String, String)],
+        permission: String
     ) async throws(KubernetesAPIError)
         -> HTTPClientResponse
     {
@@ -98,7 +141,7 @@ public final class APIClient: Sendable {
         components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
         // URLComponents leaves `+` alone; a server reads it as a space.
         let encoded = (components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
-        var request = HTTPClientRequest(url: connection.server + resource.path + "?" + encoded)
+        var request = HTTPClientRequest(url: connection.server + path + (encoded.isEmpty ? "" : "?" + encoded))
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "ipvsd")
         if let token = try connection.token?.current() {
@@ -108,11 +151,11 @@ public final class APIClient: Sendable {
         do {
             response = try await http.execute(request, timeout: .seconds(30))
         } catch {
-            throw describe(error, resource: resource)
+            throw describe(error, path: path)
         }
         guard response.status == .ok else {
             let text = (try? await response.body.collect(upTo: 64 << 10)).map { String(buffer: $0) } ?? ""
-            throw statusError(response, body: text, resource: resource)
+            throw statusError(response, body: text, path: path, permission: permission)
         }
         return response
     }
@@ -121,13 +164,14 @@ public final class APIClient: Sendable {
     private func statusError(
         _ response: HTTPClientResponse,
         body: String,
-        resource: APIResource
+        path: String,
+        permission: String
     )
         -> KubernetesAPIError
     {
         let status = response.status.code
         let serverMessage = StatusObject.message(in: body).map { ": \($0)" } ?? ""
-        let what = "GET \(resource.path) answered \(status)\(serverMessage)"
+        let what = "GET \(path) answered \(status)\(serverMessage)"
         switch status {
         case 401:
             return KubernetesAPIError(
@@ -137,8 +181,7 @@ public final class APIClient: Sendable {
         case 403:
             return KubernetesAPIError(
                 .forbidden,
-                "\(what) (forbidden: the identity of \(connection.origin) needs list and watch on "
-                    + "\(resource.rawValue); see deploy/kubernetes)"
+                "\(what) (forbidden: the identity of \(connection.origin) needs \(permission); see deploy/kubernetes)"
             )
         case 410: return KubernetesAPIError(.gone, what)
         case 429:
@@ -150,6 +193,10 @@ public final class APIClient: Sendable {
     }
 
     func describe(_ error: any Error, resource: APIResource) -> KubernetesAPIError {
+        describe(error, path: resource.path)
+    }
+
+    private func describe(_ error: any Error, path: String) -> KubernetesAPIError {
         if let error = error as? KubernetesAPIError { return error }
         let text = "\(error)"
         if error is NIOSSLError || text.contains("certificate verify failed") || text.contains("handshake") {
@@ -159,7 +206,7 @@ public final class APIClient: Sendable {
                     + "the cluster's CA?)"
             )
         }
-        return KubernetesAPIError(.connection, "GET \(connection.server)\(resource.path): \(text)")
+        return KubernetesAPIError(.connection, "GET \(connection.server)\(path): \(text)")
     }
 }
 

@@ -10,7 +10,7 @@ import YAMLSyntax
 /// large the cluster. What is the API's own: a rejected object keeps what was held, and a Service whose
 /// build fails or conflicts keeps its last good virtual servers (the others still apply).
 public struct ClusterState: Sendable {
-    public let options: TranslationOptions
+    public private(set) var options: TranslationOptions
     private(set) var store = ServiceObjects()
     /// The virtual servers each Service contributes, as last built.
     private var contributed: [ObjectKey: [VirtualServer.ID]] = [:]
@@ -36,6 +36,9 @@ public struct ClusterState: Sendable {
     private typealias Outcome = Result<DesiredStateBuilder.ServiceBuild?, LocatedError>
 
     public init(options: TranslationOptions) { self.options = options }
+
+    /// Sets this node's zone (from its Node object), before anything is built with the options.
+    mutating func useZone(_ zone: String) { options.zone = zone }
 
     /// Every held Service.
     public var serviceKeys: Set<ObjectKey> { Set(store.services.keys) }

@@ -74,6 +74,7 @@ public actor KubernetesSource {
 
     /// Lists and watches both resources until cancelled.
     public func run() async {
+        await readZone()
         await withDiscardingTaskGroup { group in
             for resource in APIResource.allCases {
                 let watcher = watcher(for: resource)
@@ -85,6 +86,7 @@ public actor KubernetesSource {
     /// Lists both resources once and returns the desired state they describe (`ipvsd check`).
     /// - Throws: the first failed request.
     public func listOnce() async throws(KubernetesAPIError) -> (state: DesiredState, problems: [String]) {
+        await readZone()
         var problems: [String] = []
         for resource in APIResource.allCases {
             let (objects, _) = try await watcher(for: resource).listAll()
@@ -99,6 +101,31 @@ public actor KubernetesSource {
         }
         problems += state.problems.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
         return (desired, problems)
+    }
+
+    /// This node's zone as kube-proxy takes it: the `topology.kubernetes.io/zone` label of its Node object,
+    /// read once, before the first lists, when the config names a node and no zone. Without one, zone hints
+    /// are not used (every serving endpoint is), as kube-proxy does for a node without the label; a failure
+    /// is logged and is never fatal.
+    private func readZone() async {
+        let node = state.options.nodeName
+        guard state.options.zone.isEmpty, !node.isEmpty else { return }
+        do throws(KubernetesAPIError) {
+            guard let zone = try APIPayloads.nodeZone(try await client.node(named: node)) else {
+                logger.notice(
+                    "this node's Node object has no zone label; zone hints are not used",
+                    metadata: ["node": "\(node)", "label": "\(APIPayloads.zoneLabel)"]
+                )
+                return
+            }
+            state.useZone(zone)
+            logger.info("zone from this node's Node object", metadata: ["node": "\(node)", "zone": "\(zone)"])
+        } catch {
+            logger.warning(
+                "cannot read this node's zone from its Node object; zone hints are not used (the config's zone sets one)",
+                metadata: ["node": "\(node)", "error": "\(error)"]
+            )
+        }
     }
 
     private func watcher(for resource: APIResource) -> ResourceWatcher {

@@ -153,6 +153,27 @@ public enum APIPayloads {
     }
 
     /// Parses one JSON text; its root must be an object.
+    /// The label kube-proxy takes a node's zone from (k8s.io/api `LabelTopologyZone`).
+    public static let zoneLabel = "topology.kubernetes.io/zone"
+
+    /// The `topology.kubernetes.io/zone` label of a Node object (`GET /api/v1/nodes/NAME`); nil when it has none.
+    /// - Throws: `malformed` when the body is not a JSON object or the label is not a string.
+    public static func nodeZone(_ buffer: ByteBuffer) throws(KubernetesAPIError) -> String? {
+        let doc = try document(buffer, file: "Node")
+        let zone: String?
+        do throws(LocatedError) {
+            zone = try doc.mapping("metadata")?.mapping("labels")?.string(zoneLabel)
+        } catch {
+            throw KubernetesAPIError(.malformed, "\(error)")
+        }
+        guard let zone, !zone.isEmpty else { return nil }
+        // A label value is at most 63 characters (the API server checks; this keeps a log line short).
+        guard zone.utf8.count <= 63 else {
+            throw KubernetesAPIError(.malformed, "Node: label \(zoneLabel) is longer than 63 characters")
+        }
+        return zone
+    }
+
     public static func document(_ buffer: ByteBuffer, file: String) throws(KubernetesAPIError) -> LocatedYAML {
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
             throw KubernetesAPIError(.malformed, "\(file): not UTF-8 text")

@@ -17,7 +17,7 @@ public struct KubernetesAPIError: Error, Sendable, Hashable, CustomStringConvert
         public static let tls = Code(value: .tls)
         /// 401: the credentials were refused.
         public static let unauthorized = Code(value: .unauthorized)
-        /// 403: the credentials lack list or watch on the resource (RBAC).
+        /// 403: the credentials lack a permission the request needs (RBAC: list and watch, or get on nodes).
         public static let forbidden = Code(value: .forbidden)
         /// 410: the resourceVersion or continue token is too old; relist.
         public static let gone = Code(value: .gone)

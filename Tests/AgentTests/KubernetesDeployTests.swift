@@ -71,6 +71,7 @@ private struct Deployment {
             granted == [
                 #"[""] ["services"] ["list", "watch"]"#,
                 #"["discovery.k8s.io"] ["endpointslices"] ["list", "watch"]"#,
+                #"[""] ["nodes"] ["get"]"#,
             ]
         )
         let subject = try #require(documents["ClusterRoleBinding"]?["subjects"]?.sequence?.first)

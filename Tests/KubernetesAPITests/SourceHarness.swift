@@ -41,20 +41,31 @@ final class SourceHarness: Sendable {
     static func start(
         limits: APILimits = .fast,
         token: String? = nil,
+        options: TranslationOptions = TranslationOptions(),
         prepare: (StandInAPIServer) throws -> Void = { _ in }
     ) async throws -> SourceHarness {
         let server = try await StandInAPIServer(pki: try StandInPKI.make())
         try prepare(server)
         let path = try server.writeKubeconfig(token: token)
-        return try SourceHarness(server: server, connection: try KubeConfig.load(path: path), limits: limits)
+        return try SourceHarness(
+            server: server,
+            connection: try KubeConfig.load(path: path),
+            limits: limits,
+            options: options
+        )
     }
 
-    init(server: StandInAPIServer, connection: APIConnection, limits: APILimits) throws {
+    init(
+        server: StandInAPIServer,
+        connection: APIConnection,
+        limits: APILimits,
+        options: TranslationOptions = TranslationOptions()
+    ) throws {
         self.server = server
         let recorder = recorder
         source = KubernetesSource(
             client: try APIClient(connection: connection, limits: limits),
-            options: TranslationOptions(),
+            options: options,
             logger: Logger(label: "source-tests") { _ in SwiftLogNoOpLogHandler() },
             metricsFactory: NOOPMetricsHandler.instance,
             deliver: { changes, initial in await recorder.receive(changes, initial: initial) }

@@ -12,7 +12,8 @@ import Synchronization
 ///
 /// - "Resource URIs": cluster-wide collections (`/api/v1/services`,
 ///   `/apis/discovery.k8s.io/v1/endpointslices`), namespaced ones (`/api/v1/namespaces/NS/services`) and
-///   single objects; discovery documents (`/api`, `/apis`, `/api/v1`, the group version) for kubectl.
+///   single objects, and single cluster-scoped Nodes (`/api/v1/nodes/NAME`, `setNode`: the zone label a node
+///   proxy reads); discovery documents (`/api`, `/apis`, `/api/v1`, the group version) for kubectl.
 /// - "Resource versions": opaque strings (see `StandInStore`), never numbers.
 /// - "Retrieving large results sets in chunks": `limit` and `continue`; `maxPageItems` makes the server
 ///   return fewer objects than the limit, which the reference allows ("fewer than limit ... only
@@ -79,6 +80,9 @@ public final class StandInAPIServer: Sendable {
         var maxPageItems: Int?
         var goneAsHTTPStatus = false
         var maxWatchSeconds: Int?
+        /// Node objects by name (JSON), served at `/api/v1/nodes/NAME`; `nodesForbidden` answers 403 there.
+        var nodes: [String: String] = [:]
+        var nodesForbidden = false
     }
 
     let state = Mutex(State())
@@ -219,6 +223,20 @@ public final class StandInAPIServer: Sendable {
     public func failNext(_ failures: [Failure]) { state.withLock { $0.failures += failures } }
     public func requireToken(_ token: String?) { state.withLock { $0.token = token } }
     public func forbid(_ resource: Resource) { state.withLock { _ = $0.forbidden.insert(resource) } }
+    /// Answers 403 to `GET /api/v1/nodes/NAME`, as for an identity with no `get` on nodes.
+    public func forbidNodes() { state.withLock { $0.nodesForbidden = true } }
+    /// Holds a Node named `name` with `labels` (a cluster-scoped object: the kubelet registers it).
+    public func setNode(_ name: String, labels: [String: String]) throws {
+        let object: [String: Any] = [
+            "kind": "Node", "apiVersion": "v1",
+            "metadata": ["name": name, "resourceVersion": "1", "labels": labels],
+        ]
+        let text = String(
+            decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
+            as: UTF8.self
+        )
+        state.withLock { $0.nodes[name] = text }
+    }
     public func setMaxPageItems(_ count: Int?) { state.withLock { $0.maxPageItems = count } }
     public func setGoneAsHTTPStatus(_ value: Bool) { state.withLock { $0.goneAsHTTPStatus = value } }
     /// Ends every watch after at most this many seconds, whatever timeoutSeconds asked (kube-apiserver ends
@@ -296,6 +314,19 @@ public final class StandInAPIServer: Sendable {
             case .document(let text): return .json(200, text(port))
             case .notFound:
                 return .status(404, reason: "NotFound", message: "the server could not find the requested resource")
+            case .node(let name):
+                if state.nodesForbidden {
+                    return .status(
+                        403,
+                        reason: "Forbidden",
+                        message: "nodes \"\(name)\" is forbidden: User \"system:serviceaccount:kube-system:ipvsd\" "
+                            + "cannot get resource \"nodes\" at the cluster scope"
+                    )
+                }
+                guard let node = state.nodes[name] else {
+                    return .status(404, reason: "NotFound", message: "nodes \"\(name)\" not found")
+                }
+                return .json(200, node)
             case .object(let resource, let namespace, let name):
                 guard let object = state.store.objects[resource.rawValue]?["\(namespace)/\(name)"] else {
                     return .status(404, reason: "NotFound", message: "\(resource.rawValue) \"\(name)\" not found")
@@ -446,6 +477,8 @@ enum Route {
     case document(@Sendable (Int) -> String)
     case collection(StandInAPIServer.Resource, namespace: String?)
     case object(StandInAPIServer.Resource, namespace: String, name: String)
+    /// `/api/v1/nodes/NAME` (Nodes are cluster-scoped).
+    case node(String)
     case notFound
 
     var resource: StandInAPIServer.Resource? {
@@ -466,6 +499,7 @@ enum Route {
                     resource == .services ? Discovery.coreResources : Discovery.groupResources
                 self = .document(document)
             case 1 where rest[0] == resource.rawValue: self = .collection(resource, namespace: nil)
+            case 2 where resource == .services && rest[0] == "nodes": self = .node(rest[1])
             case 3 where rest[0] == "namespaces" && rest[2] == resource.rawValue:
                 self = .collection(resource, namespace: rest[1])
             case 4 where rest[0] == "namespaces" && rest[2] == resource.rawValue:

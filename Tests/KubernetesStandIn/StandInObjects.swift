@@ -18,7 +18,8 @@ public enum StandInObjects {
     }
 
     /// An IPv4 EndpointSlice of `service` with one endpoint per address on `port` (unnamed port when the
-    /// Service has one port); `notReady` addresses are not ready.
+    /// Service has one port); `notReady` addresses are not ready; `zones` gives each endpoint, in order, a
+    /// zone hint (`hints.forZones`), as the EndpointSlice controller sets for topology-aware routing.
     public static func slice(
         _ name: String,
         service: String,
@@ -27,7 +28,8 @@ public enum StandInObjects {
         notReady: Set<String> = [],
         port: Int,
         portName: String = "",
-        nodeNames: [String] = []
+        nodeNames: [String] = [],
+        zones: [String] = []
     ) -> String {
         let endpoints =
             addresses.isEmpty
@@ -36,8 +38,9 @@ public enum StandInObjects {
                 + addresses.enumerated().map { index, address in
                     let ready = !notReady.contains(address)
                     let node = index < nodeNames.count ? #","nodeName":"\#(nodeNames[index])""# : ""
+                    let hint = index < zones.count ? #","hints":{"forZones":[{"name":"\#(zones[index])"}]}"# : ""
                     return
-                        #"{"addresses":["\#(address)"],"conditions":{"ready":\#(ready),"serving":\#(ready),"terminating":false}\#(node)}"#
+                        #"{"addresses":["\#(address)"],"conditions":{"ready":\#(ready),"serving":\#(ready),"terminating":false}\#(node)\#(hint)}"#
                 }.joined(separator: ",") + "]"
         return
             #"{"metadata":{"name":"\#(name)","namespace":"\#(namespace)","labels":{"kubernetes.io/service-name":"\#(service)"}},"addressType":"IPv4","endpoints":\#(endpoints),"ports":[{"name":"\#(portName)","protocol":"TCP","port":\#(port)}]}"#

@@ -32,6 +32,8 @@ final class APILab {
         let pki = try StandInPKI.make()
         server = try blockingAwaitThrowing { try await StandInAPIServer(pki: pki) }
         server.setMaxWatchSeconds(watchSeconds)
+        // ipvsd's own Node, which it reads once at start for its zone label, as on a cluster.
+        try server.setNode(Self.nodeName(0), labels: ["topology.kubernetes.io/zone": "zone-0"])
         kubeconfig = try server.writeKubeconfig(name: "api-bench")
     }
 
