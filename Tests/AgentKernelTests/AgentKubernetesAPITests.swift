@@ -74,4 +74,48 @@ struct AgentKubernetesAPITests {
         lab.stopAgent()
         await server.shutdown()
     }
+
+    /// With a node name and no zone in its config, ipvsd takes its zone from its Node object's label: of a
+    /// Service's endpoints hinted for zone-a and zone-b, only zone-a's reach the kernel and get traffic.
+    @Test func takesItsZoneFromItsNodeAndProgramsOnlyThatZonesEndpoints() async throws {
+        let lab = try AgentLab()
+        let server = try await StandInAPIServer(pki: try StandInPKI.make())
+        let kubeconfig = try server.writeKubeconfig()
+        let (be1, be2) = (lab.backends[0], lab.backends[1])
+        try server.setNode("node-1", labels: ["topology.kubernetes.io/zone": "zone-a"])
+        server.apply(.services, StandInObjects.service("web", namespace: "lab", clusterIP: Self.vip))
+        server.apply(
+            .endpointSlices,
+            StandInObjects.slice(
+                "web-1",
+                service: "web",
+                namespace: "lab",
+                addresses: [be1.address, be2.address],
+                port: 8080,
+                zones: ["zone-a", "zone-b"]
+            )
+        )
+        try """
+        stateFile: \(lab.directory)/state.json
+        interface: lab0
+        metricsAddress: ""
+        adminSocket: \(lab.socket)
+        networkNamespace: /run/netns/\(lab.lbNamespace)
+        nodeName: node-1
+        health: {enabled: false}
+        kubernetes: {kubeconfig: \(kubeconfig)}
+        """.write(toFile: lab.configPath, atomically: true, encoding: .utf8)
+        try lab.startAgent(inNamespace: false)
+
+        let programmed = try lab.waitUntil(.seconds(30)) { try lab.rules().count == 2 }
+        #expect(programmed, "ipvsd did not program the Service: \((try? lab.rules()) ?? [])\n\(lab.log)")
+        #expect(
+            try lab.rules() == ["-A -t \(Self.vip):80 -s rr", "-a -t \(Self.vip):80 -r \(be1.address):8080 -m -w 1"]
+        )
+        #expect(try lab.requests("http://\(Self.vip)/", count: 4) == [be1.name: 4])
+        #expect(lab.log.contains("zone from this node's Node object"), "\(lab.log)")
+        #expect(server.requests.first?.path == "/api/v1/nodes/node-1", "\(server.requests)")
+        lab.stopAgent()
+        await server.shutdown()
+    }
 }
