@@ -109,7 +109,8 @@ public final class APIClient: Sendable {
         let escaped = name.addingPercentEncoding(withAllowedCharacters: Self.nodeNameCharacters) ?? ""
         guard !escaped.isEmpty else { throw KubernetesAPIError(.configuration, "no node name to get the Node of") }
         let path = "/api/v1/nodes/\(escaped)"
-        let response = try await get(path: path, query: [], permission: "get on nodes")
+        // Shorter than a list's 30 s: the lists wait for this answer, and without it ipvsd only loses zone hints.
+        let response = try await get(path: path, query: [], permission: "get on nodes", timeout: .seconds(10))
         return try await body(
             of: response,
             upTo: limits.maxEventLineBytes,
@@ -133,7 +134,8 @@ public final class APIClient: Sendable {
     private func get(
         path: String,
         query: [(String, String)],
-        permission: String
+        permission: String,
+        timeout: TimeAmount = .seconds(30)
     ) async throws(KubernetesAPIError)
         -> HTTPClientResponse
     {
@@ -149,7 +151,7 @@ public final class APIClient: Sendable {
         }
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: .seconds(30))
+            response = try await http.execute(request, timeout: timeout)
         } catch {
             throw describe(error, path: path)
         }

@@ -84,9 +84,13 @@ public actor KubernetesSource {
     }
 
     /// Lists both resources once and returns the desired state they describe (`ipvsd check`).
+    /// - Returns: the state; the objects and Services that failed; and what the Node's zone label gave, when
+    ///   it was read (not a failure: without it zone hints are off).
     /// - Throws: the first failed request.
-    public func listOnce() async throws(KubernetesAPIError) -> (state: DesiredState, problems: [String]) {
-        await readZone()
+    public func listOnce() async throws(KubernetesAPIError) -> (
+        state: DesiredState, problems: [String], notes: [String]
+    ) {
+        let notes = await readZone().map { [$0] } ?? []
         var problems: [String] = []
         for resource in APIResource.allCases {
             let (objects, _) = try await watcher(for: resource).listAll()
@@ -100,31 +104,32 @@ public actor KubernetesSource {
             desired.virtualServers[id] = virtualServer
         }
         problems += state.problems.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
-        return (desired, problems)
+        return (desired, problems, notes)
     }
 
     /// This node's zone as kube-proxy takes it: the `topology.kubernetes.io/zone` label of its Node object,
     /// read once, before the first lists, when the config names a node and no zone. Without one, zone hints
     /// are not used (every serving endpoint is), as kube-proxy does for a node without the label; a failure
     /// is logged and is never fatal.
-    private func readZone() async {
+    /// - Returns: what was found, as logged (`ipvsd check` prints it); nil when the Node was not asked for.
+    @discardableResult
+    private func readZone() async -> String? {
         let node = state.options.nodeName
-        guard state.options.zone.isEmpty, !node.isEmpty else { return }
+        guard state.options.zone.isEmpty, !node.isEmpty else { return nil }
         do throws(KubernetesAPIError) {
             guard let zone = try APIPayloads.nodeZone(try await client.node(named: node)) else {
-                logger.notice(
-                    "this node's Node object has no zone label; zone hints are not used",
-                    metadata: ["node": "\(node)", "label": "\(APIPayloads.zoneLabel)"]
-                )
-                return
+                let message = "Node \(node) has no \(APIPayloads.zoneLabel) label; zone hints are not used"
+                logger.notice("\(message)")
+                return message
             }
             state.useZone(zone)
             logger.info("zone from this node's Node object", metadata: ["node": "\(node)", "zone": "\(zone)"])
+            return "zone \(zone), from the \(APIPayloads.zoneLabel) label of Node \(node)"
         } catch {
-            logger.warning(
-                "cannot read this node's zone from its Node object; zone hints are not used (the config's zone sets one)",
-                metadata: ["node": "\(node)", "error": "\(error)"]
-            )
+            let message =
+                "cannot read this node's zone from its Node object; zone hints are not used (the config's zone sets one)"
+            logger.warning("\(message)", metadata: ["node": "\(node)", "error": "\(error)"])
+            return "Node \(node): \(message): \(error)"
         }
     }
 

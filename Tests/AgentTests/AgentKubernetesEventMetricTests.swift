@@ -21,13 +21,7 @@ import Testing
         sandbox.configuration.kubernetes.kubeconfig = try server.writeKubeconfig()
         let metrics = AgentMetrics()
         let agent = try sandbox.makeAgent(metrics: metrics)
-        let source = KubernetesSource(
-            client: try APIClient(connection: try KubeConfig.load(path: sandbox.configuration.kubernetes.kubeconfig)),
-            options: TranslationOptions(),
-            logger: Logger(label: "agent-tests") { _ in SwiftLogNoOpLogHandler() },
-            metricsFactory: NOOPMetricsHandler.instance,
-            deliver: { changes, initial in await agent.applyKubernetesChanges(changes, initial: initial) }
-        )
+        let source = try KubernetesSource.feeding(agent, kubeconfig: sandbox.configuration.kubernetes.kubeconfig)
         let task = Task { await source.run() }
         defer { task.cancel() }
         func count() -> String? {

@@ -32,15 +32,10 @@ import Testing
         let agent = try sandbox.makeAgent()
         var limits = APILimits()
         limits.initialBackoff = .milliseconds(10)
-        let source = KubernetesSource(
-            client: try APIClient(
-                connection: try KubeConfig.load(path: sandbox.configuration.kubernetes.kubeconfig),
-                limits: limits
-            ),
-            options: TranslationOptions(),
-            logger: Logger(label: "agent-kubernetes-tests") { _ in SwiftLogNoOpLogHandler() },
-            metricsFactory: NOOPMetricsHandler.instance,
-            deliver: { changes, initial in await agent.applyKubernetesChanges(changes, initial: initial) }
+        let source = try KubernetesSource.feeding(
+            agent,
+            kubeconfig: sandbox.configuration.kubernetes.kubeconfig,
+            limits: limits
         )
         agent.setKubernetesStatusSource { source.statuses }
         let task = Task { await source.run() }
@@ -100,13 +95,7 @@ import Testing
         let agent = try sandbox.makeAgent()
         let tables = TableLog()
         await agent.setNameHandler { table in tables.tables.withLock { $0.append(table) } }
-        let source = KubernetesSource(
-            client: try APIClient(connection: try KubeConfig.load(path: sandbox.configuration.kubernetes.kubeconfig)),
-            options: TranslationOptions(),
-            logger: Logger(label: "agent-kubernetes-tests") { _ in SwiftLogNoOpLogHandler() },
-            metricsFactory: NOOPMetricsHandler.instance,
-            deliver: { changes, initial in await agent.applyKubernetesChanges(changes, initial: initial) }
-        )
+        let source = try KubernetesSource.feeding(agent, kubeconfig: sandbox.configuration.kubernetes.kubeconfig)
         await agent.setKubernetesNamesSource { await source.names(ifNewerThan: $0) }
         let task = Task { await source.run() }
         defer { task.cancel() }
@@ -131,6 +120,43 @@ import Testing
         }
         task.cancel()
         await task.value
+        await source.client.shutdown()
+        await server.shutdown()
+    }
+
+    /// The sync loop wakes for an event that comes in while it sleeps: with a periodic tick of an hour, the
+    /// first lists and then one slice change still reach the kernel, each at its debounce end. (Without the
+    /// wake-up the loop would sleep until its planned tick, an hour away, and this would time out.)
+    @Test func theSyncLoopWakesForAnEventInsteadOfWaitingForItsTick() async throws {
+        let server = try await StandInAPIServer(pki: try StandInPKI.make())
+        server.apply(.services, StandInObjects.service("web", clusterIP: "10.96.8.20"))
+        server.apply(
+            .endpointSlices,
+            StandInObjects.slice("web-a", service: "web", addresses: ["10.8.20.1"], port: 8080)
+        )
+        let sandbox = try AgentSandbox(examples: false)
+        sandbox.configuration.kubernetes.kubeconfig = try server.writeKubeconfig()
+        let agent = try sandbox.makeAgent()
+        let source = try KubernetesSource.feeding(agent, kubeconfig: sandbox.configuration.kubernetes.kubeconfig)
+        let sourceTask = Task { await source.run() }
+        let loopTask = Task { try await SyncLoop(agent: agent, tickInterval: .seconds(3600)).run() }
+
+        let vip = tcp("10.96.8.20", 80)
+        // Read while the loop syncs: the service can be there before its real server.
+        try await until("the first lists are programmed") {
+            sandbox.kernel.entries.count == 1 && sandbox.kernel.entries[vip]?.servers.count == 1
+        }
+        #expect(sandbox.kernel.entries[vip]?.servers.map(\.id) == [rs("10.8.20.1", 8080)])
+        try await until("watching") { server.openWatches == 2 }
+        server.apply(
+            .endpointSlices,
+            StandInObjects.slice("web-a", service: "web", addresses: ["10.8.20.1", "10.8.20.2"], port: 8080)
+        )
+        try await until("the slice change is programmed") { sandbox.kernel.entries[vip]?.servers.count == 2 }
+        loopTask.cancel()
+        sourceTask.cancel()
+        _ = try? await loopTask.value
+        await sourceTask.value
         await source.client.shutdown()
         await server.shutdown()
     }

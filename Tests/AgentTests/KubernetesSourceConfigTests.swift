@@ -65,12 +65,14 @@ import Testing
             .endpointSlices,
             StandInObjects.slice("web-1", service: "web", addresses: ["10.10.0.1"], port: 8080)
         )
+        try server.setNode("node-1", labels: ["topology.kubernetes.io/zone": "zone-a"])
         let kubeconfig = try server.writeKubeconfig(token: "check-token")
         let ipvsd = ChildProcess.builtProduct("ipvsd")
-        let result = try ChildProcess.run(ipvsd, ["check", "--kubeconfig", kubeconfig])
+        let result = try ChildProcess.run(ipvsd, ["check", "--kubeconfig", kubeconfig, "--node-name", "node-1"])
         #expect(result.status == 0, "\(result)")
         #expect(
             result.stdout == """
+                note: zone zone-a, from the topology.kubernetes.io/zone label of Node node-1
                 10.96.10.1:80/tcp rr  default/web  health tcp
                   -> 10.10.0.1:8080 weight 1 ready,serving
 

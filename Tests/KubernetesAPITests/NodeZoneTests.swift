@@ -2,6 +2,8 @@ import Foundation
 import KubernetesManifests
 import KubernetesStandIn
 import KubernetesWire
+import Logging
+import Metrics
 import NIOCore
 import Testing
 
@@ -110,6 +112,31 @@ import Testing
             #expect("\(error)".contains("/api/v1/nodes/..%2Fnamespaces"))
         }
         #expect(server.requests.last?.path == "/api/v1/nodes/../namespaces")
+        await client.shutdown()
+        await server.shutdown()
+    }
+
+    /// `ipvsd check --kubeconfig` has no log to read: the Node it could not read is in its notes, not a problem
+    /// (without a zone, every endpoint serves).
+    @Test func listOnceNamesAnUnreadableNodeInItsNotes() async throws {
+        let server = try await StandInAPIServer(pki: try StandInPKI.make())
+        server.forbidNodes()
+        Self.hintedService(server)
+        let client = try APIClient(connection: try KubeConfig.load(path: try server.writeKubeconfig()))
+        let source = KubernetesSource(
+            client: client,
+            options: TranslationOptions(nodeName: "node-1"),
+            logger: Logger(label: "node-zone-tests") { _ in SwiftLogNoOpLogHandler() },
+            metricsFactory: NOOPMetricsHandler.instance,
+            deliver: { _, _ in }
+        )
+        let (state, problems, notes) = try await source.listOnce()
+        #expect(problems.isEmpty, "\(problems)")
+        #expect(
+            notes.count == 1 && notes[0].hasPrefix("Node node-1: ") && notes[0].contains("get on nodes"),
+            "\(notes)"
+        )
+        #expect(state.virtualServers[Self.vip]?.realServers.count == 3)
         await client.shutdown()
         await server.shutdown()
     }

@@ -23,6 +23,8 @@ public actor Agent {
     /// The status, readiness and sync requests, readable without this actor (AgentBoard); the fields below
     /// that it shows are mirrored into it as they change.
     public nonisolated let board: AgentBoard
+    /// Wakes ``SyncLoop`` when work comes in while it sleeps (``markPending(_:)``).
+    nonisolated let wakeup = TickWakeup()
 
     var core: LoadBalancerState
     var persisted: AgentState
@@ -303,7 +305,10 @@ public actor Agent {
     }
 
     func markPending(_ now: ContinuousClock.Instant) {
-        if pendingSince == nil { pendingSince = now }
+        guard pendingSince == nil else { return }
+        pendingSince = now
+        // A new debounce end, likely before the loop's planned wake-up.
+        wakeup.signal()
     }
 
     /// When the next tick has work: the debounce end of pending events, or nil when idle.

@@ -19,7 +19,8 @@ public enum AgentCommands {
             let budget = try ResourceBudget(descriptorLimit: descriptorLimit, configuration: configuration)
             if let warning = budget.clampWarning { lines.append("note: \(warning)") }
             if configuration.kubernetes.enabled {
-                let (state, problems) = try await AgentPreview.desiredStateFromAPI(configuration)
+                let (state, problems, notes) = try await AgentPreview.desiredStateFromAPI(configuration)
+                lines += notes.map { "note: \($0)" }
                 lines += renderedLines(state)
                 lines += problems.map { "error: \($0)" }
                 return CheckReport(lines: lines, valid: problems.isEmpty)

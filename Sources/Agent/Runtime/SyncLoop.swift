@@ -4,8 +4,9 @@ import ServiceLifecycle
 
 import enum KubernetesManifests.ManifestFiles
 
-/// Drives the agent: ticks at each event's debounce end and at least every `tickInterval` for timed work
-/// (full resync period, drain checks, retries). Ends at graceful shutdown, leaving the kernel as it is.
+/// Drives the agent: ticks at each event's debounce end (woken when an event comes in during a sleep) and at
+/// least every `tickInterval` for timed work (full resync period, drain checks, retries). Ends at graceful
+/// shutdown, leaving the kernel as it is.
 public struct SyncLoop: Service {
     let agent: Agent
     let tickInterval: Duration
@@ -22,7 +23,7 @@ public struct SyncLoop: Service {
                 await agent.tick(waitForReload: false)
                 let periodic = ContinuousClock.now + tickInterval
                 let deadline = await agent.nextDeadline.map { min($0, periodic) } ?? periodic
-                try? await Task.sleep(until: deadline)
+                await agent.wakeup.sleep(until: deadline)
             }
         }
     }

@@ -3,7 +3,8 @@ import NIOCore
 
 // libFuzzer target: the Kubernetes API's payloads as ipvsd reads them. The input is split into watch event
 // lines (in chunks whose size the first byte picks, as a server's chunked body arrives), each line decoded
-// as an event of both resources, and the whole input decoded as a list page of both. Errors are expected;
+// as an event of both resources, and the whole input decoded as a list page of both and as a Node (the zone
+// label read at start). Errors are expected;
 // a crash, a trap or a hang is the finding, and so is a continue token read from the page's head
 // (`ListHead`, which the next request is sent with) that the page's full decode does not confirm.
 
@@ -24,6 +25,9 @@ public func fuzzKubernetesAPI(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
         offset = end
     }
     let whole = ByteBuffer(bytes: bytes)
+    if let zone = try? APIPayloads.nodeZone(whole), zone.isEmpty || zone.utf8.count > 63 {
+        fatalError("Node zone \"\(zone)\" passed as a label value")
+    }
     let hint = ListHead.continueToken(whole)
     for resource in APIResource.allCases {
         guard let page = try? APIPayloads.page(whole, resource: resource, claiming: "other") else { continue }
