@@ -74,7 +74,7 @@ public actor KubernetesSource {
 
     /// Lists and watches both resources until cancelled.
     public func run() async {
-        await readZone()
+        await readZone(retryingFor: Self.zoneRetryPeriod)
         await withDiscardingTaskGroup { group in
             for resource in APIResource.allCases {
                 let watcher = watcher(for: resource)
@@ -107,30 +107,55 @@ public actor KubernetesSource {
         return (desired, problems, notes)
     }
 
+    /// How long `run` retries the Node's GET when the server cannot be reached or fails (5xx, 429) before it
+    /// lists without a zone: about what kube-proxy waits for its Node at start (30 s). Such a server would fail
+    /// the lists too, which then report it in the status; a refusal (403, 404) is not retried.
+    static let zoneRetryPeriod: Duration = .seconds(30)
+
     /// This node's zone as kube-proxy takes it: the `topology.kubernetes.io/zone` label of its Node object,
     /// read once, before the first lists, when the config names a node and no zone. Without one, zone hints
     /// are not used (every serving endpoint is), as kube-proxy does for a node without the label; a failure
     /// is logged and is never fatal.
+    /// - Parameter period: how long an unreachable or failing server is retried (with the watchers' backoff).
     /// - Returns: what was found, as logged (`ipvsd check` prints it); nil when the Node was not asked for.
     @discardableResult
-    private func readZone() async -> String? {
+    private func readZone(retryingFor period: Duration = .zero) async -> String? {
         let node = state.options.nodeName
         guard state.options.zone.isEmpty, !node.isEmpty else { return nil }
-        do throws(KubernetesAPIError) {
-            guard let zone = try APIPayloads.nodeZone(try await client.node(named: node)) else {
-                let message = "Node \(node) has no \(APIPayloads.zoneLabel) label; zone hints are not used"
-                logger.notice("\(message)")
-                return message
+        let giveUp = ContinuousClock.now + period
+        var backoff = Backoff(initial: client.limits.initialBackoff, maximum: client.limits.maxBackoff)
+        while true {
+            do throws(KubernetesAPIError) {
+                return try await readZone(of: node)
+            } catch {
+                let transient = [.connection, .server, .tooManyRequests].contains(error.code)
+                let delay = ResourceWatcher.delay(for: error, backoff: &backoff)
+                if transient, ContinuousClock.now + delay < giveUp, !Task.isCancelled {
+                    logger.notice(
+                        "cannot read this node's Node object yet; retrying",
+                        metadata: ["node": "\(node)", "error": "\(error)", "retry_in_ms": "\(delay.milliseconds)"]
+                    )
+                    try? await Task.sleep(for: delay)
+                    continue
+                }
+                let message =
+                    "cannot read this node's zone from its Node object; zone hints are not used (the config's zone sets one)"
+                logger.warning("\(message)", metadata: ["node": "\(node)", "error": "\(error)"])
+                return "Node \(node): \(message): \(error)"
             }
-            state.useZone(zone)
-            logger.info("zone from this node's Node object", metadata: ["node": "\(node)", "zone": "\(zone)"])
-            return "zone \(zone), from the \(APIPayloads.zoneLabel) label of Node \(node)"
-        } catch {
-            let message =
-                "cannot read this node's zone from its Node object; zone hints are not used (the config's zone sets one)"
-            logger.warning("\(message)", metadata: ["node": "\(node)", "error": "\(error)"])
-            return "Node \(node): \(message): \(error)"
         }
+    }
+
+    /// One GET of `node`: sets the zone from its label when it has one.
+    private func readZone(of node: String) async throws(KubernetesAPIError) -> String {
+        guard let zone = try APIPayloads.nodeZone(try await client.node(named: node)) else {
+            let message = "Node \(node) has no \(APIPayloads.zoneLabel) label; zone hints are not used"
+            logger.notice("\(message)")
+            return message
+        }
+        state.useZone(zone)
+        logger.info("zone from this node's Node object", metadata: ["node": "\(node)", "zone": "\(zone)"])
+        return "zone \(zone), from the \(APIPayloads.zoneLabel) label of Node \(node)"
     }
 
     private func watcher(for resource: APIResource) -> ResourceWatcher {

@@ -49,6 +49,20 @@ import Testing
         await harness.stop()
     }
 
+    /// A server failing (500) is retried, with the watchers' backoff, before the lists; a 403 or 404 is not
+    /// (the cases below ask once).
+    @Test func aFailingServerIsRetriedBeforeTheLists() async throws {
+        let harness = try await SourceHarness.start(options: TranslationOptions(nodeName: "node-1")) { server in
+            try server.setNode("node-1", labels: [APIPayloads.zoneLabel: "zone-a"])
+            server.failNextNodeGets(2)
+            Self.hintedService(server)
+        }
+        try await harness.wait("listed") { await harness.recorder.initialDeliveries == 1 }
+        #expect(await harness.recorder.realServers(Self.vip) == ["10.1.3.1:8080", "10.1.3.3:8080"])
+        #expect(nodeRequests(harness).count == 3)
+        await harness.stop()
+    }
+
     @Test func aZoneInTheConfigIsKeptAndTheNodeIsNotAskedFor() async throws {
         let options = TranslationOptions(nodeName: "node-1", zone: "zone-b")
         let harness = try await SourceHarness.start(options: options) { server in

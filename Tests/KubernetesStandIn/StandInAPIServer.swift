@@ -83,6 +83,8 @@ public final class StandInAPIServer: Sendable {
         /// Node objects by name (JSON), served at `/api/v1/nodes/NAME`; `nodesForbidden` answers 403 there.
         var nodes: [String: String] = [:]
         var nodesForbidden = false
+        /// Node GETs still to answer 500 (`failNextNodeGets`).
+        var nodeFailures = 0
     }
 
     let state = Mutex(State())
@@ -225,6 +227,8 @@ public final class StandInAPIServer: Sendable {
     public func forbid(_ resource: Resource) { state.withLock { _ = $0.forbidden.insert(resource) } }
     /// Answers 403 to `GET /api/v1/nodes/NAME`, as for an identity with no `get` on nodes.
     public func forbidNodes() { state.withLock { $0.nodesForbidden = true } }
+    /// Answers the next `count` Node GETs with 500, as a server that is starting or overloaded.
+    public func failNextNodeGets(_ count: Int) { state.withLock { $0.nodeFailures = count } }
     /// Holds a Node named `name` with `labels` (a cluster-scoped object: the kubelet registers it).
     public func setNode(_ name: String, labels: [String: String]) throws {
         let object: [String: Any] = [
@@ -315,6 +319,10 @@ public final class StandInAPIServer: Sendable {
             case .notFound:
                 return .status(404, reason: "NotFound", message: "the server could not find the requested resource")
             case .node(let name):
+                if state.nodeFailures > 0 {
+                    state.nodeFailures -= 1
+                    return .status(500, reason: "InternalError", message: "injected failure")
+                }
                 if state.nodesForbidden {
                     return .status(
                         403,
