@@ -21,24 +21,19 @@ public enum AgentCommands {
             if configuration.kubernetes.enabled {
                 let (state, problems, notes) = try await AgentPreview.desiredStateFromAPI(configuration)
                 lines += notes.map { "note: \($0)" }
-                lines += renderedLines(state)
+                lines += AgentPreview.lines(state)
                 lines += problems.map { "error: \($0)" }
                 return CheckReport(lines: lines, valid: problems.isEmpty)
             }
             let (state, notes) = try AgentPreview.desiredState(configuration)
             lines += notes.map { "note: \($0)" }
-            lines += renderedLines(state)
+            lines += AgentPreview.lines(state)
             return CheckReport(lines: lines, valid: true)
         } catch {
             // ManifestErrors (one located error per line) and AgentError both describe themselves fully.
             lines.append("\(error)")
             return CheckReport(lines: lines, valid: false)
         }
-    }
-
-    /// The preview's text as lines (it ends each line with a newline; an empty state renders nothing).
-    private static func renderedLines(_ state: DesiredState) -> [String] {
-        AgentPreview.render(state).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
     }
 
     /// Deletes every virtual server the agent owns, unbinds its addresses and removes its nftables table.
