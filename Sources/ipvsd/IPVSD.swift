@@ -34,8 +34,9 @@ struct CommonOptions: ParsableArguments {
     @Option(
         name: .long,
         help: """
-            This node's name, for internalTrafficPolicy/externalTrafficPolicy Local and node hints (default: the \
-            config's nodeName, else $NODE_NAME, else the host name).
+            This node's name, for internalTrafficPolicy/externalTrafficPolicy Local and node hints, and, with \
+            the API source and no zone in the config, the Node whose topology.kubernetes.io/zone label gives \
+            the zone (default: the config's nodeName, else $NODE_NAME, else the host name).
             """
     )
     var nodeName: String?
