@@ -21,24 +21,8 @@ struct AgentKubernetesAPITests {
             .endpointSlices,
             StandInObjects.slice("web-1", service: "web", namespace: "lab", addresses: [be1.address], port: 8080)
         )
-        // ipvsd runs in this namespace, to reach the stand-in on 127.0.0.1, and programs the lab's; health
-        // probes would run from here, where the backends are unreachable, so they are off.
-        try """
-        stateFile: \(lab.directory)/state.json
-        interface: lab0
-        metricsAddress: ""
-        adminSocket: \(lab.socket)
-        networkNamespace: /run/netns/\(lab.lbNamespace)
-        health: {enabled: false}
-        kubernetes: {kubeconfig: \(kubeconfig)}
-        """.write(toFile: lab.configPath, atomically: true, encoding: .utf8)
-        try lab.startAgent(inNamespace: false)
-
-        let programmed = try lab.waitUntil(.seconds(30)) { try lab.rules().count == 2 }
-        #expect(programmed, "ipvsd did not program the Service: \((try? lab.rules()) ?? [])\n\(lab.log)")
-        #expect(
-            try lab.rules() == ["-A -t \(Self.vip):80 -s rr", "-a -t \(Self.vip):80 -r \(be1.address):8080 -m -w 1"]
-        )
+        try Self.startAgent(lab, watching: kubeconfig)
+        try Self.expectProgrammed(lab, onlyServer: be1.address)
         #expect(try lab.requests("http://\(Self.vip)/", count: 2) == [be1.name: 2])
         let status = try lab.ipvsctl("agent", "status", "--socket", lab.socket, "--json")
         #expect(status.contains("endpointslices") && status.contains("watching"), "\(status)")
@@ -95,27 +79,47 @@ struct AgentKubernetesAPITests {
                 zones: ["zone-a", "zone-b"]
             )
         )
+        try Self.startAgent(lab, watching: kubeconfig, nodeName: "node-1")
+        try Self.expectProgrammed(lab, onlyServer: be1.address)
+        #expect(try lab.requests("http://\(Self.vip)/", count: 4) == [be1.name: 4])
+        #expect(lab.log.contains("zone from this node's Node object"), "\(lab.log)")
+        #expect(server.requests.first?.path == "/api/v1/nodes/node-1", "\(server.requests)")
+        lab.stopAgent()
+        await server.shutdown()
+    }
+
+    /// Starts ipvsd watching the stand-in through `kubeconfig`. It runs in this namespace, to reach the
+    /// stand-in on 127.0.0.1, and programs the lab's; health probes would run from here, where the backends
+    /// are unreachable, so they are off.
+    static func startAgent(_ lab: AgentLab, watching kubeconfig: String, nodeName: String? = nil) throws {
         try """
         stateFile: \(lab.directory)/state.json
         interface: lab0
         metricsAddress: ""
         adminSocket: \(lab.socket)
         networkNamespace: /run/netns/\(lab.lbNamespace)
-        nodeName: node-1
+        \(nodeName.map { "nodeName: \($0)" } ?? "")
         health: {enabled: false}
         kubernetes: {kubeconfig: \(kubeconfig)}
         """.write(toFile: lab.configPath, atomically: true, encoding: .utf8)
         try lab.startAgent(inNamespace: false)
+    }
 
+    /// Waits until the kernel holds the Service, then expects it with exactly one real server, `address`.
+    static func expectProgrammed(
+        _ lab: AgentLab,
+        onlyServer address: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let programmed = try lab.waitUntil(.seconds(30)) { try lab.rules().count == 2 }
-        #expect(programmed, "ipvsd did not program the Service: \((try? lab.rules()) ?? [])\n\(lab.log)")
         #expect(
-            try lab.rules() == ["-A -t \(Self.vip):80 -s rr", "-a -t \(Self.vip):80 -r \(be1.address):8080 -m -w 1"]
+            programmed,
+            "ipvsd did not program the Service: \((try? lab.rules()) ?? [])\n\(lab.log)",
+            sourceLocation: sourceLocation
         )
-        #expect(try lab.requests("http://\(Self.vip)/", count: 4) == [be1.name: 4])
-        #expect(lab.log.contains("zone from this node's Node object"), "\(lab.log)")
-        #expect(server.requests.first?.path == "/api/v1/nodes/node-1", "\(server.requests)")
-        lab.stopAgent()
-        await server.shutdown()
+        #expect(
+            try lab.rules() == ["-A -t \(vip):80 -s rr", "-a -t \(vip):80 -r \(address):8080 -m -w 1"],
+            sourceLocation: sourceLocation
+        )
     }
 }
