@@ -32,6 +32,8 @@ public actor KubernetesSource {
     /// delivers them, as it would had the pages come with it.
     private var earlyAffected: Set<ObjectKey> = []
     private var delivered = false
+    /// The Node's zone being read (``run()``): what is built depends on it, so updates wait for it.
+    private var zoneRead: Task<String?, Never>?
 
     /// - Parameters:
     ///   - proxyName: the `service.kubernetes.io/service-proxy-name` this proxy claims; nil for kube-proxy's
@@ -72,14 +74,20 @@ public actor KubernetesSource {
     /// Why some Services' virtual servers are not desired (build errors, conflicts), by Service.
     public var problems: [ObjectKey: String] { state.problems }
 
-    /// Lists and watches both resources until cancelled.
+    /// Lists and watches both resources until cancelled. The Node's zone is read beside the first lists'
+    /// requests; their pages are applied once it is known.
     public func run() async {
-        await readZone(retryingFor: Self.zoneRetryPeriod)
-        await withDiscardingTaskGroup { group in
-            for resource in APIResource.allCases {
-                let watcher = watcher(for: resource)
-                group.addTask { await watcher.run() }
+        let zone = Task { await readZone(retryingFor: Self.zoneRetryPeriod) }
+        zoneRead = zone
+        await withTaskCancellationHandler {
+            await withDiscardingTaskGroup { group in
+                for resource in APIResource.allCases {
+                    let watcher = watcher(for: resource)
+                    group.addTask { await watcher.run() }
+                }
             }
+        } onCancel: {
+            zone.cancel()
         }
     }
 
@@ -113,7 +121,7 @@ public actor KubernetesSource {
     static let zoneRetryPeriod: Duration = .seconds(30)
 
     /// This node's zone as kube-proxy takes it: the `topology.kubernetes.io/zone` label of its Node object,
-    /// read once, before the first lists, when the config names a node and no zone. Without one, zone hints
+    /// read once, beside the first lists (``receive`` waits for it), when the config names a node and no zone. Without one, zone hints
     /// are not used (every serving endpoint is), as kube-proxy does for a node without the label; a failure
     /// is logged and is never fatal.
     /// - Parameter period: how long an unreachable or failing server is retried (with the watchers' backoff).
@@ -170,6 +178,7 @@ public actor KubernetesSource {
     }
 
     func receive(_ update: ResourceUpdate, of resource: APIResource) async {
+        _ = await zoneRead?.value
         var affected = state.apply(update, of: resource)
         if case .page = update {
             // A first list's page: held and built now, delivered with the first delivery (or, should the

@@ -49,25 +49,13 @@ public enum AgentRunner {
         let budget = try budget ?? ResourceBudget.establish(for: configuration)
         if let warning = budget.clampWarning { logger.warning("\(warning)") }
         let (client, network) = try openKernel(configuration)
-        var binder: (any AddressBinder)?
-        do throws(IPVSError) {
-            if configuration.manageSysctls {
-                try network.apply(configuration.sysctls)
-                logger.info(
-                    "sysctls set",
-                    metadata: ["sysctls": "\(configuration.sysctls.settings.map { "\($0.name)=\($0.value)" })"]
-                )
-            }
-            if configuration.bindAddresses {
-                let dummy = DummyInterfaceBinder(network: network, interface: configuration.interface)
-                try dummy.prepare()
-                binder = dummy
-            }
-        } catch {
-            throw AgentError(.hostNetwork, "preparing the host network", cause: error)
-        }
         let nodeAddresses = try NodePortAddresses.resolve(configuration, network: network)
         logger.info("node port addresses", metadata: ["addresses": "\(nodeAddresses.map(\.description))"])
+        // The binder is prepared below; the agent does not touch it before its first sync, which the service
+        // group starts after the host is prepared.
+        let binder: (any AddressBinder)? =
+            configuration.bindAddresses
+            ? DummyInterfaceBinder(network: network, interface: configuration.interface) : nil
         let agent = try Agent(
             configuration: configuration,
             kernel: client,
@@ -77,6 +65,54 @@ public enum AgentRunner {
             logger: logger,
             metrics: metrics
         )
+        // The API source starts listing now, while the host is prepared and the listeners start: the lists
+        // are most of the time to ready, and nothing of them reaches the kernel before the sync loop runs.
+        var source: KubernetesSourceService?
+        if configuration.kubernetes.enabled {
+            source = .started(
+                try await kubernetesSource(agent: agent, configuration: configuration, metrics: metrics, logger: logger)
+            )
+        }
+        do {
+            try await run(
+                agent: agent,
+                source: source,
+                network: network,
+                binder: binder,
+                configuration: configuration,
+                budget: budget,
+                metrics: metrics,
+                logger: logger
+            )
+        } catch {
+            await source?.stop()
+            throw error
+        }
+    }
+
+    /// Prepares the host and runs the agent's services until shutdown; `source`, already listing, is one.
+    private static func run(
+        agent: Agent,
+        source: KubernetesSourceService?,
+        network: HostNetwork,
+        binder: (any AddressBinder)?,
+        configuration: AgentConfiguration,
+        budget: ResourceBudget,
+        metrics: AgentMetrics,
+        logger: Logger
+    ) async throws {
+        do throws(IPVSError) {
+            if configuration.manageSysctls {
+                try network.apply(configuration.sysctls)
+                logger.info(
+                    "sysctls set",
+                    metadata: ["sysctls": "\(configuration.sysctls.settings.map { "\($0.name)=\($0.value)" })"]
+                )
+            }
+            try binder?.prepare()
+        } catch {
+            throw AgentError(.hostNetwork, "preparing the host network", cause: error)
+        }
         let healthCheckNodePorts = HealthCheckNodePorts(logger: logger)
         await agent.setHealthCheckNodePorts(healthCheckNodePorts)
         var services: [any Service] = [
@@ -84,17 +120,8 @@ public enum AgentRunner {
             HealthCheckNodePortService(listeners: healthCheckNodePorts),
             ReloadOnHangup(agent: agent, logger: logger),
         ]
-        if configuration.kubernetes.enabled {
-            services.append(
-                KubernetesSourceService(
-                    source: try await kubernetesSource(
-                        agent: agent,
-                        configuration: configuration,
-                        metrics: metrics,
-                        logger: logger
-                    )
-                )
-            )
+        if let source {
+            services.append(source)
         } else {
             services.append(
                 ManifestWatcher(agent: agent, path: configuration.manifests, interval: configuration.watchInterval)

@@ -4,12 +4,33 @@ import KubernetesWire
 import Logging
 import ServiceLifecycle
 
-/// Runs the Kubernetes API source under the agent's service group, feeding the agent.
+/// The Kubernetes API source, feeding the agent, as one of the agent's services. It is started before the
+/// service group (``started(_:)``) so that its first lists overlap the host's preparation; the group's
+/// graceful shutdown, or ``stop()`` when the agent fails before the group runs, ends it.
 struct KubernetesSourceService: ServiceLifecycle.Service {
     let source: KubernetesSource
+    private let running: Task<Void, Never>
+
+    /// Starts `source` listing and watching now.
+    static func started(_ source: KubernetesSource) -> KubernetesSourceService {
+        KubernetesSourceService(source: source, running: Task { await source.run() })
+    }
 
     func run() async throws {
-        await cancelWhenGracefulShutdown { await source.run() }
+        await cancelWhenGracefulShutdown {
+            await withTaskCancellationHandler {
+                await running.value
+            } onCancel: {
+                running.cancel()
+            }
+        }
+        await source.client.shutdown()
+    }
+
+    /// Ends the source and closes its connections (the agent stopped before its service group ran).
+    func stop() async {
+        running.cancel()
+        await running.value
         await source.client.shutdown()
     }
 }
