@@ -125,7 +125,8 @@ public actor KubernetesSource {
     /// are not used (every serving endpoint is), as kube-proxy does for a node without the label; a failure
     /// is logged and is never fatal.
     /// - Parameter period: how long an unreachable or failing server is retried (with the watchers' backoff).
-    /// - Returns: what was found, as logged (`ipvsd check` prints it); nil when the Node was not asked for.
+    /// - Returns: what was found, as logged (`ipvsd check` prints it); nil when the Node was not asked for, or
+    ///   the read was cancelled.
     @discardableResult
     private func readZone(retryingFor period: Duration = .zero) async -> String? {
         let node = state.options.nodeName
@@ -136,6 +137,8 @@ public actor KubernetesSource {
             do throws(KubernetesAPIError) {
                 return try await readZone(of: node)
             } catch {
+                // Stopping (SIGTERM, or a start that failed): nothing was learnt, and nothing is wrong with the Node.
+                if Task.isCancelled { return nil }
                 let transient = [.connection, .server, .tooManyRequests].contains(error.code)
                 let delay = ResourceWatcher.delay(for: error, backoff: &backoff)
                 if transient, ContinuousClock.now + delay < giveUp, !Task.isCancelled {
