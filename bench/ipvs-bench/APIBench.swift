@@ -136,6 +136,7 @@ struct APIBench: ParsableCommand {
         let idleRSS = try lab.statusMegabytes("VmRSS")
         let idleAnonymous = try lab.statusMegabytes("RssAnon")
         lab.agent.stop()
+        try clearAgentTable()
         bracket.after = try kernelFloorAndRead(workload, runs: runs, context: "api")
         log("api \(name): after the agent: floor \(bracket.after.floors) ms, read \(bracket.after.reads) ms")
 

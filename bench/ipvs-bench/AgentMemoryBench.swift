@@ -128,6 +128,7 @@ struct AgentMemoryBench: ParsableCommand {
             )
         }
         lab.agent.stop()
+        try clearAgentTable()
         bracket.after = try kernelFloorAndRead(workload, runs: runs, context: "agent-memory")
         log("agent-memory \(name): after the agent: floor \(bracket.after.floors) ms, read \(bracket.after.reads) ms")
         let group = "agent memory \(name)"

@@ -177,6 +177,20 @@ func kernelFloorAndRead(
     return (floors, reads)
 }
 
+/// Empties the IPVS table of the bench's own namespace, where the agent ran: ipvsd leaves its rules in place
+/// when it stops, and IPVS hashes every namespace's services into one global table of 256 buckets, so the
+/// agent's services left behind would lengthen the chains the after-floor's adds search and add entries its
+/// read walks past (the after-reads were up to 1.8x the before-reads until 2026-12-03): the floor after the
+/// agent must run on the same empty kernel as the floor before it.
+func clearAgentTable() throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["ipvsadm", "-C"]
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw BenchError("ipvsadm -C exited \(process.terminationStatus)") }
+}
+
 /// The floor and read of ``kernelFloorAndRead``, measured once before the agent runs and once after it.
 /// The VM's speed drifts by 20-30 % over a bench of several minutes; with only the first measurement, the
 /// ratio of one build moved from 1.3x to 1.8x between two runs. Bracketing the agent lets the drift move both
