@@ -18,14 +18,13 @@ public final class HealthMonitor: Sendable {
         var trackers: [HealthTarget: HealthTracker] = [:]
         var ready = CheckQueue()
         var inFlight = 0
-        var waiter: CheckedContinuation<Void, Never>?
-        var wakePending = false
         /// When the last "overloaded" warning was logged, so a starved checker does not flood the log.
         var lastOverloadWarning: Duration?
         var inconclusiveSinceWarning = 0
     }
 
     private let state: Mutex<State>
+    private let wakeup = Wakeup()
     private let continuation: AsyncStream<HealthTransition>.Continuation
     private let prober: any Prober
     /// The same prober when it can start checks without a task each (TCP on `NIOProber`).
@@ -203,39 +202,12 @@ public final class HealthMonitor: Sendable {
 
     /// Sleeps until `deadline` or until `wake()`, whichever comes first.
     private func waitForWork(until deadline: Duration?) async {
-        var timer: Task<Void, Never>?
-        if let deadline {
-            if deadline <= clock.now { return }
-            timer = Task { [clock] in
-                guard (try? await clock.sleep(until: deadline)) != nil else { return }
-                self.wake()
-            }
-        }
-        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { state in
-                if state.wakePending || Task.isCancelled {
-                    state.wakePending = false
-                    return true
-                }
-                state.waiter = waiter
-                return false
-            }
-            if resumeNow { waiter.resume() }
-        }
-        timer?.cancel()
+        guard let deadline else { return await wakeup.wait() }
+        if deadline <= clock.now { return }
+        await wakeup.wait(sleeping: { [clock] in try await clock.sleep(until: deadline) })
     }
 
-    private func wake() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard let waiter = state.waiter else {
-                state.wakePending = true
-                return nil
-            }
-            state.waiter = nil
-            return waiter
-        }
-        waiter?.resume()
-    }
+    private func wake() { wakeup.signal() }
 }
 
 /// A FIFO of due checks waiting for a concurrency slot.

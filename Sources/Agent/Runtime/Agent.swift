@@ -1,4 +1,5 @@
 import Foundation
+import HealthCheck
 import IPVS
 import KubernetesAPI
 import KubernetesManifests
@@ -24,7 +25,7 @@ public actor Agent {
     /// that it shows are mirrored into it as they change.
     public nonisolated let board: AgentBoard
     /// Wakes ``SyncLoop`` when work comes in while it sleeps (``markPending(_:)``).
-    nonisolated let wakeup = TickWakeup()
+    nonisolated let wakeup = Wakeup()
 
     var core: LoadBalancerState
     var persisted: AgentState

@@ -23,7 +23,7 @@ public struct SyncLoop: Service {
                 await agent.tick(waitForReload: false)
                 let periodic = ContinuousClock.now + tickInterval
                 let deadline = await agent.nextDeadline.map { min($0, periodic) } ?? periodic
-                await agent.wakeup.sleep(until: deadline)
+                await agent.wakeup.wait(sleeping: { try await Task.sleep(until: deadline) })
             }
         }
     }
