@@ -124,28 +124,25 @@ public final class HealthMonitor: Sendable {
 
     /// Runs the schedule until the task is cancelled, then waits for the checks in flight.
     public func run() async {
+        // The wait ends on cancellation (`Wakeup`), so the loop sees it without a handler of its own.
         await withDiscardingTaskGroup { group in
-            await withTaskCancellationHandler {
-                while !Task.isCancelled {
-                    let now = clock.now
-                    let (launch, deadline) = state.withLock { state in
-                        state.ready.append(contentsOf: state.schedule.takeDue(at: now).map(\.target))
-                        var launch: [HealthTarget] = []
-                        while state.inFlight < maxConcurrentChecks, let target = state.ready.popFirst() {
-                            guard state.schedule.contains(target) else { continue }
-                            state.inFlight += 1
-                            launch.append(target)
-                        }
-                        return (launch, state.schedule.nextDeadline())
+            while !Task.isCancelled {
+                let now = clock.now
+                let (launch, deadline) = state.withLock { state in
+                    state.ready.append(contentsOf: state.schedule.takeDue(at: now).map(\.target))
+                    var launch: [HealthTarget] = []
+                    while state.inFlight < maxConcurrentChecks, let target = state.ready.popFirst() {
+                        guard state.schedule.contains(target) else { continue }
+                        state.inFlight += 1
+                        launch.append(target)
                     }
-                    for target in launch {
-                        let started = taskless?.start(target) { result in self.finish(target, result) } ?? false
-                        if !started { group.addTask { self.finish(target, await self.prober.probe(target)) } }
-                    }
-                    await waitForWork(until: deadline)
+                    return (launch, state.schedule.nextDeadline())
                 }
-            } onCancel: {
-                wake()
+                for target in launch {
+                    let started = taskless?.start(target) { result in self.finish(target, result) } ?? false
+                    if !started { group.addTask { self.finish(target, await self.prober.probe(target)) } }
+                }
+                await waitForWork(until: deadline)
             }
         }
     }
