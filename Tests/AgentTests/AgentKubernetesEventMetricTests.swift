@@ -17,11 +17,10 @@ import Testing
             .endpointSlices,
             StandInObjects.slice("web-a", service: "web", addresses: ["10.7.0.1"], port: 8080)
         )
-        let sandbox = try AgentSandbox(examples: false)
-        sandbox.configuration.kubernetes.kubeconfig = try server.writeKubeconfig()
+        let sandbox = try AgentSandbox(watching: server)
         let metrics = AgentMetrics()
         let agent = try sandbox.makeAgent(metrics: metrics)
-        let source = try KubernetesSource.feeding(agent, kubeconfig: sandbox.configuration.kubernetes.kubeconfig)
+        let source = try sandbox.source(feeding: agent)
         let task = Task { await source.run() }
         defer { task.cancel() }
         func count() -> String? {

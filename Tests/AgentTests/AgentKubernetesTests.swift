@@ -27,16 +27,11 @@ import Testing
                 )
             )
         }
-        let sandbox = try AgentSandbox(examples: false)
-        sandbox.configuration.kubernetes.kubeconfig = try server.writeKubeconfig()
+        let sandbox = try AgentSandbox(watching: server)
         let agent = try sandbox.makeAgent()
         var limits = APILimits()
         limits.initialBackoff = .milliseconds(10)
-        let source = try KubernetesSource.feeding(
-            agent,
-            kubeconfig: sandbox.configuration.kubernetes.kubeconfig,
-            limits: limits
-        )
+        let source = try sandbox.source(feeding: agent, limits: limits)
         agent.setKubernetesStatusSource { source.statuses }
         let task = Task { await source.run() }
         defer { task.cancel() }
@@ -90,12 +85,11 @@ import Testing
         server.apply(.services, StandInObjects.service("web", clusterIP: "10.96.9.1"))
         server.apply(.services, StandInObjects.service("db", clusterIP: "None"))
         server.apply(.endpointSlices, StandInObjects.slice("db-a", service: "db", addresses: ["10.9.0.1"], port: 5432))
-        let sandbox = try AgentSandbox(examples: false)
-        sandbox.configuration.kubernetes.kubeconfig = try server.writeKubeconfig()
+        let sandbox = try AgentSandbox(watching: server)
         let agent = try sandbox.makeAgent()
         let tables = TableLog()
         await agent.setNameHandler { table in tables.tables.withLock { $0.append(table) } }
-        let source = try KubernetesSource.feeding(agent, kubeconfig: sandbox.configuration.kubernetes.kubeconfig)
+        let source = try sandbox.source(feeding: agent)
         await agent.setKubernetesNamesSource { await source.names(ifNewerThan: $0) }
         let task = Task { await source.run() }
         defer { task.cancel() }
@@ -134,10 +128,9 @@ import Testing
             .endpointSlices,
             StandInObjects.slice("web-a", service: "web", addresses: ["10.8.20.1"], port: 8080)
         )
-        let sandbox = try AgentSandbox(examples: false)
-        sandbox.configuration.kubernetes.kubeconfig = try server.writeKubeconfig()
+        let sandbox = try AgentSandbox(watching: server)
         let agent = try sandbox.makeAgent()
-        let source = try KubernetesSource.feeding(agent, kubeconfig: sandbox.configuration.kubernetes.kubeconfig)
+        let source = try sandbox.source(feeding: agent)
         let sourceTask = Task { await source.run() }
         let loopTask = Task { try await SyncLoop(agent: agent, tickInterval: .seconds(3600)).run() }
 
