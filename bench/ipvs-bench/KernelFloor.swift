@@ -183,12 +183,7 @@ func kernelFloorAndRead(
 /// read walks past (the after-reads were up to 1.8x the before-reads until 2026-12-03): the floor after the
 /// agent must run on the same empty kernel as the floor before it.
 func clearAgentTable() throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["ipvsadm", "-C"]
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw BenchError("ipvsadm -C exited \(process.terminationStatus)") }
+    try runSpawned(["/usr/bin/env", "ipvsadm", "-C"], context: "clearing the agent's IPVS table")
 }
 
 /// The floor and read of ``kernelFloorAndRead``, measured once before the agent runs and once after it.
